@@ -1,0 +1,29 @@
+/**
+ * `coconutpay --help`: what the CLI can do.
+ */
+
+/** The help text printed by `coconutpay --help`. */
+export const HELP_TEXT = `coconutpay — CoconutPay command line
+
+Usage:
+  coconutpay cert verify --trust ca.pem --chain chain.pem [--crl f.crl]... [--at ISO-TIME] [--purpose PURPOSE]
+      Validates a certificate path (RFC 5280 §6.1) and prints a JSON verdict.
+      --trust    PEM file with one or more trusted CA certificates
+      --chain    PEM file: the leaf certificate first, then intermediates
+      --crl      a CRL file, PEM or DER (repeatable)
+      --at       validation time, ISO 8601 (default: now)
+      --purpose  payment | receipt | issuing | deviceApproval | ocsp | serverAuth | clientAuth | any (default: payment)
+      Exit code: 0 valid, 1 invalid, 2 usage error.
+
+  coconutpay x509 limbo-harness < limbo.json > results.json
+      Runs an x509-limbo suite through the validator (harness protocol version 1).
+
+  coconutpay --help
+      Shows this text.
+`;
+
+/** Prints the help text. */
+export function runHelp(write: (text: string) => void): number {
+  write(HELP_TEXT);
+  return 0;
+}

@@ -1,0 +1,200 @@
+/**
+ * Builds the whole server from a config: database, services, HTTP routes and the
+ * web app. Tests call `buildApp` and talk to it with `app.inject()`; `main.ts`
+ * adds only `listen`.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Redis } from 'ioredis';
+import { Type } from '@sinclair/typebox';
+import { TIMESTAMP_WINDOW_MS } from '@coconutpay/core/protocol';
+import type { Config } from './config.js';
+import { CartRepository } from './db/cart-repository.js';
+import { openDatabase, type DatabaseHandle } from './db/database.js';
+import { LedgerRepository } from './db/ledger-repository.js';
+import { LoginThrottlesRepository } from './db/login-throttles-repository.js';
+import { migrateToLatest } from './db/migrate.js';
+import { ProductsRepository } from './db/products-repository.js';
+import { SessionsRepository } from './db/sessions-repository.js';
+import { UsersRepository } from './db/users-repository.js';
+import { installAuthentication } from './http/authenticate.js';
+import { installBodyParsers } from './http/body-parsers.js';
+import { installMetrics } from './http/metrics.js';
+import { installProblemHandlers } from './http/problem.js';
+import { authRoutes } from './http/routes/auth-routes.js';
+import { cartRoutes } from './http/routes/cart-routes.js';
+import { catalogueRoutes } from './http/routes/catalogue-routes.js';
+import { opsRoutes, VERSION } from './http/routes/ops-routes.js';
+import { sharedSchemas } from './http/schemas.js';
+import { installValidation } from './http/validation.js';
+import { installWebHost } from './http/web-host.js';
+import { AccountsService } from './services/accounts.js';
+import { CartService } from './services/cart.js';
+import { CatalogueService } from './services/catalogue.js';
+import { seedDemoData } from './services/demo-data.js';
+import { ImageStore } from './services/image-store.js';
+import { PasswordHasher } from './services/password-hasher.js';
+import { MemoryReplayCache, RedisReplayCache, type ReplayCache } from './services/replay-cache.js';
+import { RequestAuthenticator } from './services/request-authenticator.js';
+import { TokenKeyRing } from './services/token-keys.js';
+import { CertificatesRepository } from './db/certificates-repository.js';
+import { CertificatesService } from './services/certificates.js';
+import { CertificateAuthority } from './services/pki/certificate-authority.js';
+import { CertificateVerifier } from './services/pki/certificate-verifier.js';
+import { CrlPublisher } from './services/pki/crl-publisher.js';
+import { OcspResponder } from './services/pki/ocsp-responder.js';
+import { caPassphrase } from './services/pki/ca-passphrase.js';
+import { certificateRoutes, certificateSchemas } from './http/routes/certificate-routes.js';
+import { pkiRoutes } from './http/routes/pki-routes.js';
+
+/** What tests may reach into besides HTTP. */
+export interface AppInternals {
+  database: DatabaseHandle;
+  keys: TokenKeyRing;
+  replay: ReplayCache;
+  accounts: AccountsService;
+  ledger: LedgerRepository;
+  ca: CertificateAuthority;
+  verifier: CertificateVerifier;
+  certificates: CertificatesRepository;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    internals: AppInternals;
+  }
+}
+
+export interface BuildOptions {
+  /** The clock every service reads; tests pass a controllable one. */
+  clock?: () => number;
+  /** `false` silences logging; a stream receives the JSON log lines (with the same redaction). */
+  logger?: false | { stream: NodeJS.WritableStream };
+}
+
+/** The Content-Security-Policy of the web app: same-origin everything, no inline script or style. */
+export const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  frameAncestors: ["'none'"],
+  formAction: ["'self'"],
+  upgradeInsecureRequests: null,
+};
+
+/** Log redaction: no token, proof, password or key ever reaches a log line. */
+const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-coconutpay-proof"]',
+  'req.headers.cookie',
+  'password', '*.password', '*.currentPassword', '*.newPassword', '*.secretToken', '*.publicToken', '*.privateKey',
+];
+
+export async function buildApp(config: Readonly<Config>, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const clock = options.clock ?? Date.now;
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(options.logger ? { stream: options.logger.stream } : {}) },
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    // A hop count arrives as a number; Fastify takes it as such at run time.
+    trustProxy: config.trustProxy as boolean,
+    bodyLimit: config.jsonBodyLimitBytes,
+    // OCSP GET requests (RFC 6960 A.1) carry a base64 request of a few hundred characters in the path.
+    routerOptions: { maxParamLength: 2048 },
+    ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+
+  const database = openDatabase(config.databaseUrl);
+  app.addHook('onClose', async () => database.close());
+  await migrateToLatest(database.db, database.engine);
+
+  const nowMs = clock();
+  const keys = await TokenKeyRing.open(config.dataDir, nowMs);
+  await keys.retireSuperseded(config.sessionLifetimeMs, nowMs);
+  const replayTtlMs = 2 * TIMESTAMP_WINDOW_MS;
+  const replay: ReplayCache = config.redisUrl
+    ? new RedisReplayCache(new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 }), replayTtlMs)
+    : new MemoryReplayCache(replayTtlMs, config.replayCacheEntriesMax);
+  app.addHook('onClose', async () => replay.close());
+
+  const { db } = database;
+  const users = new UsersRepository(db);
+  const sessions = new SessionsRepository(db);
+  const ledger = new LedgerRepository(db);
+  const products = new ProductsRepository(db);
+  await ledger.ensureFundingAccount(nowMs);
+
+  const accounts = new AccountsService({
+    db, users, sessions, ledger, keys, clock,
+    throttles: new LoginThrottlesRepository(db),
+    hasher: new PasswordHasher(config.passwordHashLogN),
+    limits: config,
+  });
+  const catalogue = new CatalogueService(products, new ImageStore(config.dataDir), clock);
+  const ca = await CertificateAuthority.open({ dataDir: config.dataDir, passphrase: caPassphrase(config), publicUrl: config.publicUrl, nowMs });
+  const certificateRecords = new CertificatesRepository(db);
+  const crls = new CrlPublisher(ca, certificateRecords, clock);
+  const ocsp = new OcspResponder(ca, certificateRecords, clock);
+  const verifier = new CertificateVerifier(ca);
+  const certificates = new CertificatesService({ db, certificates: certificateRecords, users, ca, crls, verifier, clock, validityDays: config.certificateValidityDays });
+  const carts = new CartService(new CartRepository(db), products, clock);
+  const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
+
+  if (config.demoData && (await users.count()) === 0) {
+    // Demo products get distinct creation times a second apart, so "newest" has a stable order.
+    let demoStepMs = nowMs - 3_600_000;
+    const demoCatalogue = new CatalogueService(products, new ImageStore(config.dataDir), () => (demoStepMs += 1_000));
+    await seedDemoData(accounts, demoCatalogue, ledger, nowMs);
+    app.log.info('demo data created (accounts are listed in the README)');
+  }
+
+  app.decorate('internals', { database, keys, replay, accounts, ledger, ca, verifier, certificates: certificateRecords });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+    crossOriginEmbedderPolicy: false,
+    hsts: config.tls ? { maxAge: 15_552_000, includeSubDomains: false } : false,
+  });
+  installProblemHandlers(app);
+  const schemas = [...sharedSchemas, ...certificateSchemas];
+  installValidation(app, schemas);
+  for (const schema of schemas) app.addSchema(schema);
+  installBodyParsers(app, config.jsonBodyLimitBytes);
+  installAuthentication(app, authenticator);
+  const registry = installMetrics(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'CoconutPay API', version: VERSION, description: 'Certificate-based payment service. Protected routes need the dual-token proof (docs/protocol.md).' },
+      servers: [{ url: config.publicUrl }],
+      components: { securitySchemes: { dualToken: { type: 'http', scheme: 'CoconutPay-DualToken', description: 'Public token plus x-coconutpay-timestamp, -nonce and -proof headers' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true, response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) } } }, async () => app.swagger());
+
+  opsRoutes(app, db, registry);
+  authRoutes(app, accounts);
+  catalogueRoutes(app, catalogue);
+  cartRoutes(app, carts);
+  pkiRoutes(app, ca, crls, ocsp);
+  certificateRoutes(app, certificates);
+  await installWebHost(app, config.webDistDir);
+
+  return app;
+}

@@ -1,0 +1,144 @@
+/**
+ * Server configuration: one validated, frozen object built from the environment.
+ * `main.ts` is the only caller that passes `process.env`; tests build configs directly.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^(sqlite:|postgres://|postgresql://|mysql://|mariadb://)' })),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  TRUST_PROXY: Type.Union([Type.Literal('true'), Type.Literal('false'), Type.String({ pattern: '^[0-9]+$' })], { default: 'false' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  DEMO: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  WEB_DIST_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  PASSWORD_HASH_LOG_N: Type.Integer({ minimum: 10, maximum: 20, default: 15 }),
+  CA_KEY_PASSPHRASE: Type.Optional(Type.String({ minLength: 16, maxLength: 1024 })),
+  CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 825, default: 365 }),
+});
+type Env = Static<typeof EnvSchema>;
+
+/** The engines the server runs on. */
+export type DatabaseEngine = 'sqlite' | 'postgres' | 'mysql';
+
+/** The validated configuration. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  databaseEngine: DatabaseEngine;
+  publicUrl: string;
+  tls: { cert: Buffer; key: Buffer } | undefined;
+  trustProxy: boolean | number;
+  redisUrl: string | undefined;
+  /** Seed demo accounts and products into an empty embedded database. */
+  demoData: boolean;
+  logLevel: string;
+  /** Folder of the built web app; absent folder means API only. */
+  webDistDir: string;
+  /** scrypt cost parameter N = 2^passwordHashLogN. */
+  passwordHashLogN: number;
+  /** Passphrase encrypting the CA keys at rest; undefined → one generated into the data folder. */
+  caKeyPassphrase: string | undefined;
+  /** Validity of user certificates. */
+  certificateValidityDays: number;
+  /** Session limits. */
+  sessionIdleTimeoutMs: number;
+  sessionLifetimeMs: number;
+  /** Login throttling: consecutive failures before a lock, and its length. */
+  loginFailuresMax: number;
+  loginLockMs: number;
+  /** Largest JSON body, in bytes. */
+  jsonBodyLimitBytes: number;
+  /** Most (session, nonce) pairs the in-memory replay cache holds. */
+  replayCacheEntriesMax: number;
+}
+
+/** The error thrown when the environment is invalid; it lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads `NAME` or, when `NAME_FILE` is set, the trimmed contents of that file (for secrets). */
+function withFileSecrets(env: Record<string, string | undefined>, names: string[]): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const name of names) {
+    const file = env[`${name}_FILE`];
+    if (file && !env[name]) out[name] = readFileSync(file, 'utf8').trim();
+  }
+  return out;
+}
+
+function engineOf(url: string): DatabaseEngine {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres';
+  return 'mysql';
+}
+
+/**
+ * Validates the environment and returns a frozen config. Unknown variables are ignored;
+ * every invalid one is reported in one `ConfigError`.
+ *
+ * @example
+ * const config = loadConfig({ PORT: '0', DATA_DIR: '/tmp/cp' });
+ */
+export function loadConfig(rawEnv: Record<string, string | undefined>, overrides: Partial<Config> = {}): Readonly<Config> {
+  const env = withFileSecrets(rawEnv, ['DATABASE_URL', 'REDIS_URL', 'CA_KEY_PASSPHRASE']);
+  const known = Object.fromEntries(
+    Object.keys(EnvSchema.properties)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const candidate = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
+  const problems = [...Value.Errors(EnvSchema, candidate)].map((e) => `${e.path.slice(1) || '(root)'}: ${e.message}`);
+  if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) problems.push('TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  if (problems.length > 0) throw new ConfigError(problems);
+  const e = candidate as Env;
+
+  const dataDir = path.resolve(e.DATA_DIR);
+  const databaseUrl = e.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'coconutpay.db')}`;
+  const databaseEngine = engineOf(databaseUrl);
+  const tls = e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { cert: readFileSync(e.TLS_CERT_FILE), key: readFileSync(e.TLS_KEY_FILE) } : undefined;
+  const scheme = tls ? 'https' : 'http';
+  const publicUrl = (e.PUBLIC_URL ?? `${scheme}://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const trustProxy = e.TRUST_PROXY === 'true' ? true : e.TRUST_PROXY === 'false' ? false : Number(e.TRUST_PROXY);
+
+  const config: Config = {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    databaseUrl,
+    databaseEngine,
+    publicUrl,
+    tls,
+    trustProxy,
+    redisUrl: e.REDIS_URL,
+    // Demo accounts belong to the embedded quick start only, never to a production engine.
+    demoData: e.DEMO === 'on' && databaseEngine === 'sqlite',
+    logLevel: e.LOG_LEVEL,
+    webDistDir: path.resolve(e.WEB_DIST_DIR ?? new URL('../../web/dist', import.meta.url).pathname),
+    passwordHashLogN: e.PASSWORD_HASH_LOG_N,
+    caKeyPassphrase: e.CA_KEY_PASSPHRASE,
+    certificateValidityDays: e.CERT_VALIDITY_DAYS,
+    sessionIdleTimeoutMs: 15 * 60_000,
+    sessionLifetimeMs: 12 * 3_600_000,
+    loginFailuresMax: 5,
+    loginLockMs: 15 * 60_000,
+    jsonBodyLimitBytes: 64 * 1024,
+    replayCacheEntriesMax: 500_000,
+    ...overrides,
+  };
+  return Object.freeze(config);
+}

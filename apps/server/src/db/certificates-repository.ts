@@ -1,0 +1,116 @@
+/** Certificates the service CA issued, with their status; CRL numbers; test challenges. */
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { isUniqueViolation } from './database.js';
+import type { CertificatesTable, Database } from './schema.js';
+
+export type CertificateRecord = Selectable<CertificatesTable>;
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+function normalise(row: CertificateRecord): CertificateRecord {
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    ...row,
+    notBeforeMs: Number(row.notBeforeMs),
+    notAfterMs: Number(row.notAfterMs),
+    createdAtMs: Number(row.createdAtMs),
+    revokedAtMs: n(row.revokedAtMs),
+    lastUsedAtMs: n(row.lastUsedAtMs),
+  };
+}
+
+export class CertificatesRepository {
+  constructor(readonly db: Kysely<Database>) {}
+
+  async insert(trx: Db, record: CertificateRecord): Promise<void> {
+    await trx.insertInto('certificates').values(record).execute();
+  }
+
+  async findById(id: string): Promise<CertificateRecord | undefined> {
+    const row = await this.db.selectFrom('certificates').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? normalise(row) : undefined;
+  }
+
+  async findBySerial(issuerId: string, serialHex: string): Promise<CertificateRecord | undefined> {
+    const row = await this.db.selectFrom('certificates').selectAll().where('serialHex', '=', serialHex).where('issuerId', '=', issuerId).executeTakeFirst();
+    return row ? normalise(row) : undefined;
+  }
+
+  async listByUser(userId: string): Promise<CertificateRecord[]> {
+    const rows = await this.db.selectFrom('certificates').selectAll().where('userId', '=', userId).orderBy('createdAtMs', 'desc').orderBy('id').limit(200).execute();
+    return rows.map(normalise);
+  }
+
+  /** The user's active master, if any (expired or not: the caller checks the time). */
+  async activeMaster(trx: Db, userId: string): Promise<CertificateRecord | undefined> {
+    const row = await trx.selectFrom('certificates').selectAll().where('activeMasterOf', '=', userId).executeTakeFirst();
+    return row ? normalise(row) : undefined;
+  }
+
+  /** Revokes one certificate if still active; returns whether it changed. */
+  async revoke(trx: Db, id: string, reason: string, nowMs: number): Promise<boolean> {
+    const result = await trx
+      .updateTable('certificates')
+      .set({ status: 'revoked', revokedAtMs: nowMs, revocationReason: reason, activeMasterOf: null })
+      .where('id', '=', id)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Revokes every active certificate approved by `masterId` (the devices under a master). */
+  async revokeApprovedBy(trx: Db, masterId: string, reason: string, nowMs: number): Promise<number> {
+    const result = await trx
+      .updateTable('certificates')
+      .set({ status: 'revoked', revokedAtMs: nowMs, revocationReason: reason, activeMasterOf: null })
+      .where('approvedByCertificateId', '=', masterId)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Revoked certificates of an issuer that have not expired: a CRL's entries. */
+  async revokedOf(issuerId: string, nowMs: number): Promise<{ serialHex: string; revokedAtMs: number; revocationReason: string | null }[]> {
+    const rows = await this.db
+      .selectFrom('certificates')
+      .select(['serialHex', 'revokedAtMs', 'revocationReason'])
+      .where('issuerId', '=', issuerId)
+      .where('status', '=', 'revoked')
+      .where('notAfterMs', '>', nowMs)
+      .orderBy('revokedAtMs')
+      .orderBy('serialHex')
+      .execute();
+    return rows.map((r) => ({ serialHex: r.serialHex, revokedAtMs: Number(r.revokedAtMs), revocationReason: r.revocationReason }));
+  }
+
+  async touch(id: string, nowMs: number): Promise<void> {
+    await this.db.updateTable('certificates').set({ lastUsedAtMs: nowMs }).where('id', '=', id).execute();
+  }
+
+  /** The next CRL number of an issuer (monotonic, persisted). */
+  async nextCrlNumber(issuerId: string, nowMs: number): Promise<number> {
+    try {
+      await this.db.insertInto('crlNumbers').values({ issuerId, lastNumber: 0, issuedAtMs: nowMs }).execute();
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    // The increment takes the row lock; reading inside the same transaction sees our own value.
+    return this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('crlNumbers').set((eb) => ({ lastNumber: eb('lastNumber', '+', 1), issuedAtMs: nowMs })).where('issuerId', '=', issuerId).execute();
+      const row = await trx.selectFrom('crlNumbers').select('lastNumber').where('issuerId', '=', issuerId).executeTakeFirstOrThrow();
+      return Number(row.lastNumber);
+    });
+  }
+
+  async insertChallenge(challenge: { id: string; userId: string; challenge: string; expiresAtMs: number }): Promise<void> {
+    await this.db.insertInto('certificateChallenges').values({ ...challenge, usedAtMs: null }).execute();
+  }
+
+  /** Marks a live challenge of the user as used; returns its text, or undefined when not live. */
+  async consumeChallenge(id: string, userId: string, nowMs: number): Promise<string | undefined> {
+    const row = await this.db.selectFrom('certificateChallenges').selectAll().where('id', '=', id).where('userId', '=', userId).executeTakeFirst();
+    if (!row || row.usedAtMs !== null || Number(row.expiresAtMs) <= nowMs) return undefined;
+    const result = await this.db.updateTable('certificateChallenges').set({ usedAtMs: nowMs }).where('id', '=', id).where('usedAtMs', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1 ? row.challenge : undefined;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Opens the database named by a URL on one of the three supported engines and
+ * returns a Kysely instance with the same behaviour everywhere: camelCase names,
+ * 64-bit integers as JavaScript numbers (all our integers stay below 2^53).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { createPool as createMysqlPool } from 'mysql2';
+import type { DatabaseEngine } from '../config.js';
+import type { Database } from './schema.js';
+
+/** An open database and how to close it. */
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  engine: DatabaseEngine;
+  /** Runs a WAL checkpoint on SQLite; a no-op elsewhere. */
+  close(): Promise<void>;
+}
+
+const PG_INT8_OID = 20;
+
+function toSafeNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`integer out of the safe range: ${text}`);
+  return n;
+}
+
+/**
+ * Opens `url`: `sqlite:<file>` (created with its folder), `postgres://…`, or `mysql://…`/`mariadb://…`.
+ *
+ * @example
+ * const { db } = openDatabase('sqlite:./data/coconutpay.db');
+ */
+export function openDatabase(url: string, options: { poolSize?: number } = {}): DatabaseHandle {
+  const plugins = [new CamelCasePlugin()];
+  const poolSize = options.poolSize ?? 10;
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const sqlite = new SQLite(file);
+    // WAL lets readers proceed during a write; synchronous=FULL keeps every committed
+    // payment on disk across a power cut, which a payment ledger needs.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
+    sqlite.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
+    return { db, engine: 'sqlite', close: () => db.destroy() };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: poolSize,
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === PG_INT8_OID ? toSafeNumber : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle connection the server closes (restart, admin termination) emits 'error' on the
+    // pool; without a listener that would end the process. The pool replaces the connection.
+    pool.on('error', () => undefined);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
+    return { db, engine: 'postgres', close: () => db.destroy() };
+  }
+  if (url.startsWith('mysql://') || url.startsWith('mariadb://')) {
+    const pool = createMysqlPool({
+      uri: url.replace(/^mariadb:/, 'mysql:'),
+      connectionLimit: poolSize,
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      // Aggregates such as SUM come back as DECIMAL strings; numbers are what the repositories expect.
+      decimalNumbers: true,
+      timezone: 'Z',
+    });
+    const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }), plugins });
+    return { db, engine: 'mysql', close: () => db.destroy() };
+  }
+  throw new Error('unsupported DATABASE_URL scheme');
+}
+
+/** True when `error` is a unique or primary-key violation on any of the engines. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; errno?: number } | null;
+  if (!e) return false;
+  return (
+    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e.code === '23505' ||
+    e.code === 'ER_DUP_ENTRY' ||
+    e.errno === 1062
+  );
+}

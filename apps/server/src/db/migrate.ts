@@ -1,0 +1,27 @@
+/**
+ * Runs the schema migrations in order. Called at every start; already applied
+ * migrations are skipped (Kysely keeps the list in its own table, with a lock so two
+ * servers starting together do not race).
+ */
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DatabaseEngine } from '../config.js';
+import { foundationMigration } from './migrations/0001-foundation.js';
+import { certificatesMigration } from './migrations/0002-certificates.js';
+import type { Database } from './schema.js';
+
+function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
+  return {
+    '0001-foundation': foundationMigration(engine),
+    '0002-certificates': certificatesMigration(engine),
+  };
+}
+
+/** Applies every pending migration; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<Database>, engine: DatabaseEngine): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(engine) };
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,45 @@
+/** Server-side sessions: the record that makes a public token revocable. */
+import type { Kysely } from 'kysely';
+import type { Database, SessionsTable } from './schema.js';
+
+export type SessionRecord = SessionsTable;
+
+export class SessionsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(session: SessionRecord): Promise<void> {
+    await this.db.insertInto('sessions').values(session).execute();
+  }
+
+  async findById(id: string): Promise<SessionRecord | undefined> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      ...row,
+      createdAtMs: Number(row.createdAtMs),
+      lastSeenAtMs: Number(row.lastSeenAtMs),
+      expiresAtMs: Number(row.expiresAtMs),
+      revokedAtMs: row.revokedAtMs === null ? null : Number(row.revokedAtMs),
+    };
+  }
+
+  async touch(id: string, nowMs: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ lastSeenAtMs: nowMs }).where('id', '=', id).execute();
+  }
+
+  async revoke(id: string, reason: string, nowMs: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: reason }).where('id', '=', id).where('revokedAtMs', 'is', null).execute();
+  }
+
+  /** Revokes every live session of a user except `keepId`; returns how many. */
+  async revokeOthers(userId: string, keepId: string, reason: string, nowMs: number): Promise<number> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ revokedAtMs: nowMs, revokedReason: reason })
+      .where('userId', '=', userId)
+      .where('id', '<>', keepId)
+      .where('revokedAtMs', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}

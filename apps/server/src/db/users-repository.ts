@@ -1,0 +1,78 @@
+/** Users and their store profiles. */
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, Role } from './schema.js';
+
+export interface StoreProfile {
+  storeName: string;
+  businessNumber: string;
+  storeAddress: string;
+  representative: string;
+  storePhone: string;
+}
+
+export interface UserRecord {
+  id: string;
+  loginId: string;
+  passwordHash: string;
+  role: Role;
+  name: string;
+  phone: string;
+  address: string;
+  email: string;
+  createdAtMs: number;
+  store: StoreProfile | null;
+}
+
+export interface NewUser extends Omit<UserRecord, 'store'> {
+  store: StoreProfile | null;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export class UsersRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Inserts the user and, for a seller, the store profile. Run inside the caller's transaction. */
+  async insert(trx: Db, user: NewUser): Promise<void> {
+    const { store, ...row } = user;
+    await trx.insertInto('users').values({ ...row, updatedAtMs: row.createdAtMs }).execute();
+    if (store) await trx.insertInto('stores').values({ userId: user.id, ...store }).execute();
+  }
+
+  async findByLoginId(loginId: string): Promise<UserRecord | undefined> {
+    return this.findWhere('loginId', loginId);
+  }
+
+  async findById(id: string): Promise<UserRecord | undefined> {
+    return this.findWhere('id', id);
+  }
+
+  private async findWhere(column: 'id' | 'loginId', value: string): Promise<UserRecord | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .leftJoin('stores', 'stores.userId', 'users.id')
+      .select([
+        'users.id', 'users.loginId', 'users.passwordHash', 'users.role', 'users.name', 'users.phone', 'users.address',
+        'users.email', 'users.createdAtMs', 'stores.storeName', 'stores.businessNumber', 'stores.storeAddress',
+        'stores.representative', 'stores.storePhone',
+      ])
+      .where(`users.${column}`, '=', value)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { storeName, businessNumber, storeAddress, representative, storePhone, ...user } = row;
+    const store =
+      storeName !== null && businessNumber !== null && storeAddress !== null && representative !== null && storePhone !== null
+        ? { storeName, businessNumber, storeAddress, representative, storePhone }
+        : null;
+    return { ...user, createdAtMs: Number(user.createdAtMs), store };
+  }
+
+  async updatePasswordHash(id: string, passwordHash: string, nowMs: number): Promise<void> {
+    await this.db.updateTable('users').set({ passwordHash, updatedAtMs: nowMs }).where('id', '=', id).execute();
+  }
+
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+}

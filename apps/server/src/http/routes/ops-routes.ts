@@ -1,0 +1,29 @@
+/** Health and Prometheus metrics. */
+import type { FastifyInstance } from 'fastify';
+import { sql, type Kysely } from 'kysely';
+import type { Registry } from 'prom-client';
+import { Type } from '@sinclair/typebox';
+import { Health, responses } from '../schemas.js';
+import type { Database } from '../../db/schema.js';
+
+export const VERSION = '0.1.0';
+
+export function opsRoutes(app: FastifyInstance, db: Kysely<Database>, registry: Registry): void {
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness and database reachability', response: responses({ 200: Health, 503: Health }) } },
+    async (_request, reply) => {
+      try {
+        await sql`select 1`.execute(db);
+        return { status: 'ok', database: 'ok', version: VERSION };
+      } catch (err) {
+        _request.log.error({ err }, 'health check: database unreachable');
+        return reply.code(503).send({ status: 'degraded', database: 'down', version: VERSION });
+      }
+    },
+  );
+
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)', response: { 200: Type.String({ description: 'text/plain; version=0.0.4' }) } } }, async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}

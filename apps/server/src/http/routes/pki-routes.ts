@@ -1,0 +1,68 @@
+/**
+ * Public PKI endpoints: the CA chain, CA certificates, CRLs and the OCSP responder.
+ * Anyone may fetch these: they are what lets a third party check our certificates.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { AppError } from '@coconutpay/core/errors';
+import type { CertificateAuthority } from '../../services/pki/certificate-authority.js';
+import type { CrlPublisher } from '../../services/pki/crl-publisher.js';
+import type { OcspResponder } from '../../services/pki/ocsp-responder.js';
+import { RawBytesBody, responses } from '../schemas.js';
+
+const Binary = (description: string) => Type.Unsafe({ type: 'string', format: 'binary', description });
+const CrlParams = Type.Object({ file: Type.String({ pattern: '^[0-9a-f]{16}\\.crl$' }) }, { additionalProperties: false });
+const CaParams = Type.Object({ file: Type.String({ pattern: '^[0-9a-f]{16}\\.cer$' }) }, { additionalProperties: false });
+const OcspGetParams = Type.Object({ request: Type.String({ minLength: 4, maxLength: 2048 }) }, { additionalProperties: false });
+
+export function pkiRoutes(app: FastifyInstance, ca: CertificateAuthority, crls: CrlPublisher, ocsp: OcspResponder): void {
+  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    done(null, body);
+  });
+
+  app.get('/pki/ca.pem', { schema: { tags: ['pki'], summary: 'The CA chain in PEM: issuing CA, then root', response: responses({ 200: Type.String() }) } }, async (_request, reply) =>
+    reply.type('application/pem-certificate-chain').header('cache-control', 'public, max-age=3600').send(ca.chainPem()),
+  );
+
+  app.get<{ Params: Static<typeof CaParams> }>(
+    '/pki/ca/:file',
+    { schema: { tags: ['pki'], summary: 'One CA certificate, DER (the caIssuers URL of our certificates)', params: CaParams, response: responses({ 200: Binary('DER certificate') }) } },
+    async (request, reply) => {
+      const issuer = ca.issuer(request.params.file.slice(0, 16));
+      if (!issuer) throw new AppError('ISSUER_NOT_FOUND');
+      return reply.type('application/pkix-cert').header('cache-control', 'public, max-age=3600').send(Buffer.from(issuer.certificate.rawData));
+    },
+  );
+
+  app.get<{ Params: Static<typeof CrlParams> }>(
+    '/pki/crl/:file',
+    { schema: { tags: ['pki'], summary: 'The current CRL of an issuer, DER', params: CrlParams, response: responses({ 200: Binary('DER CRL') }) } },
+    async (request, reply) => {
+      const issuer = ca.issuer(request.params.file.slice(0, 16));
+      if (!issuer) throw new AppError('ISSUER_NOT_FOUND');
+      const der = await crls.current(issuer);
+      return reply.type('application/pkix-crl').header('cache-control', 'public, max-age=60').send(Buffer.from(der));
+    },
+  );
+
+  app.post(
+    '/pki/ocsp',
+    { schema: { tags: ['pki'], summary: 'OCSP (RFC 6960), DER request in the body', consumes: ['application/ocsp-request'], body: RawBytesBody, response: responses({ 200: Binary('DER OCSPResponse') }) } },
+    async (request, reply) => {
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      return reply.type('application/ocsp-response').header('cache-control', 'no-store').send(Buffer.from(await ocsp.respond(new Uint8Array(body))));
+    },
+  );
+
+  app.get<{ Params: Static<typeof OcspGetParams> }>(
+    '/pki/ocsp/:request',
+    { schema: { tags: ['pki'], summary: 'OCSP (RFC 6960 appendix A.1): base64 DER request in the path', params: OcspGetParams, response: responses({ 200: Binary('DER OCSPResponse') }) } },
+    async (request, reply) => {
+      const text = decodeURIComponent(request.params.request);
+      if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) throw new AppError('OCSP_REQUEST_MALFORMED');
+      const der = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+      return reply.type('application/ocsp-response').header('cache-control', 'public, max-age=60').send(Buffer.from(await ocsp.respond(new Uint8Array(der))));
+    },
+  );
+}

@@ -1,0 +1,154 @@
+/**
+ * Accounts: registration, login with throttling, the dual-token session, logout,
+ * profile and password change.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { SignJWT } from 'jose';
+import { AppError } from '@coconutpay/core/errors';
+import { deriveSecretToken } from '@coconutpay/core/protocol';
+import { isUniqueViolation } from '../db/database.js';
+import type { LedgerRepository } from '../db/ledger-repository.js';
+import type { LoginThrottlesRepository } from '../db/login-throttles-repository.js';
+import type { Database, Role } from '../db/schema.js';
+import type { SessionsRepository } from '../db/sessions-repository.js';
+import type { StoreProfile, UserRecord, UsersRepository } from '../db/users-repository.js';
+import type { Actor } from './actor.js';
+import { passwordPolicyViolations, type PasswordHasher } from './password-hasher.js';
+import type { TokenKeyRing } from './token-keys.js';
+import { TOKEN_ISSUER } from './request-authenticator.js';
+
+export interface RegistrationInput {
+  role: 'buyer' | 'seller';
+  loginId: string;
+  password: string;
+  name: string;
+  phone: string;
+  address: string;
+  email: string;
+  store?: StoreProfile;
+}
+
+/** A user as others may see it: no password hash. */
+export type PublicUser = Omit<UserRecord, 'passwordHash'>;
+
+export interface LoginResult {
+  publicToken: string;
+  secretToken: string;
+  sessionId: string;
+  expiresAtMs: number;
+  idleTimeoutMs: number;
+  user: PublicUser;
+}
+
+export interface AccountsDeps {
+  db: Kysely<Database>;
+  users: UsersRepository;
+  sessions: SessionsRepository;
+  throttles: LoginThrottlesRepository;
+  ledger: LedgerRepository;
+  hasher: PasswordHasher;
+  keys: TokenKeyRing;
+  clock: () => number;
+  limits: { sessionIdleTimeoutMs: number; sessionLifetimeMs: number; loginFailuresMax: number; loginLockMs: number };
+}
+
+function publicUser(user: UserRecord): PublicUser {
+  const { passwordHash: _hidden, ...rest } = user;
+  return rest;
+}
+
+export class AccountsService {
+  constructor(private readonly deps: AccountsDeps) {}
+
+  async register(input: RegistrationInput): Promise<PublicUser> {
+    if ((input.role === 'seller') !== (input.store !== undefined)) {
+      throw new AppError('VALIDATION_FAILED', { detail: 'store is required for sellers and only for sellers' });
+    }
+    if (passwordPolicyViolations(input.password, input.loginId).length > 0) throw new AppError('PASSWORD_POLICY_VIOLATED');
+    const nowMs = this.deps.clock();
+    const user = {
+      id: randomUUID(),
+      loginId: input.loginId,
+      passwordHash: await this.deps.hasher.hash(input.password),
+      role: input.role as Role,
+      name: input.name,
+      phone: input.phone,
+      address: input.address,
+      email: input.email,
+      createdAtMs: nowMs,
+      store: input.store ?? null,
+    };
+    try {
+      await this.deps.db.transaction().execute(async (trx) => {
+        await this.deps.users.insert(trx, user);
+        await this.deps.ledger.createWallet(trx, user.id, nowMs);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError('LOGIN_ID_TAKEN');
+      throw error;
+    }
+    return publicUser(user);
+  }
+
+  /**
+   * Logs in. Unknown id and wrong password give the same answer, after the same work;
+   * both count towards the id's lock, so the lock says nothing about existence either.
+   */
+  async login(loginId: string, password: string): Promise<LoginResult> {
+    const { throttles, users, hasher, limits } = this.deps;
+    const nowMs = this.deps.clock();
+    const lockedUntilMs = await throttles.lockedUntil(loginId);
+    if (lockedUntilMs !== null && lockedUntilMs > nowMs) {
+      throw new AppError('LOGIN_THROTTLED', { detail: `Try again after ${Math.ceil((lockedUntilMs - nowMs) / 60_000)} minutes.` });
+    }
+    const user = await users.findByLoginId(loginId);
+    const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
+    if (!user || !ok) {
+      await throttles.recordFailure(loginId, nowMs, limits.loginFailuresMax, limits.loginLockMs);
+      throw new AppError('LOGIN_FAILED');
+    }
+    await throttles.clear(loginId);
+    return this.openSession(user, nowMs);
+  }
+
+  private async openSession(user: UserRecord, nowMs: number): Promise<LoginResult> {
+    const key = this.deps.keys.current();
+    const sessionId = randomUUID();
+    const expiresAtMs = nowMs + this.deps.limits.sessionLifetimeMs;
+    await this.deps.sessions.insert({
+      id: sessionId, userId: user.id, keyId: key.kid, createdAtMs: nowMs, lastSeenAtMs: nowMs, expiresAtMs, revokedAtMs: null, revokedReason: null,
+    });
+    const publicToken = await new SignJWT({ sid: sessionId, role: user.role })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
+      .setIssuer(TOKEN_ISSUER)
+      .setSubject(user.id)
+      .setIssuedAt(Math.floor(nowMs / 1000))
+      .setExpirationTime(Math.floor(expiresAtMs / 1000))
+      .sign(key.publicTokenKey);
+    const secretToken = await deriveSecretToken(key.secretTokenKey, publicToken);
+    return { publicToken, secretToken, sessionId, expiresAtMs, idleTimeoutMs: this.deps.limits.sessionIdleTimeoutMs, user: publicUser(user) };
+  }
+
+  async logout(actor: Actor): Promise<void> {
+    await this.deps.sessions.revoke(actor.sessionId, 'logout', this.deps.clock());
+  }
+
+  async profile(actor: Actor): Promise<{ user: PublicUser; walletBalanceWon: bigint | null }> {
+    const user = await this.deps.users.findById(actor.userId);
+    if (!user) throw new AppError('SESSION_REVOKED');
+    return { user: publicUser(user), walletBalanceWon: await this.deps.ledger.walletBalanceWon(actor.userId) };
+  }
+
+  /** Changes the password and ends every other session of the user. */
+  async changePassword(actor: Actor, currentPassword: string, newPassword: string): Promise<{ sessionsRevoked: number }> {
+    const user = await this.deps.users.findById(actor.userId);
+    if (!user) throw new AppError('SESSION_REVOKED');
+    if (!(await this.deps.hasher.verify(currentPassword, user.passwordHash))) throw new AppError('CURRENT_PASSWORD_WRONG');
+    if (passwordPolicyViolations(newPassword, user.loginId).length > 0 || newPassword === currentPassword) throw new AppError('PASSWORD_POLICY_VIOLATED');
+    const nowMs = this.deps.clock();
+    await this.deps.users.updatePasswordHash(user.id, await this.deps.hasher.hash(newPassword), nowMs);
+    const sessionsRevoked = await this.deps.sessions.revokeOthers(user.id, actor.sessionId, 'password_changed', nowMs);
+    return { sessionsRevoked };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The server's door to core's path validator, with a verdict cache.
+ *
+ * Path validation (signatures, profile, name constraints) costs milliseconds; a
+ * signature check on every payment must not. The structural verdict of a chain
+ * cannot change while the time stays inside every certificate's validity window,
+ * so it is cached for exactly that window. Revocation is NOT cached here: the
+ * certificate table is the source of truth for our own certificates and the caller
+ * reads the status from it on every use.
+ */
+import { AppError, isErrorCode } from '@coconutpay/core/errors';
+import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
+import { validatePath, type PathValidationReason, type Purpose } from '@coconutpay/core/pki/validate-path';
+import type { CertificateAuthority } from './certificate-authority.js';
+
+export interface Verdict {
+  valid: boolean;
+  reasons: PathValidationReason[];
+}
+
+interface CachedVerdict extends Verdict {
+  /** The verdict holds for validation times in [fromMs, untilMs). */
+  fromMs: number;
+  untilMs: number;
+}
+
+/** Most cached verdicts; the oldest entry leaves first. */
+export const VERDICT_CACHE_MAX = 10_000;
+
+export class CertificateVerifier {
+  private readonly cache = new Map<string, CachedVerdict>();
+  private readonly anchors: Uint8Array[];
+  private readonly intermediates: Uint8Array[];
+  private hits = 0;
+  private misses = 0;
+
+  constructor(ca: CertificateAuthority) {
+    this.anchors = [new Uint8Array(ca.root.certificate.rawData)];
+    this.intermediates = [new Uint8Array(ca.issuing.certificate.rawData)];
+  }
+
+  /** Counters for /metrics and the benchmark. */
+  stats(): { hits: number; misses: number; size: number } {
+    return { hits: this.hits, misses: this.misses, size: this.cache.size };
+  }
+
+  /**
+   * The chain verdict of `der` for `purpose` at `atMs`, against the service CA.
+   * `extraIntermediates` lets a later profile add a user's master to the chain.
+   */
+  async verify(der: Uint8Array, purpose: Purpose, atMs: number, extraIntermediates: Uint8Array[] = []): Promise<Verdict> {
+    const key = `${purpose}:${Buffer.from(der).toString('base64')}:${extraIntermediates.map((c) => Buffer.from(c).toString('base64')).join(',')}`;
+    const cached = this.cache.get(key);
+    if (cached && atMs >= cached.fromMs && atMs < cached.untilMs) {
+      this.hits++;
+      return { valid: cached.valid, reasons: cached.reasons };
+    }
+    this.misses++;
+    const result = await validatePath({
+      trustAnchors: this.anchors,
+      intermediates: [...this.intermediates, ...extraIntermediates],
+      leaf: der,
+      at: new Date(atMs),
+      purpose,
+      revocation: 'none',
+    });
+    // The verdict can only change when the time crosses a validity bound of a certificate involved.
+    let fromMs = Number.NEGATIVE_INFINITY;
+    let untilMs = Number.POSITIVE_INFINITY;
+    for (const certificateDer of result.chain.length > 0 ? result.chain : [der]) {
+      try {
+        const parsed = parseCertificate(certificateDer);
+        fromMs = Math.max(fromMs, parsed.notBeforeSeconds * 1000);
+        untilMs = Math.min(untilMs, parsed.notAfterSeconds * 1000 + 1000);
+      } catch {
+        untilMs = atMs + 1; // unreadable: do not cache
+      }
+    }
+    if (atMs < fromMs) {
+      // Not yet valid: cache nothing across the start of validity.
+      untilMs = fromMs;
+      fromMs = Number.NEGATIVE_INFINITY;
+    }
+    if (this.cache.size >= VERDICT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, { valid: result.valid, reasons: result.reasons, fromMs, untilMs });
+    return { valid: result.valid, reasons: result.reasons };
+  }
+
+  /** Throws the first reason's registry code when the chain is not valid. */
+  async assertValid(der: Uint8Array, purpose: Purpose, atMs: number, extraIntermediates: Uint8Array[] = []): Promise<void> {
+    const verdict = await this.verify(der, purpose, atMs, extraIntermediates);
+    if (!verdict.valid) {
+      const first = verdict.reasons[0];
+      throw new AppError(first && isErrorCode(first.code) ? first.code : 'CERTIFICATE_CHAIN_INVALID', first ? { detail: first.message } : {});
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The one registry of error codes. Every problem+json answer carries one of these
+ * codes; the web app translates them and `docs/errors.md` documents each (a test
+ * keeps the two in step). Codes are never renamed or reused.
+ *
+ * `transient: true` means a retry of the same request may succeed later.
+ */
+export const ERRORS = {
+  // Request shape
+  VALIDATION_FAILED: { status: 400, title: 'The request does not match the expected shape', transient: false },
+  MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON', transient: false },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', transient: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request content type is not supported', transient: false },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such resource', transient: false },
+  INTERNAL_ERROR: { status: 500, title: 'Something went wrong on our side', transient: true },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable', transient: true },
+
+  // Dual-token authentication
+  AUTH_REQUIRED: { status: 401, title: 'Log in to continue', transient: false },
+  AUTH_MALFORMED: { status: 401, title: 'The authentication headers are malformed', transient: false },
+  TOKEN_INVALID: { status: 401, title: 'The session token is not valid', transient: false },
+  TOKEN_KEY_RETIRED: { status: 401, title: 'The session token was signed with a retired key', transient: false },
+  PROOF_INVALID: { status: 401, title: 'The request proof does not match', transient: false },
+  TIMESTAMP_OUT_OF_WINDOW: { status: 401, title: 'The request time is too far from the server time', transient: false },
+  NONCE_REPLAYED: { status: 401, title: 'This request was already received', transient: false },
+  SESSION_REVOKED: { status: 401, title: 'The session has ended', transient: false },
+  SESSION_EXPIRED: { status: 401, title: 'The session has expired', transient: false },
+  SESSION_IDLE_TIMEOUT: { status: 401, title: 'The session ended after a period of inactivity', transient: false },
+
+  // Accounts
+  LOGIN_FAILED: { status: 401, title: 'The login id or password is wrong', transient: false },
+  LOGIN_THROTTLED: { status: 429, title: 'Too many failed logins; try again later', transient: true },
+  LOGIN_ID_TAKEN: { status: 409, title: 'This login id is already in use', transient: false },
+  PASSWORD_POLICY_VIOLATED: { status: 400, title: 'The password does not meet the password policy', transient: false },
+  CURRENT_PASSWORD_WRONG: { status: 403, title: 'The current password is wrong', transient: false },
+  ROLE_FORBIDDEN: { status: 403, title: 'This account may not do that', transient: false },
+
+  // Catalogue and cart
+  PRODUCT_NOT_FOUND: { status: 404, title: 'No such product', transient: false },
+  PRODUCT_NOT_OWNED: { status: 403, title: 'This product belongs to another seller', transient: false },
+  PRODUCT_UNAVAILABLE: { status: 409, title: 'This product is not on sale', transient: false },
+  STOCK_INSUFFICIENT: { status: 409, title: 'Not enough stock for that quantity', transient: false },
+  IMAGE_TYPE_UNSUPPORTED: { status: 415, title: 'The image must be PNG, JPEG or WebP', transient: false },
+  IMAGE_TOO_LARGE: { status: 413, title: 'The image is too large', transient: false },
+  IMAGE_NOT_FOUND: { status: 404, title: 'This product has no image', transient: false },
+  CART_ITEM_NOT_FOUND: { status: 404, title: 'This product is not in the cart', transient: false },
+  CART_FULL: { status: 409, title: 'The cart holds as many products as it can', transient: false },
+
+  // Certificates
+  CSR_INVALID: { status: 400, title: 'The certificate request is malformed or its signature does not verify', transient: false },
+  CERTIFICATE_KEY_UNSUPPORTED: { status: 400, title: 'The key must be an ECDSA P-256 key', transient: false },
+  MASTER_CERTIFICATE_EXISTS: { status: 409, title: 'A valid master certificate already exists', transient: false },
+  CERTIFICATE_NOT_FOUND: { status: 404, title: 'No such certificate', transient: false },
+  CERTIFICATE_NOT_OWNED: { status: 403, title: 'This certificate belongs to another user', transient: false },
+  CERTIFICATE_REVOKED: { status: 403, title: 'The certificate has been revoked', transient: false },
+  CERTIFICATE_EXPIRED: { status: 403, title: 'The certificate has expired', transient: false },
+  CERTIFICATE_NOT_YET_VALID: { status: 403, title: 'The certificate is not valid yet', transient: false },
+  CERTIFICATE_CHAIN_INVALID: { status: 403, title: 'The certificate chain does not validate', transient: false },
+  SIGNATURE_INVALID: { status: 400, title: 'The signature does not verify', transient: false },
+  CHALLENGE_INVALID: { status: 400, title: 'The challenge is unknown, used or expired', transient: false },
+  ISSUER_NOT_FOUND: { status: 404, title: 'No such certificate issuer', transient: false },
+  OCSP_REQUEST_MALFORMED: { status: 400, title: 'The OCSP request is malformed', transient: false },
+} as const satisfies Record<string, { status: number; title: string; transient: boolean }>;
+
+/** A stable error code, e.g. `SESSION_EXPIRED`. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Every code, in registry order. */
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** True when `value` is a registered code. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, value);
+}
+
+/** The `type` URI of a problem document for a code (RFC 9457 §3.1.1). */
+export function problemType(code: ErrorCode): string {
+  return `urn:coconutpay:problem:${code}`;
+}
