@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { x509 } from '../src/services/pki/x509.js';
-import { EKU } from '@coconutpay/core/pki/oids';
+import { EKU, EXTENSION } from '@coconutpay/core/pki/oids';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
 import { newClient, startTestApp, type SignedClient, type TestApp } from './helpers.js';
 
@@ -136,6 +136,8 @@ describe('service CA and master certificates', () => {
       expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Non Repudiation/);
       expect(text).toContain(EKU.paymentSigning);
       expect(text).toContain(EKU.deviceApproval);
+      // The private certificate-kind extension keeps its full OID (asn1js round trips would truncate it).
+      expect(text).toMatch(new RegExp(`${EXTENSION.certificateKind.replace(/\./g, '\\.')}: \\n\\s+\\.\\.master`));
       expect(text).toMatch(/CRL Distribution Points[\s\S]*\/pki\/crl\/[0-9a-f]{16}\.crl/);
       expect(text).toMatch(/OCSP - URI:.*\/pki\/ocsp/);
     });

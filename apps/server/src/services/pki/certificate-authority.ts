@@ -12,7 +12,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber } from '@peculiar/asn1-x509';
 import { decryptPrivateKey, encryptPrivateKey } from '@coconutpay/core/pki/private-key-encryption';
 import { fromPem, toPem } from '@coconutpay/core/pki/pem';
-import { ECDSA_P256_SHA256, hex, randomSerialHex, x509 } from './x509.js';
+import { createCertificate, ECDSA_P256_SHA256, hex, randomSerialHex, x509 } from './x509.js';
 
 const DAY_MS = 86_400_000;
 const CA_KEY_ITERATIONS = 600_000;
@@ -131,13 +131,12 @@ export class CertificateAuthority {
   async issue(request: IssueRequest): Promise<x509.X509Certificate> {
     const issuingNotAfter = this.issuing.certificate.notAfter.getTime();
     const notAfter = new Date(Math.min(request.notAfter.getTime(), issuingNotAfter));
-    return x509.X509CertificateGenerator.create({
-      serialNumber: randomSerialHex(),
+    return createCertificate({
+      serialNumberHex: randomSerialHex(),
       subject: request.subject,
-      issuer: this.issuing.certificate.subject,
+      issuer: this.issuing.certificate.subjectName,
       notBefore: request.notBefore,
       notAfter,
-      signingAlgorithm: ECDSA_P256_SHA256,
       publicKey: request.publicKey,
       signingKey: this.issuing.privateKey,
       extensions: [

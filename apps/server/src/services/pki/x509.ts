@@ -8,6 +8,7 @@ import * as x509 from '@peculiar/x509';
 x509.cryptoProvider.set(globalThis.crypto);
 
 export { x509 };
+export { createCertificate, type CertificateParams } from '@coconutpay/core/pki/certificate-builder';
 
 /** ECDSA P-256 with SHA-256, the only algorithm the service CA signs with. */
 export const ECDSA_P256_SHA256 = { name: 'ECDSA', hash: 'SHA-256', namedCurve: 'P-256' } as const;
@@ -32,3 +33,4 @@ export function randomSerialHex(): string {
   bytes[0] = (bytes[0]! & 0x7f) | 0x01;
   return hex(bytes);
 }
+
