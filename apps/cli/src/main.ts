@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { runCertVerify } from './commands/cert-verify.js';
+import { runEvidenceVerify } from './commands/evidence-verify.js';
 import { runHelp } from './commands/help.js';
 import { runLimboHarness } from './commands/x509-limbo-harness.js';
 import { UsageError } from './usage-error.js';
@@ -13,6 +14,11 @@ async function main(argv: readonly string[]): Promise<number> {
   if (group === undefined || group === '--help' || group === '-h' || group === 'help') return runHelp((text) => process.stdout.write(text));
   if (group === 'cert' && command === 'verify') {
     const { verdict, exitCode } = await runCertVerify(rest, new Date());
+    process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
+    return exitCode;
+  }
+  if (group === 'verify') {
+    const { verdict, exitCode } = await runEvidenceVerify(argv.slice(1));
     process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
     return exitCode;
   }

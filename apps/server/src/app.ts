@@ -44,11 +44,26 @@ import { CertificatesRepository } from './db/certificates-repository.js';
 import { CertificatesService } from './services/certificates.js';
 import { CertificateAuthority } from './services/pki/certificate-authority.js';
 import { CertificateVerifier } from './services/pki/certificate-verifier.js';
+import { DecisionHub, DeviceCertificatesService } from './services/device-certificates.js';
+import { CertificateRequestsRepository } from './db/certificate-requests-repository.js';
 import { CrlPublisher } from './services/pki/crl-publisher.js';
 import { OcspResponder } from './services/pki/ocsp-responder.js';
 import { caPassphrase } from './services/pki/ca-passphrase.js';
 import { certificateRoutes, certificateSchemas } from './http/routes/certificate-routes.js';
 import { pkiRoutes } from './http/routes/pki-routes.js';
+import { IdempotencyRepository } from './db/idempotency-repository.js';
+import { OrdersRepository } from './db/orders-repository.js';
+import { installIdempotency } from './http/idempotency.js';
+import { orderRoutes, orderSchemas } from './http/routes/order-routes.js';
+import { walletRoutes } from './http/routes/wallet-routes.js';
+import { ExpirySweeper } from './services/expiry-sweeper.js';
+import { OrdersService } from './services/orders.js';
+import { PaymentsService } from './services/payments.js';
+import { PaymentAuthService } from './services/payment-auth.js';
+import { PaymentAuthRepository } from './db/payment-auth-repository.js';
+import { openServerRoles, type ServerRoles } from './services/pki/server-roles.js';
+import { paymentRoutes } from './http/routes/payment-routes.js';
+import { WalletService } from './services/wallet.js';
 
 /** What tests may reach into besides HTTP. */
 export interface AppInternals {
@@ -57,8 +72,16 @@ export interface AppInternals {
   replay: ReplayCache;
   accounts: AccountsService;
   ledger: LedgerRepository;
+  orders: OrdersService;
+  /** `payOrder` for tests and, later, the payment protocol: no HTTP route reaches it directly. */
+  payments: PaymentsService;
+  paymentAuth: PaymentAuthService;
+  roles: ServerRoles;
+  wallet: WalletService;
+  sweeper: ExpirySweeper;
   ca: CertificateAuthority;
   verifier: CertificateVerifier;
+  devices: DeviceCertificatesService;
   certificates: CertificatesRepository;
 }
 
@@ -131,7 +154,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const { db } = database;
   const users = new UsersRepository(db);
   const sessions = new SessionsRepository(db);
-  const ledger = new LedgerRepository(db);
+  const ledger = new LedgerRepository(db, database.engine);
   const products = new ProductsRepository(db);
   await ledger.ensureFundingAccount(nowMs);
 
@@ -147,8 +170,24 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const crls = new CrlPublisher(ca, certificateRecords, clock);
   const ocsp = new OcspResponder(ca, certificateRecords, clock);
   const verifier = new CertificateVerifier(ca);
-  const certificates = new CertificatesService({ db, certificates: certificateRecords, users, ca, crls, verifier, clock, validityDays: config.certificateValidityDays });
+  const certificateRequests = new CertificateRequestsRepository(db);
+  const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, ca, crls, clock, validityDays: config.certificateValidityDays });
+  const decisions = new DecisionHub();
+  const devices = new DeviceCertificatesService({
+    db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
+    validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates,
+  });
   const carts = new CartService(new CartRepository(db), products, clock);
+  const orderRecords = new OrdersRepository(db, database.engine);
+  const idempotency = new IdempotencyRepository(db);
+  const orders = new OrdersService({ db, engine: database.engine, orders: orderRecords, users, clock });
+  const payments = new PaymentsService({ db, engine: database.engine, orders: orderRecords, ledger, clock });
+  const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
+  const paymentRecords = new PaymentAuthRepository(db);
+  await paymentRecords.ensureDefaultPolicy(nowMs);
+  const paymentAuth = new PaymentAuthService({ db, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, clock });
+  const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });
+  const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
 
   if (config.demoData && (await users.count()) === 0) {
@@ -159,7 +198,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.log.info('demo data created (accounts are listed in the README)');
   }
 
-  app.decorate('internals', { database, keys, replay, accounts, ledger, ca, verifier, certificates: certificateRecords });
+  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -170,11 +209,12 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     hsts: config.tls ? { maxAge: 15_552_000, includeSubDomains: false } : false,
   });
   installProblemHandlers(app);
-  const schemas = [...sharedSchemas, ...certificateSchemas];
+  const schemas = [...sharedSchemas, ...orderSchemas, ...certificateSchemas];
   installValidation(app, schemas);
   for (const schema of schemas) app.addSchema(schema);
   installBodyParsers(app, config.jsonBodyLimitBytes);
   installAuthentication(app, authenticator);
+  installIdempotency(app, idempotency, { clock, ttlMs: config.idempotencyKeyTtlMs });
   const registry = installMetrics(app);
 
   await app.register(swagger, {
@@ -192,9 +232,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   authRoutes(app, accounts);
   catalogueRoutes(app, catalogue);
   cartRoutes(app, carts);
+  orderRoutes(app, orders);
+  walletRoutes(app, wallet);
+  paymentRoutes(app, paymentAuth, ca);
   pkiRoutes(app, ca, crls, ocsp);
-  certificateRoutes(app, certificates);
+  certificateRoutes(app, certificates, devices, decisions);
   await installWebHost(app, config.webDistDir);
+
+  // Expired orders give their stock back even when nobody reads them; stopped before the
+  // database closes, so no sweep runs against a closed pool.
+  sweeper.start(config.expirySweepIntervalMs);
+  app.addHook('preClose', async () => sweeper.stop());
 
   return app;
 }

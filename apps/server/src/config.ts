@@ -23,6 +23,8 @@ const EnvSchema = Type.Object({
   PASSWORD_HASH_LOG_N: Type.Integer({ minimum: 10, maximum: 20, default: 15 }),
   CA_KEY_PASSPHRASE: Type.Optional(Type.String({ minLength: 16, maxLength: 1024 })),
   CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 825, default: 365 }),
+  TOP_UP_DAILY_LIMIT_WON: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, default: 5_000_000 }),
+  MAX_ADDITIONAL_CERTIFICATES: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -51,6 +53,8 @@ export interface Config {
   caKeyPassphrase: string | undefined;
   /** Validity of user certificates. */
   certificateValidityDays: number;
+  /** Most active additional certificates plus pending requests per user. */
+  maxAdditionalCertificates: number;
   /** Session limits. */
   sessionIdleTimeoutMs: number;
   sessionLifetimeMs: number;
@@ -61,6 +65,12 @@ export interface Config {
   jsonBodyLimitBytes: number;
   /** Most (session, nonce) pairs the in-memory replay cache holds. */
   replayCacheEntriesMax: number;
+  /** Most won one user may top up per Korean calendar day. */
+  topUpDailyLimitWon: bigint;
+  /** How often expired orders and idempotency keys are swept. */
+  expirySweepIntervalMs: number;
+  /** How long a stored Idempotency-Key result is kept. */
+  idempotencyKeyTtlMs: number;
 }
 
 /** The error thrown when the environment is invalid; it lists every problem at once. */
@@ -132,12 +142,16 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     passwordHashLogN: e.PASSWORD_HASH_LOG_N,
     caKeyPassphrase: e.CA_KEY_PASSPHRASE,
     certificateValidityDays: e.CERT_VALIDITY_DAYS,
+    maxAdditionalCertificates: e.MAX_ADDITIONAL_CERTIFICATES,
     sessionIdleTimeoutMs: 15 * 60_000,
     sessionLifetimeMs: 12 * 3_600_000,
     loginFailuresMax: 5,
     loginLockMs: 15 * 60_000,
     jsonBodyLimitBytes: 64 * 1024,
     replayCacheEntriesMax: 500_000,
+    topUpDailyLimitWon: BigInt(e.TOP_UP_DAILY_LIMIT_WON),
+    expirySweepIntervalMs: 30_000,
+    idempotencyKeyTtlMs: 24 * 3_600_000,
     ...overrides,
   };
   return Object.freeze(config);

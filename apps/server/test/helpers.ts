@@ -206,6 +206,14 @@ export class SignedClient {
     });
   }
 
+  /** Signed headers for a body-less request sent some other way (fetch, for streams). */
+  async signedHeaders(method: string, pathWithQuery: string): Promise<Record<string, string>> {
+    return { ...(await signRequest({
+      publicToken: this.publicToken, secretKey: this.secretKey, method, pathWithQuery,
+      timestampMs: this.t.clock.nowMs, nonce: nonceFromBytes(randomBytes(16)),
+    })) };
+  }
+
   get(path: string, tamper?: Tamper) {
     return this.request('GET', path, undefined, tamper);
   }

@@ -36,6 +36,8 @@ describe('operations endpoints', () => {
       ['get', '/api/products'], ['get', '/api/products/{id}'], ['get', '/api/products/{id}/image'], ['get', '/api/seller/products'],
       ['post', '/api/seller/products'], ['patch', '/api/seller/products/{id}'], ['put', '/api/seller/products/{id}/image'],
       ['get', '/api/cart'], ['put', '/api/cart/items/{productId}'], ['delete', '/api/cart/items/{productId}'], ['get', '/healthz'],
+      ['post', '/api/orders'], ['get', '/api/orders'], ['get', '/api/orders/{id}'], ['post', '/api/orders/{id}/cancel'], ['get', '/api/seller/orders'],
+      ['get', '/api/me/wallet'], ['post', '/api/me/wallet/top-ups'], ['get', '/api/me/wallet/entries'],
       ['post', '/api/certificates/master'], ['get', '/api/certificates'], ['post', '/api/certificates/{id}/revoke'], ['post', '/api/certificates/{id}/proof'],
       ['get', '/pki/ca.pem'], ['get', '/pki/crl/{file}'], ['post', '/pki/ocsp'], ['get', '/pki/ocsp/{request}'],
     ];
@@ -45,8 +47,8 @@ describe('operations endpoints', () => {
       expect(Object.keys(op.responses), `${method} ${route}`).toEqual(expect.arrayContaining(['4XX', '5XX']));
     }
     for (const [route, methods] of Object.entries(doc.paths as Record<string, Record<string, { requestBody?: unknown }>>)) {
-      // Actions that take no body at all: logging out, asking for a fresh challenge.
-      const bodiless = ['/api/auth/logout', '/api/certificates/challenge'];
+      // Actions that take no body at all: logging out, asking for a fresh challenge, cancelling an order.
+      const bodiless = ['/api/auth/logout', '/api/certificates/challenge', '/api/orders/{id}/cancel'];
       for (const [method, op] of Object.entries(methods)) if (['post', 'put', 'patch'].includes(method) && !bodiless.includes(route)) expect(op.requestBody, `${method} ${route}`).toBeDefined();
     }
   });

@@ -15,6 +15,12 @@ Usage:
       --purpose  payment | receipt | issuing | deviceApproval | ocsp | serverAuth | clientAuth | any (default: payment)
       Exit code: 0 valid, 1 invalid, 2 usage error.
 
+  coconutpay verify FILE --trust root.pem
+      Checks payment evidence (.p7s, CMS SignedData, DER or PEM) offline: the signature, the
+      signer's chain at the signing time, a device's master approval, the server's signature
+      on the payment command inside. Prints a JSON verdict with the payment's details.
+      Exit code: 0 valid, 1 invalid, 2 usage error.
+
   coconutpay x509 limbo-harness < limbo.json > results.json
       Runs an x509-limbo suite through the validator (harness protocol version 1).
 

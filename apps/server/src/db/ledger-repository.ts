@@ -2,21 +2,72 @@
  * The wallet ledger: double-entry in integer won. Every movement is one journal
  * entry whose postings sum to zero, written in one transaction together with the
  * account balances it changes. Wallet balances never go below zero (checked here
- * and by a CHECK constraint); the funding account stands for money from outside.
+ * under row locks, and by a CHECK constraint); the funding account stands for money
+ * from outside.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { AMOUNT_MAX_WON } from '@coconutpay/core/money';
 import { AppError } from '@coconutpay/core/errors';
+import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
+import { lockingRead, runWriteTransaction, type Db } from './write-transaction.js';
 
 /** The single funding account's fixed id. */
 export const FUNDING_ACCOUNT_ID = '00000000-0000-0000-0000-00000000f00d';
 
-type Db = Kysely<Database> | Transaction<Database>;
+/** Wallet ids remembered per user; the mapping never changes, so the cache never goes stale. */
+const WALLET_ID_CACHE_ENTRIES_MAX = 100_000;
 
+/** One signed amount on one account. */
+export interface PostingInput {
+  accountId: string;
+  amountWon: bigint;
+}
+
+/** A journal entry to write: its postings must sum to zero. */
+export interface EntryInput {
+  kind: string;
+  memo: string;
+  /** The order this entry belongs to; at most one entry of a kind per order. */
+  orderId?: string | null;
+  nowMs: number;
+  postings: PostingInput[];
+}
+
+/** An account as read under its row lock. */
+export interface LockedAccount {
+  id: string;
+  kind: 'funding' | 'wallet';
+  balanceWon: bigint;
+}
+
+/** What posting an entry did: written, or refused because a wallet would go below zero. */
+export type PostingOutcome = { ok: true; entryId: string } | { ok: false; reason: 'insufficient_balance'; accountId: string };
+
+/** One line of a wallet's history. */
+export interface WalletEntryRecord {
+  entryId: string;
+  kind: string;
+  memo: string;
+  /** Signed: positive when money came into this wallet. */
+  amountWon: bigint;
+  orderId: string | null;
+  orderNumber: string | null;
+  createdAtMs: number;
+}
+
+/** A won column as the drivers return it (number, or string for PostgreSQL's SUM) → bigint. */
+const wonOf = (value: unknown): bigint => BigInt(String(value ?? 0));
+
+/** Wallets, the funding account, journal entries and postings. */
 export class LedgerRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly walletIds = new Map<string, string>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: DatabaseEngine,
+  ) {}
 
   /** Creates the wallet of a new user, inside the caller's transaction. */
   async createWallet(trx: Db, userId: string, nowMs: number): Promise<void> {
@@ -31,39 +82,147 @@ export class LedgerRepository {
 
   async walletBalanceWon(userId: string): Promise<bigint | null> {
     const row = await this.db.selectFrom('ledgerAccounts').select('balanceWon').where('ownerUserId', '=', userId).executeTakeFirst();
-    return row ? BigInt(String(row.balanceWon)) : null;
+    return row ? wonOf(row.balanceWon) : null;
+  }
+
+  /** The id of a user's wallet account, or undefined when the user has none. */
+  async walletAccountId(trx: Db, userId: string): Promise<string | undefined> {
+    const cached = this.walletIds.get(userId);
+    if (cached) return cached;
+    const row = await trx.selectFrom('ledgerAccounts').select('id').where('ownerUserId', '=', userId).where('kind', '=', 'wallet').executeTakeFirst();
+    if (!row) return undefined;
+    if (this.walletIds.size >= WALLET_ID_CACHE_ENTRIES_MAX) this.walletIds.clear();
+    this.walletIds.set(userId, row.id);
+    return row.id;
+  }
+
+  /**
+   * Reads accounts under row locks, in ascending id order. Every writer locks accounts
+   * in this one order, which is what keeps two transfers from deadlocking each other.
+   */
+  async lockAccounts(trx: Db, accountIds: string[]): Promise<Map<string, LockedAccount>> {
+    const ids = [...new Set(accountIds)].sort();
+    const rows = await lockingRead(this.engine, trx.selectFrom('ledgerAccounts').select(['id', 'kind', 'balanceWon']).where('id', 'in', ids).orderBy('id')).execute();
+    return new Map(rows.map((r) => [r.id, { id: r.id, kind: r.kind, balanceWon: wonOf(r.balanceWon) }]));
+  }
+
+  /**
+   * Writes one journal entry and moves the balances, inside the caller's write
+   * transaction. Accounts are locked here unless the caller passes them already locked.
+   * A wallet that would go below zero refuses the whole entry before anything is
+   * written; a balance beyond `AMOUNT_MAX_WON` is a RangeError.
+   */
+  async postEntry(trx: Db, entry: EntryInput, locked?: Map<string, LockedAccount>): Promise<PostingOutcome> {
+    // Debits equal credits, and every amount is non-zero and bounded, before anything is read or written.
+    if (entry.postings.length < 2) throw new RangeError('a journal entry needs at least two postings');
+    if (entry.postings.reduce((sum, p) => sum + p.amountWon, 0n) !== 0n) throw new Error('unbalanced journal entry');
+    for (const p of entry.postings) {
+      if (p.amountWon === 0n || p.amountWon > AMOUNT_MAX_WON || p.amountWon < -AMOUNT_MAX_WON) throw new RangeError('posting amount out of range');
+    }
+    const accounts = locked ?? (await this.lockAccounts(trx, entry.postings.map((p) => p.accountId)));
+    const deltas = new Map<string, bigint>();
+    for (const p of entry.postings) deltas.set(p.accountId, (deltas.get(p.accountId) ?? 0n) + p.amountWon);
+    for (const [accountId, deltaWon] of deltas) {
+      const account = accounts.get(accountId);
+      if (!account) throw new Error(`posting to an account that is not locked: ${accountId}`);
+      if (account.kind !== 'wallet') continue;
+      const newBalanceWon = account.balanceWon + deltaWon;
+      if (newBalanceWon < 0n) return { ok: false, reason: 'insufficient_balance', accountId };
+      if (newBalanceWon > AMOUNT_MAX_WON) throw new RangeError('balance out of range');
+    }
+
+    const entryId = randomUUID();
+    await trx.insertInto('journalEntries').values({ id: entryId, kind: entry.kind, memo: entry.memo, orderId: entry.orderId ?? null, createdAtMs: entry.nowMs }).execute();
+    await trx
+      .insertInto('postings')
+      .values(entry.postings.map((p) => ({ id: randomUUID(), entryId, accountId: p.accountId, amountWon: Number(p.amountWon) })))
+      .execute();
+    for (const [accountId, deltaWon] of deltas) {
+      if (deltaWon === 0n) continue;
+      const result = await trx
+        .updateTable('ledgerAccounts')
+        .set((eb) => ({ balanceWon: eb('balanceWon', '+', Number(deltaWon)) }))
+        .where('id', '=', accountId)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) throw new Error(`ledger account vanished: ${accountId}`);
+      // Keep the locked view current, so a caller posting twice in one transaction checks against the truth.
+      const account = accounts.get(accountId)!;
+      account.balanceWon += deltaWon;
+    }
+    return { ok: true, entryId };
+  }
+
+  /** Sum of the postings to one account from entries of `kind` at or after `sinceMs`. */
+  async sumPostedSinceWon(trx: Db, accountId: string, kind: string, sinceMs: number): Promise<bigint> {
+    const row = await trx
+      .selectFrom('postings')
+      .innerJoin('journalEntries', 'journalEntries.id', 'postings.entryId')
+      .select((eb) => eb.fn.sum<string>('postings.amountWon').as('s'))
+      .where('postings.accountId', '=', accountId)
+      .where('journalEntries.kind', '=', kind)
+      .where('journalEntries.createdAtMs', '>=', sinceMs)
+      .executeTakeFirstOrThrow();
+    return wonOf(row.s);
   }
 
   /**
    * Moves `amountWon` from the funding account to a user's wallet as one journal entry
-   * (simulated top-up; the demo data uses it for starting balances).
+   * (simulated money from outside; the demo data uses it for starting balances).
    */
   async fund(userId: string, amountWon: bigint, kind: string, memo: string, nowMs: number): Promise<string> {
     if (amountWon <= 0n || amountWon > AMOUNT_MAX_WON) throw new RangeError('amount out of range');
-    return this.db.transaction().execute(async (trx) => {
-      const wallet = await trx.selectFrom('ledgerAccounts').select(['id', 'balanceWon']).where('ownerUserId', '=', userId).executeTakeFirst();
-      if (!wallet) throw new AppError('ROUTE_NOT_FOUND', { detail: 'no wallet' });
-      const newBalance = BigInt(String(wallet.balanceWon)) + amountWon;
-      if (newBalance > AMOUNT_MAX_WON) throw new RangeError('balance out of range');
-      const entryId = randomUUID();
-      await trx.insertInto('journalEntries').values({ id: entryId, kind, memo, createdAtMs: nowMs }).execute();
-      const postings = [
-        { id: randomUUID(), entryId, accountId: FUNDING_ACCOUNT_ID, amountWon: -Number(amountWon) },
-        { id: randomUUID(), entryId, accountId: wallet.id, amountWon: Number(amountWon) },
-      ];
-      // Debits equal credits before anything is written.
-      if (postings.reduce((sum, p) => sum + BigInt(p.amountWon), 0n) !== 0n) throw new Error('unbalanced journal entry');
-      await trx.insertInto('postings').values(postings).execute();
-      await trx.updateTable('ledgerAccounts').set((eb) => ({ balanceWon: eb('balanceWon', '-', Number(amountWon)) })).where('id', '=', FUNDING_ACCOUNT_ID).execute();
-      await trx.updateTable('ledgerAccounts').set((eb) => ({ balanceWon: eb('balanceWon', '+', Number(amountWon)) })).where('id', '=', wallet.id).execute();
-      return entryId;
+    return runWriteTransaction(this.db, this.engine, async (trx) => {
+      const walletId = await this.walletAccountId(trx, userId);
+      if (!walletId) throw new AppError('ROUTE_NOT_FOUND', { detail: 'no wallet' });
+      const outcome = await this.postEntry(trx, {
+        kind, memo, nowMs,
+        postings: [
+          { accountId: FUNDING_ACCOUNT_ID, amountWon: -amountWon },
+          { accountId: walletId, amountWon },
+        ],
+      });
+      // Only the funding account loses money here, and it may go negative.
+      if (!outcome.ok) throw new Error('funding refused by a wallet balance');
+      return outcome.entryId;
     });
+  }
+
+  /** One page of a user's wallet history, newest first, and the number of entries in all. */
+  async walletEntries(userId: string, offset: number, limit: number): Promise<{ items: WalletEntryRecord[]; total: number }> {
+    const walletId = await this.walletAccountId(this.db, userId);
+    if (!walletId) return { items: [], total: 0 };
+    const base = this.db
+      .selectFrom('postings')
+      .innerJoin('journalEntries', 'journalEntries.id', 'postings.entryId')
+      .where('postings.accountId', '=', walletId);
+    const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await base
+      .leftJoin('orders', 'orders.id', 'journalEntries.orderId')
+      .select(['journalEntries.id', 'journalEntries.kind', 'journalEntries.memo', 'journalEntries.createdAtMs', 'postings.amountWon', 'journalEntries.orderId', 'orders.orderNumber'])
+      .orderBy('journalEntries.createdAtMs', 'desc')
+      // The id breaks ties between entries of the same millisecond, so paging is stable.
+      .orderBy('journalEntries.id', 'desc')
+      .limit(limit)
+      .offset(offset)
+      .execute();
+    return {
+      items: rows.map((r) => ({
+        entryId: r.id,
+        kind: r.kind,
+        memo: r.memo,
+        amountWon: wonOf(r.amountWon),
+        orderId: r.orderId ?? null,
+        orderNumber: r.orderNumber ?? null,
+        createdAtMs: Number(r.createdAtMs),
+      })),
+      total: Number(totalRow.n),
+    };
   }
 
   /** Sum of all postings minus sum of all balances must both be zero: the ledger's invariant. */
   async checkInvariant(): Promise<{ postingsSumWon: bigint; balancesSumWon: bigint }> {
     const p = await this.db.selectFrom('postings').select((eb) => eb.fn.sum<string>('amountWon').as('s')).executeTakeFirstOrThrow();
     const b = await this.db.selectFrom('ledgerAccounts').select((eb) => eb.fn.sum<string>('balanceWon').as('s')).executeTakeFirstOrThrow();
-    return { postingsSumWon: BigInt(String(p.s ?? 0)), balancesSumWon: BigInt(String(b.s ?? 0)) };
+    return { postingsSumWon: wonOf(p.s), balancesSumWon: wonOf(b.s) };
   }
 }

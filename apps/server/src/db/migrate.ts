@@ -7,13 +7,24 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import type { DatabaseEngine } from '../config.js';
 import { foundationMigration } from './migrations/0001-foundation.js';
 import { certificatesMigration } from './migrations/0002-certificates.js';
+import { deviceCertificatesMigration } from './migrations/0003-device-certificates.js';
+import { ordersMigration } from './migrations/0004-orders.js';
+import { paymentsMigration } from './migrations/0005-payments.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
   return {
     '0001-foundation': foundationMigration(engine),
     '0002-certificates': certificatesMigration(engine),
+    '0003-device-certificates': deviceCertificatesMigration(engine),
+    '0004-orders': ordersMigration(engine),
+    '0005-payments': paymentsMigration(engine),
   };
+}
+
+/** The names of all migrations, in the order they apply (the same on every engine). */
+export function migrationNames(): string[] {
+  return Object.keys(migrationsFor('sqlite')).sort();
 }
 
 /** Applies every pending migration; throws with the failing migration's name. */

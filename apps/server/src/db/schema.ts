@@ -3,6 +3,8 @@
  * Times are integer milliseconds since the Unix epoch (`…AtMs`), money is integer won
  * (`…Won`), booleans are 0/1: the same representation on SQLite, PostgreSQL and MariaDB.
  */
+import type { ColumnType } from 'kysely';
+
 export type Role = 'buyer' | 'seller' | 'admin';
 
 export interface UsersTable {
@@ -81,6 +83,8 @@ export interface JournalEntriesTable {
   kind: string;
   memo: string;
   createdAtMs: number;
+  /** The order an entry belongs to (a payment); unique per kind. Added by 0004-orders. */
+  orderId: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PostingsTable {
@@ -125,6 +129,139 @@ export interface CertificateChallengesTable {
   usedAtMs: number | null;
 }
 
+export interface CertificateRequestsTable {
+  id: string;
+  userId: string;
+  nickname: string;
+  csrPem: string;
+  spkiBase64: string;
+  spkiSha256Hex: string;
+  serverNonce: string;
+  code: string;
+  status: 'pending' | 'approved' | 'rejected' | 'expired';
+  createdAtMs: number;
+  expiresAtMs: number;
+  decidedAtMs: number | null;
+  certificateId: string | null;
+  requestedFrom: string | null;
+  requestedAgent: string | null;
+}
+
+export interface CertificateEventsTable {
+  id: string;
+  userId: string;
+  kind: 'master_issued' | 'device_requested' | 'device_approved' | 'device_rejected' | 'device_expired' | 'revoked';
+  certificateId: string | null;
+  requestId: string | null;
+  nickname: string | null;
+  detail: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  atMs: number;
+}
+
+export interface OrdersTable {
+  id: string;
+  orderNumber: string;
+  buyerId: string;
+  sellerId: string;
+  status: 'awaiting_payment' | 'paid' | 'expired' | 'cancelled';
+  totalWon: number | string | bigint;
+  recipientName: string;
+  shippingAddress: string;
+  shippingPhone: string;
+  fromCart: number;
+  createdAtMs: number;
+  expiresAtMs: number;
+  paidAtMs: number | null;
+  cancelledAtMs: number | null;
+  expiredAtMs: number | null;
+  evidenceRef: string | null;
+}
+
+export interface OrderItemsTable {
+  orderId: string;
+  productId: string;
+  lineNo: number;
+  productName: string;
+  unitPriceWon: number | string | bigint;
+  quantity: number;
+  lineTotalWon: number | string | bigint;
+}
+
+export interface IdempotencyKeysTable {
+  userId: string;
+  idempotencyKey: string;
+  requestSha256Hex: string;
+  state: 'in_progress' | 'completed';
+  responseStatus: number | null;
+  responseContentType: string | null;
+  responseBody: string | null;
+  createdAtMs: number;
+  expiresAtMs: number;
+}
+
+export interface PaymentPoliciesTable {
+  id: string;
+  priority: number;
+  rule: string;
+  description: string;
+  certificateKind: 'master' | 'additional' | null;
+  minAmountWon: number | string | bigint | null;
+  firstPaymentOfCertificate: number | null;
+  requireCode: number;
+  enabled: number;
+  updatedAtMs: number;
+}
+
+export interface PaymentCommandsTable {
+  comId: string;
+  orderId: string;
+  userId: string;
+  sessionId: string;
+  certificateId: string;
+  requestNonce: string;
+  commandJson: string;
+  commandJws: string;
+  amountWon: number | string | bigint;
+  codeRequired: number;
+  policyRule: string;
+  policyReason: string;
+  status: 'issued' | 'authorized' | 'failed';
+  issuedAtMs: number;
+  expiresAtMs: number;
+  decidedAtMs: number | null;
+  failureCode: string | null;
+}
+
+export interface VerificationCodesTable {
+  id: string;
+  comId: string;
+  code: string | null;
+  imageBase64: string;
+  tries: number;
+  expiresAtMs: number;
+  usedAtMs: number | null;
+}
+
+export interface PaymentLockoutsTable {
+  userId: string;
+  consecutiveFailures: number;
+  lockedUntilMs: number | null;
+  updatedAtMs: number;
+}
+
+export interface PaymentEvidenceTable {
+  id: string;
+  orderId: string;
+  comId: string;
+  userId: string;
+  certificateId: string;
+  cmsBase64: string;
+  signingTimeMs: number;
+  createdAtMs: number;
+}
+
 export interface Database {
   users: UsersTable;
   stores: StoresTable;
@@ -138,4 +275,14 @@ export interface Database {
   certificates: CertificatesTable;
   crlNumbers: CrlNumbersTable;
   certificateChallenges: CertificateChallengesTable;
+  certificateRequests: CertificateRequestsTable;
+  certificateEvents: CertificateEventsTable;
+  paymentPolicies: PaymentPoliciesTable;
+  paymentCommands: PaymentCommandsTable;
+  verificationCodes: VerificationCodesTable;
+  paymentLockouts: PaymentLockoutsTable;
+  paymentEvidence: PaymentEvidenceTable;
+  orders: OrdersTable;
+  orderItems: OrderItemsTable;
+  idempotencyKeys: IdempotencyKeysTable;
 }

@@ -40,9 +40,9 @@ export const ProductIdParams = Type.Object({ productId: Id }, { additionalProper
 
 const LoginId = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{3,31}$', description: '4-32 lower-case letters, digits, _ . -' });
 const Password = Type.String({ minLength: 1, maxLength: 128 });
-const Phone = Type.String({ pattern: '^[0-9+() -]{7,20}$' });
-const Text100 = Type.String({ minLength: 1, maxLength: 100 });
-const Text200 = Type.String({ minLength: 1, maxLength: 200 });
+export const Phone = Type.String({ pattern: '^[0-9+() -]{7,20}$' });
+export const Text100 = Type.String({ minLength: 1, maxLength: 100 });
+export const Text200 = Type.String({ minLength: 1, maxLength: 200 });
 
 export const StoreProfile = Type.Object(
   {

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { EKU, EXTENSION } from '@coconutpay/core/pki/oids';
-import type { CertificateVerifier } from './pki/certificate-verifier.js';
+import type { CertificateRequestsRepository } from '../db/certificate-requests-repository.js';
 import type { CertificateRecord, CertificatesRepository } from '../db/certificates-repository.js';
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
@@ -41,7 +41,6 @@ export interface IssuedCertificate {
 }
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
-const TEST_MESSAGE_PREFIX = 'coconutpay-certificate-test';
 
 /** DER UTF8String of a short text (the certificate-kind extension's value). */
 function utf8StringDer(text: string): ArrayBuffer {
@@ -62,7 +61,7 @@ export class CertificatesService {
       users: UsersRepository;
       ca: CertificateAuthority;
       crls: CrlPublisher;
-      verifier: CertificateVerifier;
+      requests: CertificateRequestsRepository;
       clock: () => number;
       validityDays: number;
     },
@@ -78,7 +77,7 @@ export class CertificatesService {
   }
 
   /** Parses and checks a CSR: proof of possession and an ECDSA P-256 key. */
-  private async checkedCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
+  async checkedCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
     let csr: x509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
@@ -151,6 +150,10 @@ export class CertificatesService {
           await this.deps.certificates.revokeApprovedBy(trx, current.id, 'superseded', nowMs);
         }
         await this.deps.certificates.insert(trx, record);
+        await this.deps.requests.addEvent(trx, {
+          id: randomUUID(), userId: user.id, kind: 'master_issued', certificateId: record.id, requestId: null, nickname: null,
+          detail: current ? 'replaces the previous master and its devices' : null, ip: null, userAgent: null, atMs: nowMs,
+        });
       });
     } catch (error) {
       // Two parallel requests: the unique "active master" column lets only one win.
@@ -180,48 +183,10 @@ export class CertificatesService {
     return { certificate: this.info(record), certificatePem: pem(record), chainPem: this.deps.ca.chainPem() };
   }
 
-  /** Revokes one of the user's certificates; a master takes every certificate it approved with it. */
-  async revoke(actor: Actor, id: string, reason: RevocationReason): Promise<CertificateInfo> {
-    const record = await this.owned(actor, id);
-    const nowMs = this.deps.clock();
-    if (record.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
-    await this.deps.db.transaction().execute(async (trx) => {
-      await this.deps.certificates.revoke(trx, record.id, reason, nowMs);
-      if (record.kind === 'master') await this.deps.certificates.revokeApprovedBy(trx, record.id, reason, nowMs);
-    });
-    this.deps.crls.invalidate(record.issuerId);
-    return this.info((await this.deps.certificates.findById(id))!, nowMs);
-  }
-
   async challenge(actor: Actor): Promise<{ challengeId: string; challenge: string; expiresAtMs: number }> {
     const nowMs = this.deps.clock();
     const challenge = { id: randomUUID(), userId: actor.userId, challenge: randomBytes(32).toString('base64url'), expiresAtMs: nowMs + CHALLENGE_TTL_MS };
     await this.deps.certificates.insertChallenge(challenge);
     return { challengeId: challenge.id, challenge: challenge.challenge, expiresAtMs: challenge.expiresAtMs };
-  }
-
-  /**
-   * Checks a signature over a one-time challenge made with one of the user's
-   * certificates: ownership, status and validity now, then the signature itself.
-   */
-  async proof(actor: Actor, id: string, challengeId: string, signatureB64u: string): Promise<{ valid: true; checkedAtMs: number }> {
-    const record = await this.owned(actor, id);
-    const nowMs = this.deps.clock();
-    const challenge = await this.deps.certificates.consumeChallenge(challengeId, actor.userId, nowMs);
-    if (challenge === undefined) throw new AppError('CHALLENGE_INVALID');
-    if (record.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
-    if (nowMs >= record.notAfterMs) throw new AppError('CERTIFICATE_EXPIRED');
-    if (nowMs < record.notBeforeMs) throw new AppError('CERTIFICATE_NOT_YET_VALID');
-    const der = Buffer.from(record.derBase64, 'base64');
-    // The stored status says revoked or not; the chain itself is judged by core's validator.
-    await this.deps.verifier.assertValid(new Uint8Array(der), 'payment', nowMs);
-    const certificate = new x509.X509Certificate(der);
-    const key = await certificate.publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify']);
-    const message = Buffer.from(`${TEST_MESSAGE_PREFIX}\n${challengeId}\n${challenge}`, 'utf8');
-    const signature = Buffer.from(signatureB64u, 'base64url');
-    const ok = signature.length === 64 && (await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, signature, message));
-    if (!ok) throw new AppError('SIGNATURE_INVALID');
-    await this.deps.certificates.touch(record.id, nowMs);
-    return { valid: true, checkedAtMs: nowMs };
   }
 }

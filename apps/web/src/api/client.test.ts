@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { toBase64Url, utf8 } from '@coconutpay/core/encoding';
 import { importSecretToken, sha256Hex, verifyProof, EMPTY_BODY_SHA256_HEX } from '@coconutpay/core/protocol';
-import { ApiError, authed, get, onSessionEnded } from './client.js';
+import { ApiError, authed, get, onSessionEnded, openAuthedStream } from './client.js';
 import { clearSession, loadSession, saveSession } from './token-store.js';
 import type { User } from './types.js';
 
@@ -139,5 +139,44 @@ describe('problem documents', () => {
       throw new TypeError('Failed to fetch');
     });
     await expect(get('/api/products')).rejects.toMatchObject({ status: 0, code: 'NETWORK_ERROR' });
+  });
+});
+
+describe('signed streams', () => {
+  it('signs a GET for the event stream and hands back the open response', async () => {
+    answers.push(new Response('event: state\ndata: {}\n\n', { status: 200, headers: { 'content-type': 'text/event-stream' } }));
+    const response = await openAuthedStream('/api/certificates/requests/r1/events');
+    expect(await response.text()).toContain('event: state');
+    const request = sent[0]!;
+    expect(request.method).toBe('GET');
+    expect(request.url).toBe('/api/certificates/requests/r1/events');
+    expect(request.headers.accept).toBe('text/event-stream');
+    expect(request.headers.authorization).toBe('CoconutPay-DualToken tp.public');
+    expect(await proofHolds(request, undefined)).toBe(true);
+    // Signed for this path only.
+    expect(await proofHolds({ ...request, url: '/api/certificates/requests/r2/events' }, undefined)).toBe(false);
+  });
+
+  it('signs every reconnect afresh', async () => {
+    await openAuthedStream('/api/certificates/requests/r1/events');
+    await openAuthedStream('/api/certificates/requests/r1/events');
+    expect(sent[0]?.headers['x-coconutpay-nonce']).not.toBe(sent[1]?.headers['x-coconutpay-nonce']);
+  });
+
+  it('turns a refusal into ApiError and a network failure into NETWORK_ERROR', async () => {
+    answers.push(problem(404, { type: 't', title: 'No such request', status: 404, code: 'APPROVAL_REQUEST_NOT_FOUND' }));
+    await expect(openAuthedStream('/api/certificates/requests/r1/events')).rejects.toMatchObject({ status: 404, code: 'APPROVAL_REQUEST_NOT_FOUND' });
+    vi.stubGlobal('fetch', async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(openAuthedStream('/api/certificates/requests/r1/events')).rejects.toMatchObject({ status: 0, code: 'NETWORK_ERROR' });
+  });
+
+  it('ends the session like any signed call', async () => {
+    const ended: string[] = [];
+    onSessionEnded((code) => ended.push(code));
+    answers.push(problem(401, { type: 't', title: 'The session has ended', status: 401, code: 'SESSION_EXPIRED' }));
+    await expect(openAuthedStream('/api/certificates/requests/r1/events')).rejects.toMatchObject({ code: 'SESSION_EXPIRED' });
+    expect(ended).toEqual(['SESSION_EXPIRED']);
   });
 });

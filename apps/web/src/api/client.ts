@@ -278,6 +278,66 @@ export async function authedRequest<T>(method: string, path: string, options: Re
   }
 }
 
+/**
+ * Opens a signed GET whose answer is read as a stream (server-sent events).
+ * EventSource cannot send the proof headers, so the caller reads
+ * `response.body` itself. Resolves once the headers of a 2xx answer arrived;
+ * refusals become {@link ApiError} exactly as in {@link authedRequest}, and a
+ * network failure is `NETWORK_ERROR`. Each call is signed afresh, so a
+ * reconnect never replays a proof.
+ */
+export async function openAuthedStream(path: string, signal?: AbortSignal): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const session = await loadSession();
+    if (!session) {
+      await endSession('AUTH_REQUIRED');
+      throw new ApiError({ status: 401, code: 'AUTH_REQUIRED', title: 'Log in to continue' });
+    }
+    const proofHeaders = await signRequest({
+      publicToken: session.publicToken,
+      secretKey: session.secretKey,
+      method: 'GET',
+      pathWithQuery: path,
+      timestampMs: Date.now() + clockOffsetMs,
+      nonce: nextNonce(),
+    });
+    let response: Response;
+    try {
+      response = await fetch(path, {
+        method: 'GET',
+        headers: { accept: 'text/event-stream', ...proofHeaders },
+        credentials: 'same-origin',
+        cache: 'no-store',
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new ApiError({ status: 0, code: 'NETWORK_ERROR', title: 'The server could not be reached' });
+    }
+    if (response.status < 400) return response;
+
+    const raw: RawResponse = {
+      status: response.status,
+      contentType: response.headers.get('content-type') ?? '',
+      dateHeader: response.headers.get('date'),
+      text: await response.text(),
+    };
+    const error = toApiError(raw);
+    if (error.status === 401 && SESSION_ENDING_CODES.includes(error.code as ErrorCode)) {
+      await endSession(error.code as ErrorCode);
+      throw error;
+    }
+    if (error.code === 'TIMESTAMP_OUT_OF_WINDOW' && attempt < ATTEMPTS_MAX && raw.dateHeader) {
+      const serverNowMs = Date.parse(raw.dateHeader);
+      if (Number.isFinite(serverNowMs)) {
+        clockOffsetMs = serverNowMs - Date.now();
+        continue;
+      }
+    }
+    throw error;
+  }
+}
+
 /** GET without a login. */
 export function get<T>(path: string, query?: Query): Promise<T> {
   return publicRequest<T>('GET', path, query ? { query } : {});

@@ -1,14 +1,18 @@
 /**
  * The certificate center: my certificates as the server reports them, which of
  * their keys this device holds, and the flows that touch a private key (issue,
- * import, test, export). The plain key lives only inside one flow: it is
- * encrypted (issue) or imported as a non-extractable key (import, test) and the
- * PKCS#8 bytes are zeroed before the flow returns.
+ * import, test, export; on a new device, asking for an additional certificate;
+ * on the master device, approving it and revoking it). The plain key lives only
+ * inside one flow: it is encrypted (issue, request) or imported as a
+ * non-extractable key (import, test, approve, revoke) and the PKCS#8 bytes are
+ * zeroed before the flow returns.
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import { toBase64Url, utf8 } from '@coconutpay/core/encoding';
+import { fromBase64Url, toBase64Url, utf8 } from '@coconutpay/core/encoding';
 import { buildCsr } from '@coconutpay/core/pki/csr';
+import { approvalMessage, deviceCode, revocationMessage, sha256Hex } from '@coconutpay/core/pki/master-approval';
+import { validatePath } from '@coconutpay/core/pki/validate-path';
 import {
   bytesEqual,
   exportPrivateKeyPkcs8,
@@ -32,15 +36,41 @@ import {
 } from '@coconutpay/core/pki/private-key-encryption';
 import { importVerifyingKey, signP1363, verifyP1363 } from '@coconutpay/core/pki/signature';
 import {
+  approveDeviceRequest,
   certificateTestMessage,
   createCertificateChallenge,
+  createDeviceRequest,
   getCertificate,
+  getDeviceRequest,
   issueMasterCertificate,
+  listCertificateHistory,
   listCertificates,
+  listPendingDeviceRequests,
   proveCertificate,
+  rejectDeviceRequest,
+  revokeCertificate,
+  type CertificateEvent,
   type CertificateInfo,
+  type DeviceRequestState,
+  type DeviceRequestStatus,
+  type IssuedCertificate,
+  type PendingDeviceRequest,
+  type RevocationReason,
 } from '../api/certificates.js';
-import { listDeviceKeys, loadDeviceKey, saveDeviceKey, type DeviceKeyRecord } from '../api/certificate-key-store.js';
+import {
+  deletePendingRequestKey,
+  listDeviceKeys,
+  listPendingRequestKeys,
+  loadDeviceKey,
+  promotePendingRequestKey,
+  saveDeviceKey,
+  savePendingRequestKey,
+  type DeviceKeyRecord,
+  type PendingRequestKeyRecord,
+} from '../api/certificate-key-store.js';
+import { ApiError } from '../api/client.js';
+import { waitForDecision, type DecisionTransport } from '../api/device-request-events.js';
+import { useSessionStore } from './session.js';
 import type { MessageRef } from '../composables/use-message.js';
 import { errorMessage } from '../composables/use-message.js';
 
@@ -64,7 +94,10 @@ export type CertificateFlowErrorCode =
   | 'keyMismatch'
   | 'noKeyOnDevice'
   | 'storageFailed'
-  | 'localCheckFailed';
+  | 'localCheckFailed'
+  | 'codeMismatch'
+  | 'chainInvalid'
+  | 'masterKeyMissing';
 
 /** A failure on this device (not from the server). */
 export class CertificateFlowError extends Error {
@@ -82,6 +115,42 @@ export function certificateErrorMessage(error: unknown): MessageRef {
 
 /** Steps of issuing, for the progress display. */
 export type IssueStep = 'generating' | 'encrypting' | 'requesting' | 'storing';
+
+/** How long a device request waits for the master device (the server's rule; for the time bar only). */
+export const DEVICE_REQUEST_TTL_MS = 10 * 60_000;
+
+/** How often the master device refreshes its pending requests while the page is open and visible. */
+export const PENDING_POLL_INTERVAL_MS = 3_000;
+
+/** Longest device nickname (the server's bound). */
+export const DEVICE_NICKNAME_LENGTH_MAX = 40;
+
+/** Steps of asking for an additional certificate, for the progress display. */
+export type DeviceRequestStep = 'generating' | 'encrypting' | 'sending';
+
+/** A device request this device made, as far as it has got. */
+export interface DeviceRequestProgress {
+  requestId: string;
+  nickname: string;
+  /** The 6-digit code as this device computed it from its own key. */
+  code: string;
+  expiresAtMs: number;
+  /** The server's status, or `failed` when an approved certificate did not pass this device's check. */
+  status: DeviceRequestStatus | 'failed';
+  /** The stored certificate, once approved and checked. */
+  certificate: CertificateInfo | null;
+}
+
+/** A pending request on the master device, with the code this device computed itself. */
+export interface PendingRequestView extends PendingDeviceRequest {
+  /** The code from the request's key and nonce, computed here; empty when the key was unreadable. */
+  localCode: string;
+  /** True when the server's code, key hash and ours agree; approving is refused otherwise. */
+  consistent: boolean;
+}
+
+/** Server refusals after which the list is reloaded: the certificate is not what this page showed. */
+const STATUS_CHANGING_CODES = new Set(['CERTIFICATE_REVOKED', 'CERTIFICATE_EXPIRED', 'CERTIFICATE_NOT_FOUND']);
 
 /** One file to hand to the user. */
 export interface ExportFile {
@@ -136,6 +205,59 @@ function certificateDer(pem: string, failure: CertificateFlowErrorCode): Uint8Ar
   }
 }
 
+/** Standard base64 (the SPKI in the pending list), strictly. */
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new TypeError('not base64');
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+async function encryptForDevice(privateKey: CryptoKey, password: string): Promise<Uint8Array> {
+  const pkcs8 = await exportPrivateKeyPkcs8(privateKey);
+  try {
+    return await encryptPrivateKey(pkcs8, password, {
+      salt: randomBytes(KEY_ENCRYPTION_SALT_LENGTH),
+      iv: randomBytes(AES_CBC_IV_LENGTH),
+      iterations: KEY_ENCRYPTION_ITERATIONS_DEFAULT,
+    });
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+/**
+ * Checks an issued additional certificate before anything is stored: its chain
+ * validates for payments now (core's validator, anchored at the root the chain
+ * ends with), it certifies exactly our key, and it is an additional certificate.
+ * Revocation is not looked up: the certificate was issued a moment ago, and the
+ * server checks status on every use.
+ */
+export async function checkIssuedAdditional(issued: IssuedCertificate, ourSpki: Uint8Array, now: Date): Promise<void> {
+  const leaf = certificateDer(issued.certificatePem, 'chainInvalid');
+  let chain: Uint8Array[];
+  try {
+    chain = allPemBlocks(issued.chainPem, 'CERTIFICATE');
+  } catch {
+    throw new CertificateFlowError('chainInvalid');
+  }
+  const root = chain.at(-1);
+  if (!root || chain.length < 2) throw new CertificateFlowError('chainInvalid');
+  const verdict = await validatePath({ trustAnchors: [root], intermediates: chain.slice(0, -1), leaf, at: now, purpose: 'payment', revocation: 'none' });
+  if (!verdict.valid) throw new CertificateFlowError('chainInvalid');
+  let facts: ReturnType<typeof readCertificate>;
+  try {
+    facts = readCertificate(leaf);
+  } catch {
+    throw new CertificateFlowError('chainInvalid');
+  }
+  if (!bytesEqual(facts.spkiDer, ourSpki)) throw new CertificateFlowError('keyMismatch');
+  if (issued.certificate.kind !== 'additional' || normalizeSerial(issued.certificate.serialHex) !== normalizeSerial(facts.serialHex)) {
+    throw new CertificateFlowError('chainInvalid');
+  }
+}
+
 /** Serials compared as numbers: lower case, no leading zeros. */
 function normalizeSerial(serialHex: string): string {
   return serialHex.toLowerCase().replace(/^0+(?=.)/, '');
@@ -153,6 +275,17 @@ export const useCertificatesStore = defineStore('certificates', () => {
   const loaded = ref(false);
 
   const activeMaster = computed(() => items.value.find((item) => item.kind === 'master' && item.status === 'active') ?? null);
+  /** This device holds the active master's key: it is the master device. */
+  const masterHere = computed(() => activeMaster.value !== null && deviceKeyIds.value.has(activeMaster.value.id));
+  /** This device holds the key of some active certificate of mine. */
+  const usableHere = computed(() => items.value.some((item) => item.status === 'active' && deviceKeyIds.value.has(item.id)));
+
+  /** The device request this device is waiting on (or just finished). */
+  const deviceRequest = ref<DeviceRequestProgress | null>(null);
+  /** On the master device: requests waiting for a decision. */
+  const pendingRequests = ref<PendingRequestView[]>([]);
+  const history = ref<CertificateEvent[]>([]);
+  const session = useSessionStore();
 
   function holdsKey(certificateId: string): boolean {
     return deviceKeyIds.value.has(certificateId);
@@ -186,18 +319,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
     const ourSpki = await exportPublicKeySpki(keys.publicKey);
 
     input.onStep?.('encrypting');
-    const encryptedDer = await timed(TIMING.keyEncryption, async () => {
-      const pkcs8 = await exportPrivateKeyPkcs8(keys.privateKey);
-      try {
-        return await encryptPrivateKey(pkcs8, input.password, {
-          salt: randomBytes(KEY_ENCRYPTION_SALT_LENGTH),
-          iv: randomBytes(AES_CBC_IV_LENGTH),
-          iterations: KEY_ENCRYPTION_ITERATIONS_DEFAULT,
-        });
-      } finally {
-        pkcs8.fill(0);
-      }
-    });
+    const encryptedDer = await timed(TIMING.keyEncryption, () => encryptForDevice(keys.privateKey, input.password));
 
     input.onStep?.('requesting');
     const issued = await issueMasterCertificate(csrPem, input.replace);
@@ -315,7 +437,14 @@ export const useCertificatesStore = defineStore('certificates', () => {
     const publicKey = await importVerifyingKey(readCertificate(certificateDer(record.certificatePem, 'localCheckFailed')).spkiDer);
     const locallyVerified = await verifyP1363(publicKey, signature, message);
     if (!locallyVerified) throw new CertificateFlowError('localCheckFailed');
-    const result = await proveCertificate(certificateId, challenge.challengeId, toBase64Url(signature));
+    let result: Awaited<ReturnType<typeof proveCertificate>>;
+    try {
+      result = await proveCertificate(certificateId, challenge.challengeId, toBase64Url(signature));
+    } catch (error) {
+      // The page showed the certificate as usable; show what the server now says.
+      if (error instanceof ApiError && STATUS_CHANGING_CODES.has(error.code)) await load().catch(() => undefined);
+      throw error;
+    }
     await load();
     return { checkedAtMs: result.checkedAtMs, locallyVerified };
   }
@@ -332,11 +461,298 @@ export const useCertificatesStore = defineStore('certificates', () => {
     };
   }
 
+  // --- On the new device: ask, wait, store -------------------------------------
+
+  /**
+   * Asks for an additional certificate for a key made here. The key is encrypted
+   * before the network is involved and kept (encrypted) while the request waits.
+   * The code shown is computed here from our own key and the server's nonce; a
+   * server that reports another code saw another key, and the request is dropped.
+   */
+  async function requestAdditional(input: { nickname: string; password: string; onStep?: (step: DeviceRequestStep) => void }): Promise<DeviceRequestProgress> {
+    const user = session.user;
+    if (!user) throw new ApiError({ status: 401, code: 'AUTH_REQUIRED', title: 'Log in to continue' });
+    input.onStep?.('generating');
+    const keys = await timed(TIMING.keyGeneration, generateSigningKeyPair);
+    const csrPem = await timed(TIMING.csr, () => buildCsr(keys, user.loginId));
+    const ourSpki = await exportPublicKeySpki(keys.publicKey);
+
+    input.onStep?.('encrypting');
+    const encryptedDer = await timed(TIMING.keyEncryption, () => encryptForDevice(keys.privateKey, input.password));
+
+    input.onStep?.('sending');
+    const state = await createDeviceRequest(input.nickname, csrPem);
+    let code: string;
+    try {
+      code = await deviceCode(ourSpki, fromBase64Url(state.serverNonce));
+    } catch {
+      throw new CertificateFlowError('codeMismatch');
+    }
+    if (code !== state.code) throw new CertificateFlowError('codeMismatch');
+    try {
+      await savePendingRequestKey({
+        requestId: state.id,
+        nickname: state.nickname,
+        encryptedKeyPem: toPem(encryptedDer, 'ENCRYPTED PRIVATE KEY'),
+        spkiBase64Url: toBase64Url(ourSpki),
+        expiresAtMs: state.expiresAtMs,
+        createdAtMs: Date.now(),
+      });
+    } catch {
+      throw new CertificateFlowError('storageFailed');
+    }
+    deviceRequest.value = { requestId: state.id, nickname: state.nickname, code, expiresAtMs: state.expiresAtMs, status: 'pending', certificate: null };
+    // The list shows the request as "approval required"; a failure here does not undo the request.
+    await Promise.all([loadPending(), loadHistory()]).catch(() => undefined);
+    return deviceRequest.value;
+  }
+
+  /**
+   * Acts on a decided request: an approved certificate is checked and stored with
+   * the waiting key; a rejected or expired request loses its key. A certificate
+   * that fails the check is not stored and its key is deleted too: nothing
+   * usable stays behind.
+   */
+  async function settle(record: PendingRequestKeyRecord, state: DeviceRequestState): Promise<DeviceRequestProgress> {
+    const progress: DeviceRequestProgress = {
+      requestId: record.requestId,
+      nickname: state.nickname,
+      code: deviceRequest.value?.requestId === record.requestId ? deviceRequest.value.code : state.code,
+      expiresAtMs: state.expiresAtMs,
+      status: state.status,
+      certificate: null,
+    };
+    if (state.status === 'pending') return progress;
+    if (state.status !== 'approved' || !state.issued) {
+      await deletePendingRequestKey(record.requestId).catch(() => undefined);
+      return progress;
+    }
+    const issued = state.issued;
+    try {
+      await checkIssuedAdditional(issued, fromBase64Url(record.spkiBase64Url), new Date());
+    } catch (error) {
+      await deletePendingRequestKey(record.requestId).catch(() => undefined);
+      throw error;
+    }
+    try {
+      await promotePendingRequestKey(record.requestId, {
+        certificateId: issued.certificate.id,
+        serialHex: issued.certificate.serialHex,
+        kind: issued.certificate.kind,
+        encryptedKeyPem: record.encryptedKeyPem,
+        certificatePem: issued.certificatePem,
+        chainPem: issued.chainPem,
+        createdAtMs: Date.now(),
+      });
+    } catch {
+      throw new CertificateFlowError('storageFailed');
+    }
+    return { ...progress, certificate: issued.certificate };
+  }
+
+  async function pendingRecord(requestId: string): Promise<PendingRequestKeyRecord> {
+    const record = (await listPendingRequestKeys().catch(() => [])).find((candidate) => candidate.requestId === requestId);
+    if (!record) throw new CertificateFlowError('noKeyOnDevice');
+    return record;
+  }
+
+  /**
+   * Waits for the master device's decision on the current request (pushed by the
+   * server), then settles it. Resolves with the final progress; rejects when the
+   * wait is aborted or the connection cannot be re-established.
+   */
+  async function awaitDecision(signal: AbortSignal, transport?: DecisionTransport): Promise<DeviceRequestProgress> {
+    const current = deviceRequest.value;
+    if (!current) throw new CertificateFlowError('noKeyOnDevice');
+    const state = await waitForDecision(current.requestId, {
+      signal,
+      ...(transport ? { transport } : {}),
+      onState: (next) => {
+        if (deviceRequest.value?.requestId === current.requestId) deviceRequest.value = { ...deviceRequest.value, expiresAtMs: next.expiresAtMs };
+      },
+    });
+    const record = await pendingRecord(current.requestId);
+    try {
+      const settled = await settle(record, state);
+      deviceRequest.value = settled;
+      return settled;
+    } catch (error) {
+      deviceRequest.value = { ...current, status: 'failed' };
+      throw error;
+    } finally {
+      await Promise.all([load(), loadPending(), loadHistory()]).catch(() => undefined);
+    }
+  }
+
+  /**
+   * After a reload: looks at the requests whose keys this device kept. Decided
+   * ones are settled (stored or deleted); the newest still pending becomes the
+   * current request. A request of another account on this browser is left alone
+   * until a day after its expiry.
+   */
+  async function resumeDeviceRequests(): Promise<void> {
+    const records = (await listPendingRequestKeys().catch(() => [])).sort((a, b) => b.createdAtMs - a.createdAtMs);
+    let resumed: DeviceRequestProgress | null = null;
+    for (const record of records) {
+      let state: DeviceRequestState;
+      try {
+        state = await getDeviceRequest(record.requestId);
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'APPROVAL_REQUEST_NOT_FOUND' && record.expiresAtMs + 86_400_000 < Date.now()) {
+          await deletePendingRequestKey(record.requestId).catch(() => undefined);
+        }
+        continue;
+      }
+      if (state.status === 'pending') {
+        if (!resumed) {
+          const code = await deviceCode(fromBase64Url(record.spkiBase64Url), fromBase64Url(state.serverNonce));
+          resumed = { requestId: record.requestId, nickname: state.nickname, code, expiresAtMs: state.expiresAtMs, status: 'pending', certificate: null };
+        }
+        continue;
+      }
+      try {
+        const settled = await settle(record, state);
+        if (!resumed && settled.certificate) resumed = settled;
+      } catch {
+        // A certificate that fails the check was discarded; the list shows what the server holds.
+      }
+    }
+    if (resumed) deviceRequest.value = resumed;
+    if (records.length > 0) await refreshDeviceKeys();
+  }
+
+  /** Clears a finished request from the screen (the form comes back). */
+  function dismissDeviceRequest(): void {
+    if (deviceRequest.value?.status !== 'pending') deviceRequest.value = null;
+  }
+
+  // --- On the master device: approve, reject, revoke ---------------------------
+
+  async function describePending(request: PendingDeviceRequest): Promise<PendingRequestView> {
+    try {
+      const spki = fromBase64(request.spkiBase64);
+      const [localCode, localHash] = await Promise.all([deviceCode(spki, fromBase64Url(request.serverNonce)), sha256Hex(spki)]);
+      return { ...request, localCode, consistent: localCode === request.code && localHash === request.spkiSha256Hex.toLowerCase() };
+    } catch {
+      return { ...request, localCode: '', consistent: false };
+    }
+  }
+
+  /** Loads the pending requests and computes each one's code here. */
+  async function loadPending(): Promise<void> {
+    const list = await listPendingDeviceRequests();
+    pendingRequests.value = await Promise.all(list.map(describePending));
+  }
+
+  /** Loads my certificate history. */
+  async function loadHistory(): Promise<void> {
+    history.value = await listCertificateHistory();
+  }
+
+  async function openMasterKey(password: string): Promise<{ master: CertificateInfo; key: CryptoKey }> {
+    const master = activeMaster.value;
+    if (!master) throw new CertificateFlowError('masterKeyMissing');
+    const record = await loadDeviceKey(master.id).catch(() => null);
+    if (!record) throw new CertificateFlowError('masterKeyMissing');
+    return { master, key: await openPrivateKey(record.encryptedKeyPem, password) };
+  }
+
+  async function reloadAfterDecision(): Promise<void> {
+    await Promise.all([load(), loadPending(), loadHistory()]).catch(() => undefined);
+  }
+
+  /**
+   * Approves a pending request: the master key, opened with its password for this
+   * one signature, signs the approval text built from what this device computed
+   * (code and key hash), never from the server's word alone.
+   */
+  async function approveRequest(requestId: string, password: string): Promise<void> {
+    const request = pendingRequests.value.find((candidate) => candidate.id === requestId);
+    if (!request) throw new ApiError({ status: 404, code: 'APPROVAL_REQUEST_NOT_FOUND', title: 'No such certificate request' });
+    if (!request.consistent) throw new CertificateFlowError('codeMismatch');
+    const user = session.user;
+    if (!user) throw new ApiError({ status: 401, code: 'AUTH_REQUIRED', title: 'Log in to continue' });
+    const { master, key } = await openMasterKey(password);
+    const message = approvalMessage({
+      requestId: request.id,
+      userId: user.id,
+      spkiSha256Hex: await sha256Hex(fromBase64(request.spkiBase64)),
+      nickname: request.nickname,
+      code: request.localCode,
+      expiresAtMs: request.expiresAtMs,
+    });
+    const signature = await signP1363(key, utf8(message));
+    try {
+      await approveDeviceRequest(request.id, master.id, toBase64Url(signature));
+    } finally {
+      await reloadAfterDecision();
+    }
+  }
+
+  /** Rejects a pending request. */
+  async function rejectRequest(requestId: string): Promise<void> {
+    try {
+      await rejectDeviceRequest(requestId);
+    } finally {
+      await reloadAfterDecision();
+    }
+  }
+
+  /**
+   * Revokes an additional certificate with the master key's signature over the
+   * revocation text and a fresh one-time challenge. The password is checked (the
+   * key opened) before anything is asked of the server. After a success the list
+   * still shows the old status until the caller reloads it.
+   */
+  async function revokeAdditional(certificateId: string, password: string, reason: RevocationReason): Promise<CertificateInfo> {
+    const item = items.value.find((candidate) => candidate.id === certificateId);
+    if (!item || item.kind !== 'additional') throw new ApiError({ status: 404, code: 'CERTIFICATE_NOT_FOUND', title: 'Certificate not found' });
+    const { master, key } = await openMasterKey(password);
+    const challenge = await createCertificateChallenge();
+    const message = revocationMessage({ certificateId: item.id, serialHex: item.serialHex, reason, challengeId: challenge.challengeId, challenge: challenge.challenge });
+    const signature = await signP1363(key, utf8(message));
+    // On success the caller reloads: reloading here would unmount the form before it reports back.
+    try {
+      return await revokeCertificate(item.id, reason, { masterCertificateId: master.id, challengeId: challenge.challengeId, signature: toBase64Url(signature) });
+    } catch (error) {
+      await Promise.all([load(), loadHistory()]).catch(() => undefined);
+      throw error;
+    }
+  }
+
   /** Forgets the list (another account may be next). The device keys stay: they belong to the device. */
   function reset(): void {
     items.value = [];
     loaded.value = false;
+    pendingRequests.value = [];
+    history.value = [];
+    deviceRequest.value = null;
   }
 
-  return { items, loaded, activeMaster, holdsKey, load, issueMaster, importKey, testCertificate, exportFiles, reset };
+  return {
+    items,
+    loaded,
+    activeMaster,
+    masterHere,
+    usableHere,
+    deviceRequest,
+    pendingRequests,
+    history,
+    holdsKey,
+    load,
+    issueMaster,
+    importKey,
+    testCertificate,
+    exportFiles,
+    requestAdditional,
+    awaitDecision,
+    resumeDeviceRequests,
+    dismissDeviceRequest,
+    loadPending,
+    loadHistory,
+    approveRequest,
+    rejectRequest,
+    revokeAdditional,
+    reset,
+  };
 });

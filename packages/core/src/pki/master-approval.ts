@@ -21,6 +21,7 @@
  *     signature      OCTET STRING (SIZE (64)) }  -- ECDSA P-256 SHA-256, IEEE P1363 r||s
  */
 import { toHex, utf8, type Bytes } from '../encoding/index.js';
+import { derOctetString, derSequence, derSmallInteger, derUtf8String } from './der-writer.js';
 import { EKU, EXTENSION } from './oids.js';
 import { content, DerError, expectUniversal, readRoot, readSmallInteger, sequence, TAG } from './path-der.js';
 import { parseCertificate, type ParsedCertificate } from './path-certificate.js';
@@ -120,27 +121,6 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 // --- DER of the extension value -------------------------------------------------
 
-function derLength(length: number): number[] {
-  if (length < 0x80) return [length];
-  const octets: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) octets.unshift(n % 256);
-  return [0x80 | octets.length, ...octets];
-}
-
-function tlv(tag: number, body: Uint8Array): Uint8Array {
-  return new Uint8Array([tag, ...derLength(body.length), ...body]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A decoded `masterApproval` extension value. */
 export interface MasterApproval {
   masterCertSha256: Uint8Array;
@@ -151,13 +131,7 @@ export interface MasterApproval {
 export function encodeMasterApproval(approval: MasterApproval): Bytes {
   if (approval.masterCertSha256.length !== 32) throw new RangeError('masterCertSha256 must be 32 bytes');
   if (approval.signature.length !== P1363_SIGNATURE_LENGTH) throw new RangeError('signature must be 64 bytes (P1363)');
-  const body = concat([
-    new Uint8Array([0x02, 0x01, 0x01]),
-    tlv(0x04, approval.masterCertSha256),
-    tlv(0x0c, utf8(approval.message)),
-    tlv(0x04, approval.signature),
-  ]);
-  return new Uint8Array(tlv(0x30, body));
+  return derSequence(derSmallInteger(1), derOctetString(approval.masterCertSha256), derUtf8String(approval.message), derOctetString(approval.signature));
 }
 
 export function decodeMasterApproval(der: Uint8Array): MasterApproval {

@@ -15,6 +15,10 @@ export const EKU = {
   receiptSigning: `${COCONUTPAY_ARC}.1.2`,
   /** Approves a new device of the same user (master certificates only). */
   deviceApproval: `${COCONUTPAY_ARC}.1.3`,
+  /** Signs payment commands (COM) for the application server A (seed 004 §3.3). */
+  commandIssuing: `${COCONUTPAY_ARC}.1.4`,
+  /** Signs what the authentication server S asserts to the browser (mutual authentication). */
+  sessionAuthority: `${COCONUTPAY_ARC}.1.5`,
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
   ocspSigning: '1.3.6.1.5.5.7.3.9',

@@ -46,7 +46,7 @@ import { nameConstraintViolation, namesEqual, type NameConstraints } from './pat
 import { createWebCryptoVerifier, schemeKeyMismatch } from './path-signature.js';
 
 /** What the leaf certificate is being validated for. */
-export type Purpose = 'payment' | 'receipt' | 'deviceApproval' | 'issuing' | 'ocsp' | 'serverAuth' | 'clientAuth' | 'any';
+export type Purpose = 'payment' | 'receipt' | 'deviceApproval' | 'command' | 'issuing' | 'ocsp' | 'serverAuth' | 'clientAuth' | 'any';
 
 /** Everything {@link validatePath} needs; it reads nothing else. */
 export interface PathValidationInput {
@@ -119,6 +119,7 @@ const PURPOSE_EKU: Readonly<Record<Purpose, string | undefined>> = {
   payment: EKU.paymentSigning,
   receipt: EKU.receiptSigning,
   deviceApproval: EKU.deviceApproval,
+  command: EKU.commandIssuing,
   ocsp: EKU.ocspSigning,
   serverAuth: EKU.serverAuth,
   clientAuth: EKU.clientAuth,
@@ -127,7 +128,7 @@ const PURPOSE_EKU: Readonly<Record<Purpose, string | undefined>> = {
 };
 
 /** Purposes whose EKU must be named explicitly (anyExtendedKeyUsage does not count) and must be present. */
-const EXPLICIT_EKU_PURPOSES: ReadonlySet<Purpose> = new Set(['payment', 'receipt', 'deviceApproval', 'ocsp']);
+const EXPLICIT_EKU_PURPOSES: ReadonlySet<Purpose> = new Set(['payment', 'receipt', 'deviceApproval', 'command', 'ocsp']);
 
 const ANY_POLICY = '2.5.29.32.0';
 

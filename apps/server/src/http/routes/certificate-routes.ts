@@ -1,7 +1,8 @@
 /** The certificate center: issue the master certificate, list, revoke, test. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { CertificatesService } from '../../services/certificates.js';
+import type { DecisionHub, DeviceCertificatesService, RequestOrigin } from '../../services/device-certificates.js';
 import { actorOf } from '../authenticate.js';
 import { IdParams, responses } from '../schemas.js';
 
@@ -31,10 +32,62 @@ const IssueMasterBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const Signature = Type.String({ pattern: '^[A-Za-z0-9_-]{40,200}$', description: 'base64url IEEE P1363 ECDSA-SHA256 by the master key' });
 const RevokeBody = Type.Object(
-  { reason: Type.Union([Type.Literal('keyCompromise'), Type.Literal('superseded'), Type.Literal('cessationOfOperation')]) },
+  {
+    reason: Type.Union([Type.Literal('keyCompromise'), Type.Literal('superseded'), Type.Literal('cessationOfOperation')]),
+    masterProof: Type.Optional(
+      Type.Object(
+        { masterCertificateId: Type.String({ format: 'uuid' }), challengeId: Type.String({ format: 'uuid' }), signature: Signature },
+        { additionalProperties: false, description: 'Required for an additional certificate: the master key signs the revocation text (docs/pki.md)' },
+      ),
+    ),
+  },
   { additionalProperties: false },
 );
+const DeviceRequestBody = Type.Object(
+  {
+    nickname: Type.String({ minLength: 1, maxLength: 40, description: 'Device nickname, unique among my devices' }),
+    csrPem: Type.String({ minLength: 100, maxLength: 8192, description: 'PKCS#10 request in PEM, signed by the new device key' }),
+  },
+  { additionalProperties: false },
+);
+const ApproveBody = Type.Object({ masterCertificateId: Type.String({ format: 'uuid' }), signature: Signature }, { additionalProperties: false });
+const RequestState = Type.Object({
+  id: Type.String(),
+  nickname: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected'), Type.Literal('expired')]),
+  code: Type.String({ description: 'The 6-digit code both screens show' }),
+  serverNonce: Type.String(),
+  expiresAtMs: Type.Integer(),
+  issued: Type.Union([Issued, Type.Null()]),
+});
+const PendingRequest = Type.Object({
+  id: Type.String(),
+  nickname: Type.String(),
+  code: Type.String(),
+  spkiBase64: Type.String({ description: "The new device's public key (SPKI DER, base64): the master device recomputes the code from it" }),
+  spkiSha256Hex: Type.String(),
+  serverNonce: Type.String(),
+  createdAtMs: Type.Integer(),
+  expiresAtMs: Type.Integer(),
+  requestedFrom: Type.Union([Type.String(), Type.Null()]),
+  requestedAgent: Type.Union([Type.String(), Type.Null()]),
+});
+const HistoryEvent = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  certificateId: Type.Union([Type.String(), Type.Null()]),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  nickname: Type.Union([Type.String(), Type.Null()]),
+  detail: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  atMs: Type.Integer(),
+});
+
+/** How often an open event stream gets a comment line, so proxies keep it open. */
+const HEARTBEAT_MS = 15_000;
 const ProofBody = Type.Object(
   { challengeId: Type.String({ format: 'uuid' }), signature: Type.String({ pattern: '^[A-Za-z0-9_-]{40,200}$', description: 'base64url IEEE P1363 ECDSA-SHA256' }) },
   { additionalProperties: false },
@@ -43,7 +96,18 @@ const ProofBody = Type.Object(
 /** Schemas the app registers for `$ref`. */
 export const certificateSchemas = [CertificateInfo];
 
-export function certificateRoutes(app: FastifyInstance, certificates: CertificatesService): void {
+function originOf(request: FastifyRequest): RequestOrigin {
+  const agent = request.headers['user-agent'];
+  return { ip: request.ip ?? null, userAgent: typeof agent === 'string' ? agent : null };
+}
+
+export function certificateRoutes(app: FastifyInstance, certificates: CertificatesService, devices: DeviceCertificatesService, hub: DecisionHub): void {
+  // Open event streams end when the server closes, or close() would wait for them.
+  const openStreams = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const finish of [...openStreams]) finish();
+  });
+
   app.post<{ Body: Static<typeof IssueMasterBody> }>(
     '/api/certificates/master',
     { preValidation: app.authenticate, schema: { tags: ['certificates'], summary: 'Issue my master certificate from a CSR made on this device', body: IssueMasterBody, response: responses({ 201: Issued }) } },
@@ -64,8 +128,15 @@ export function certificateRoutes(app: FastifyInstance, certificates: Certificat
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RevokeBody> }>(
     '/api/certificates/:id/revoke',
-    { preValidation: app.authenticate, schema: { tags: ['certificates'], summary: 'Revoke one of my certificates', params: IdParams, body: RevokeBody, response: responses({ 200: Type.Ref(CertificateInfo) }) } },
-    async (request) => certificates.revoke(actorOf(request), request.params.id, request.body.reason),
+    {
+      preValidation: app.authenticate,
+      schema: {
+        tags: ['certificates'],
+        summary: 'Revoke one of my certificates (a master takes its devices with it; a device needs the master signature)',
+        params: IdParams, body: RevokeBody, response: responses({ 200: Type.Ref(CertificateInfo) }),
+      },
+    },
+    async (request) => devices.revoke(actorOf(request), request.params.id, request.body.reason, request.body.masterProof, originOf(request)),
   );
 
   app.post(
@@ -89,6 +160,111 @@ export function certificateRoutes(app: FastifyInstance, certificates: Certificat
         response: responses({ 200: Type.Object({ valid: Type.Literal(true), checkedAtMs: Type.Integer() }) }),
       },
     },
-    async (request) => certificates.proof(actorOf(request), request.params.id, request.body.challengeId, request.body.signature),
+    async (request) => devices.proof(actorOf(request), request.params.id, request.body.challengeId, request.body.signature),
+  );
+
+  app.post<{ Body: Static<typeof DeviceRequestBody> }>(
+    '/api/certificates/requests',
+    {
+      preValidation: app.authenticate,
+      schema: { tags: ['certificates'], summary: 'From a new device: ask for an additional certificate (approved on the master device)', body: DeviceRequestBody, response: responses({ 201: RequestState }) },
+    },
+    async (request, reply) => reply.code(201).send(await devices.request(actorOf(request), request.body, originOf(request))),
+  );
+
+  app.get(
+    '/api/certificates/requests',
+    { preValidation: app.authenticate, schema: { tags: ['certificates'], summary: 'Pending device requests, for the master device', response: responses({ 200: Type.Object({ items: Type.Array(PendingRequest) }) }) } },
+    async (request) => ({ items: await devices.pending(actorOf(request)) }),
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/api/certificates/requests/:id',
+    { preValidation: app.authenticate, schema: { tags: ['certificates'], summary: 'One device request and, once approved, its certificate', params: IdParams, response: responses({ 200: RequestState }) } },
+    async (request) => devices.status(actorOf(request), request.params.id),
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/api/certificates/requests/:id/events',
+    {
+      preValidation: app.authenticate,
+      schema: {
+        tags: ['certificates'],
+        summary: 'Server-sent events for the new device: `state` now, then one `decision` (approved with the certificate, rejected or expired)',
+        params: IdParams,
+        response: responses({ 200: Type.String({ description: 'text/event-stream' }) }),
+      },
+    },
+    async (request, reply) => {
+      const actor = actorOf(request);
+      const initial = await devices.status(actor, request.params.id);
+      const raw = reply.raw;
+      reply.hijack();
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        // Proxies must pass events through at once.
+        'x-accel-buffering': 'no',
+        connection: 'keep-alive',
+      });
+      const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send('state', initial);
+      if (initial.status !== 'pending') {
+        send('decision', initial);
+        raw.end();
+        return;
+      }
+      let closed = false;
+      const finish = () => {
+        if (closed) return;
+        closed = true;
+        openStreams.delete(finish);
+        unsubscribe();
+        clearInterval(heartbeat);
+        clearTimeout(expiry);
+        raw.end();
+      };
+      const unsubscribe = hub.subscribe(initial.id, (state) => {
+        if (closed || state.status === 'pending') return;
+        send('decision', state);
+        finish();
+      });
+      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      // Expiry is pushed too: the stream learns it without asking.
+      const expiry = setTimeout(() => {
+        devices.expireIfDue(initial.id).catch((error: unknown) => request.log.warn({ err: error }, 'expiring a device request failed'));
+      }, Math.max(0, initial.expiresAtMs - Date.now()) + 50);
+      openStreams.add(finish);
+      request.raw.on('close', finish);
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ApproveBody> }>(
+    '/api/certificates/requests/:id/approve',
+    {
+      preValidation: app.authenticate,
+      schema: {
+        tags: ['certificates'],
+        summary: 'On the master device: approve a device request with a master-key signature over the approval text (docs/pki.md)',
+        params: IdParams, body: ApproveBody, response: responses({ 200: RequestState }),
+      },
+    },
+    async (request) => devices.approve(actorOf(request), request.params.id, request.body, originOf(request)),
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/api/certificates/requests/:id/reject',
+    {
+      preValidation: app.authenticate,
+      schema: { tags: ['certificates'], summary: 'On the master device: reject a device request', params: IdParams, body: Type.Optional(Type.Object({}, { additionalProperties: false })), response: responses({ 200: RequestState }) },
+    },
+    async (request) => devices.reject(actorOf(request), request.params.id, originOf(request)),
+  );
+
+  app.get(
+    '/api/certificates/history',
+    { preValidation: app.authenticate, schema: { tags: ['certificates'], summary: 'Which devices were let in or revoked, when, from where', response: responses({ 200: Type.Object({ items: Type.Array(HistoryEvent) }) }) } },
+    async (request) => ({ items: await devices.history(actorOf(request)) }),
   );
 }

@@ -177,7 +177,8 @@ export async function issuerIdOf(certificate: x509.X509Certificate): Promise<str
   return keyId.slice(0, 16).toLowerCase();
 }
 
-function writeSecretFile(file: string, text: string): void {
+/** Writes a file only its owner can read, atomically (temp file, then rename). */
+export function writeSecretFile(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
   chmodSync(tmp, 0o600);

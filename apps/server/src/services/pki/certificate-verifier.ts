@@ -9,6 +9,7 @@
  * reads the status from it on every use.
  */
 import { AppError, isErrorCode } from '@coconutpay/core/errors';
+import { checkMasterApproval, type ApprovalProblem } from '@coconutpay/core/pki/master-approval';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
 import { validatePath, type PathValidationReason, type Purpose } from '@coconutpay/core/pki/validate-path';
 import type { CertificateAuthority } from './certificate-authority.js';
@@ -29,6 +30,7 @@ export const VERDICT_CACHE_MAX = 10_000;
 
 export class CertificateVerifier {
   private readonly cache = new Map<string, CachedVerdict>();
+  private readonly approvals = new Map<string, ApprovalProblem | undefined>();
   private readonly anchors: Uint8Array[];
   private readonly intermediates: Uint8Array[];
   private hits = 0;
@@ -84,6 +86,24 @@ export class CertificateVerifier {
     if (this.cache.size >= VERDICT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, { valid: result.valid, reasons: result.reasons, fromMs, untilMs });
     return { valid: result.valid, reasons: result.reasons };
+  }
+
+  /**
+   * The master-approval check of an additional certificate (see core's
+   * master-approval.ts). It depends on the two certificates' bytes only, so its
+   * verdict is cached forever under that pair.
+   */
+  async approval(additionalDer: Uint8Array, masterDer: Uint8Array): Promise<ApprovalProblem | undefined> {
+    const key = `${Buffer.from(additionalDer).toString('base64')}:${Buffer.from(masterDer).toString('base64')}`;
+    if (this.approvals.has(key)) {
+      this.hits++;
+      return this.approvals.get(key);
+    }
+    this.misses++;
+    const problem = await checkMasterApproval(additionalDer, masterDer);
+    if (this.approvals.size >= VERDICT_CACHE_MAX) this.approvals.delete(this.approvals.keys().next().value as string);
+    this.approvals.set(key, problem);
+    return problem;
   }
 
   /** Throws the first reason's registry code when the chain is not valid. */

@@ -1,0 +1,124 @@
+/**
+ * Claiming idempotency keys on every engine: one insert-if-absent decides between
+ * racing requests; the stored answer, a different request, expiry and release.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enginesUnderTest } from '../../test/helpers.js';
+import { openDatabase, type DatabaseHandle } from './database.js';
+import { IdempotencyRepository } from './idempotency-repository.js';
+import { migrateToLatest } from './migrate.js';
+import { UsersRepository } from './users-repository.js';
+
+const T0_MS = 1_767_225_600_000;
+const TTL_MS = 24 * 3_600_000;
+const HASH_A = 'a'.repeat(64);
+const HASH_B = 'b'.repeat(64);
+
+describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('IdempotencyRepository on %s', (_name, engine) => {
+  let handle: DatabaseHandle | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  const keys = () => new IdempotencyRepository(handle!.db);
+
+  beforeAll(async () => {
+    const created = await engine.create();
+    drop = created.drop;
+    handle = openDatabase(created.url, { poolSize: 8 });
+    await migrateToLatest(handle.db, handle.engine);
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await drop?.();
+  });
+
+  async function user(): Promise<string> {
+    const id = randomUUID();
+    const loginId = `idem-${id.slice(0, 8)}`;
+    await handle!.db.transaction().execute((trx) =>
+      new UsersRepository(handle!.db).insert(trx, {
+        id, loginId, passwordHash: 'x', role: 'buyer', name: 'n', phone: '010-0000-0000', address: 'a', email: `${loginId}@example.test`, createdAtMs: T0_MS, store: null,
+      }),
+    );
+    return id;
+  }
+
+  it('claims a new key once; the same request then finds it in progress, another request finds it reused', async () => {
+    const userId = await user();
+    await expect(keys().claim(userId, 'k1', HASH_A, T0_MS, TTL_MS)).resolves.toEqual({ state: 'claimed' });
+    await expect(keys().claim(userId, 'k1', HASH_A, T0_MS + 1, TTL_MS)).resolves.toEqual({ state: 'in_progress' });
+    await expect(keys().claim(userId, 'k1', HASH_B, T0_MS + 1, TTL_MS)).resolves.toEqual({ state: 'reused' });
+  });
+
+  it('returns the stored answer once completed, byte for byte, and still refuses another request', async () => {
+    const userId = await user();
+    await keys().claim(userId, 'k2', HASH_A, T0_MS, TTL_MS);
+    const body = JSON.stringify({ ok: true, text: '코코넛 ✓', big: 'x'.repeat(70_000) });
+    await keys().complete(userId, 'k2', { status: 201, contentType: 'application/json; charset=utf-8', body });
+    await expect(keys().claim(userId, 'k2', HASH_A, T0_MS + 5, TTL_MS)).resolves.toEqual({ state: 'completed', status: 201, contentType: 'application/json; charset=utf-8', body });
+    await expect(keys().claim(userId, 'k2', HASH_B, T0_MS + 5, TTL_MS)).resolves.toEqual({ state: 'reused' });
+  });
+
+  it('stores an empty body (a 204) as completed', async () => {
+    const userId = await user();
+    await keys().claim(userId, 'k204', HASH_A, T0_MS, TTL_MS);
+    await keys().complete(userId, 'k204', { status: 204, contentType: null, body: '' });
+    await expect(keys().claim(userId, 'k204', HASH_A, T0_MS, TTL_MS)).resolves.toEqual({ state: 'completed', status: 204, contentType: null, body: '' });
+  });
+
+  it('lets a released key be claimed again, but never releases a completed one', async () => {
+    const userId = await user();
+    await keys().claim(userId, 'k3', HASH_A, T0_MS, TTL_MS);
+    await keys().release(userId, 'k3');
+    await expect(keys().claim(userId, 'k3', HASH_B, T0_MS, TTL_MS)).resolves.toEqual({ state: 'claimed' });
+    await keys().complete(userId, 'k3', { status: 200, contentType: null, body: '{}' });
+    await keys().release(userId, 'k3');
+    await expect(keys().claim(userId, 'k3', HASH_B, T0_MS, TTL_MS)).resolves.toMatchObject({ state: 'completed' });
+  });
+
+  it('forgets a key when it expires, for a new claim and for the purge', async () => {
+    const userId = await user();
+    await keys().claim(userId, 'k4', HASH_A, T0_MS, TTL_MS);
+    await keys().complete(userId, 'k4', { status: 200, contentType: null, body: '{}' });
+    await expect(keys().claim(userId, 'k4', HASH_B, T0_MS + TTL_MS - 1, TTL_MS)).resolves.toEqual({ state: 'reused' });
+    await expect(keys().claim(userId, 'k4', HASH_B, T0_MS + TTL_MS, TTL_MS)).resolves.toEqual({ state: 'claimed' });
+
+    // Times long before the other tests' keys, so the purge meets only these two.
+    const baseMs = T0_MS - 50 * TTL_MS;
+    await keys().claim(userId, 'k5', HASH_A, baseMs, TTL_MS);
+    await keys().claim(userId, 'k6', HASH_A, baseMs + 10, TTL_MS);
+    expect(await keys().purgeExpired(baseMs + TTL_MS, 100)).toBe(1);
+    await expect(keys().claim(userId, 'k6', HASH_A, baseMs + TTL_MS, TTL_MS)).resolves.toEqual({ state: 'in_progress' });
+    await expect(keys().claim(userId, 'k5', HASH_A, baseMs + TTL_MS, TTL_MS)).resolves.toEqual({ state: 'claimed' });
+  });
+
+  it('purges in bounded batches', async () => {
+    const userId = await user();
+    const baseMs = T0_MS - 100 * TTL_MS;
+    for (let i = 0; i < 5; i += 1) await keys().claim(userId, `batch-${i}`, HASH_A, baseMs + i, TTL_MS);
+    expect(await keys().purgeExpired(baseMs + 2 * TTL_MS, 2)).toBe(2);
+    expect(await keys().purgeExpired(baseMs + 2 * TTL_MS, 10)).toBe(3);
+    expect(await keys().purgeExpired(baseMs + 2 * TTL_MS, 10)).toBe(0);
+  });
+
+  it('gives a key to exactly one of twenty simultaneous claims', async () => {
+    const userId = await user();
+    const claims = await Promise.all(Array.from({ length: 20 }, () => keys().claim(userId, 'race', HASH_A, T0_MS, TTL_MS)));
+    expect(claims.filter((c) => c.state === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => c.state === 'in_progress')).toHaveLength(19);
+  });
+
+  it('keeps keys per user', async () => {
+    const [a, b] = [await user(), await user()];
+    await keys().claim(a, 'same', HASH_A, T0_MS, TTL_MS);
+    await expect(keys().claim(b, 'same', HASH_B, T0_MS, TTL_MS)).resolves.toEqual({ state: 'claimed' });
+  });
+
+  it('the database refuses a completed key without its answer, and an unknown state', async () => {
+    const userId = await user();
+    await keys().claim(userId, 'k7', HASH_A, T0_MS, TTL_MS);
+    const row = () => handle!.db.updateTable('idempotencyKeys').where('userId', '=', userId).where('idempotencyKey', '=', 'k7');
+    await expect(row().set({ state: 'completed' }).execute()).rejects.toThrow();
+    await expect(row().set({ state: 'done' as 'completed', responseStatus: 200, responseBody: '' }).execute()).rejects.toThrow();
+    await expect(row().set({ responseStatus: 200, responseBody: '{}' }).execute()).rejects.toThrow();
+  });
+});

@@ -1,0 +1,148 @@
+/** The payment authentication phase's records: policy, commands, codes, lockouts, evidence. */
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Database, PaymentCommandsTable, PaymentEvidenceTable, PaymentPoliciesTable, VerificationCodesTable } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface PolicyRule {
+  id: string;
+  priority: number;
+  rule: string;
+  description: string;
+  certificateKind: 'master' | 'additional' | null;
+  minAmountWon: bigint | null;
+  firstPaymentOfCertificate: boolean | null;
+  requireCode: boolean;
+  enabled: boolean;
+}
+
+export type PaymentCommandRecord = Omit<Selectable<PaymentCommandsTable>, 'amountWon' | 'codeRequired'> & { amountWon: bigint; codeRequired: boolean };
+export type VerificationCodeRecord = Selectable<VerificationCodesTable>;
+export type PaymentEvidenceRecord = Selectable<PaymentEvidenceTable>;
+
+/** The policy that ships: a code for a device's first payment and from 50,000 won; none below. */
+export const DEFAULT_POLICY: readonly Omit<PolicyRule, 'id'>[] = [
+  { priority: 10, rule: 'first-payment-of-certificate', description: 'The first payment made with a certificate asks for the code', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: true, requireCode: true, enabled: true },
+  { priority: 20, rule: 'amount-at-least-50000', description: 'Payments of 50,000 won or more ask for the code', certificateKind: null, minAmountWon: 50_000n, firstPaymentOfCertificate: null, requireCode: true, enabled: true },
+  { priority: 1000, rule: 'default', description: 'Anything else is signed without a code', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: null, requireCode: false, enabled: true },
+];
+
+const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+function policyOf(row: Selectable<PaymentPoliciesTable>): PolicyRule {
+  return {
+    id: row.id, priority: Number(row.priority), rule: row.rule, description: row.description, certificateKind: row.certificateKind,
+    minAmountWon: row.minAmountWon === null ? null : BigInt(row.minAmountWon as string | number | bigint),
+    firstPaymentOfCertificate: row.firstPaymentOfCertificate === null ? null : Number(row.firstPaymentOfCertificate) === 1,
+    requireCode: Number(row.requireCode) === 1, enabled: Number(row.enabled) === 1,
+  };
+}
+
+function commandOf(row: Selectable<PaymentCommandsTable>): PaymentCommandRecord {
+  return {
+    ...row,
+    amountWon: BigInt(row.amountWon as string | number | bigint),
+    codeRequired: Number(row.codeRequired) === 1,
+    issuedAtMs: Number(row.issuedAtMs),
+    expiresAtMs: Number(row.expiresAtMs),
+    decidedAtMs: n(row.decidedAtMs),
+  };
+}
+
+export class PaymentAuthRepository {
+  constructor(readonly db: Kysely<Database>) {}
+
+  /** Writes the default policy into an empty policy table. */
+  async ensureDefaultPolicy(nowMs: number): Promise<void> {
+    const existing = await this.db.selectFrom('paymentPolicies').select('id').limit(1).execute();
+    if (existing.length > 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const rule of DEFAULT_POLICY) {
+        await trx.insertInto('paymentPolicies').values({
+          id: randomUUID(), priority: rule.priority, rule: rule.rule, description: rule.description, certificateKind: rule.certificateKind,
+          minAmountWon: rule.minAmountWon === null ? null : rule.minAmountWon.toString(),
+          firstPaymentOfCertificate: rule.firstPaymentOfCertificate === null ? null : rule.firstPaymentOfCertificate ? 1 : 0,
+          requireCode: rule.requireCode ? 1 : 0, enabled: rule.enabled ? 1 : 0, updatedAtMs: nowMs,
+        }).execute();
+      }
+    });
+  }
+
+  async enabledPolicy(): Promise<PolicyRule[]> {
+    const rows = await this.db.selectFrom('paymentPolicies').selectAll().where('enabled', '=', 1).orderBy('priority').execute();
+    return rows.map(policyOf);
+  }
+
+  /** Whether a certificate has paid before (its first payment may need the code). */
+  async hasPaidWith(certificateId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('paymentEvidence').select('id').where('certificateId', '=', certificateId).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async insertCommand(trx: Db, record: PaymentCommandRecord): Promise<void> {
+    await trx.insertInto('paymentCommands').values({ ...record, amountWon: record.amountWon.toString(), codeRequired: record.codeRequired ? 1 : 0 }).execute();
+  }
+
+  async findCommand(comId: string, db: Db = this.db): Promise<PaymentCommandRecord | undefined> {
+    const row = await db.selectFrom('paymentCommands').selectAll().where('comId', '=', comId).executeTakeFirst();
+    return row ? commandOf(row) : undefined;
+  }
+
+  /** Closes an issued command; conditional, so a command is decided once. */
+  async decideCommand(trx: Db, comId: string, status: 'authorized' | 'failed', nowMs: number, failureCode: string | null): Promise<boolean> {
+    const result = await trx.updateTable('paymentCommands').set({ status, decidedAtMs: nowMs, failureCode }).where('comId', '=', comId).where('status', '=', 'issued').executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async insertCode(trx: Db, record: VerificationCodeRecord): Promise<void> {
+    await trx.insertInto('verificationCodes').values(record).execute();
+  }
+
+  async findCodeByCommand(comId: string): Promise<VerificationCodeRecord | undefined> {
+    const row = await this.db.selectFrom('verificationCodes').selectAll().where('comId', '=', comId).executeTakeFirst();
+    return row ? { ...row, tries: Number(row.tries), expiresAtMs: Number(row.expiresAtMs), usedAtMs: n(row.usedAtMs) } : undefined;
+  }
+
+  /** Counts one try; returns false when the code had no tries left. */
+  async countCodeTry(id: string, maxTries: number): Promise<boolean> {
+    const result = await this.db.updateTable('verificationCodes').set((eb) => ({ tries: eb('tries', '+', 1) })).where('id', '=', id).where('tries', '<', maxTries).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async useCode(trx: Db, id: string, nowMs: number): Promise<boolean> {
+    const result = await trx.updateTable('verificationCodes').set({ usedAtMs: nowMs, code: null }).where('id', '=', id).where('usedAtMs', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async lockout(userId: string): Promise<{ consecutiveFailures: number; lockedUntilMs: number | null } | undefined> {
+    const row = await this.db.selectFrom('paymentLockouts').selectAll().where('userId', '=', userId).executeTakeFirst();
+    return row ? { consecutiveFailures: Number(row.consecutiveFailures), lockedUntilMs: n(row.lockedUntilMs) } : undefined;
+  }
+
+  /** Records one failed authorization; locks for `lockMs` when the count reaches `limit`. Returns the new count. */
+  async recordFailure(userId: string, nowMs: number, limit: number, lockMs: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('paymentLockouts').selectAll().where('userId', '=', userId).executeTakeFirst();
+      const previous = row && (row.lockedUntilMs === null || Number(row.lockedUntilMs) > nowMs || Number(row.consecutiveFailures) < limit) ? Number(row.consecutiveFailures) : 0;
+      const count = previous + 1;
+      const lockedUntilMs = count >= limit ? nowMs + lockMs : null;
+      if (row) await trx.updateTable('paymentLockouts').set({ consecutiveFailures: count, lockedUntilMs, updatedAtMs: nowMs }).where('userId', '=', userId).execute();
+      else await trx.insertInto('paymentLockouts').values({ userId, consecutiveFailures: count, lockedUntilMs, updatedAtMs: nowMs }).execute();
+      return count;
+    });
+  }
+
+  async resetFailures(trx: Db, userId: string, nowMs: number): Promise<void> {
+    await trx.updateTable('paymentLockouts').set({ consecutiveFailures: 0, lockedUntilMs: null, updatedAtMs: nowMs }).where('userId', '=', userId).execute();
+  }
+
+  async insertEvidence(trx: Db, record: PaymentEvidenceRecord): Promise<void> {
+    await trx.insertInto('paymentEvidence').values(record).execute();
+  }
+
+  async evidenceOfOrder(orderId: string): Promise<PaymentEvidenceRecord | undefined> {
+    const row = await this.db.selectFrom('paymentEvidence').selectAll().where('orderId', '=', orderId).executeTakeFirst();
+    return row ? { ...row, signingTimeMs: Number(row.signingTimeMs), createdAtMs: Number(row.createdAtMs) } : undefined;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Write transactions on every engine: all or nothing, retried from the start on a
+ * conflict (a bounded number of times), never retried on other errors; on SQLite the
+ * write lock is taken at BEGIN.
+ */
+import { randomUUID } from 'node:crypto';
+import SQLite from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '@coconutpay/core/errors';
+import { enginesUnderTest } from '../../test/helpers.js';
+import { openDatabase, type DatabaseHandle } from './database.js';
+import { migrateToLatest } from './migrate.js';
+import type { Database } from './schema.js';
+import { WRITE_ATTEMPTS_MAX, isRetryableConflict, runWriteTransaction } from './write-transaction.js';
+
+const T0_MS = 1_767_225_600_000;
+
+/** An error shaped like the driver's report of a conflict on this engine. */
+function conflict(engine: string): Error {
+  const error = new Error('conflict') as Error & { code?: string; errno?: number };
+  if (engine === 'postgres') error.code = '40P01';
+  else if (engine === 'mysql') error.errno = 1213;
+  else error.code = 'SQLITE_BUSY';
+  return error;
+}
+
+describe('isRetryableConflict', () => {
+  it('knows the engines’ deadlock, serialization and busy errors, and nothing else', () => {
+    for (const e of [{ code: '40001' }, { code: '40P01' }, { errno: 1213 }, { errno: 1205 }, { errno: 1020 }, { code: 'SQLITE_BUSY' }, { code: 'SQLITE_BUSY_SNAPSHOT' }, { code: 'SQLITE_LOCKED' }]) {
+      expect(isRetryableConflict(e), JSON.stringify(e)).toBe(true);
+    }
+    for (const e of [null, undefined, {}, { code: '23505' }, { errno: 1062 }, { code: 'SQLITE_CONSTRAINT_CHECK' }, new AppError('INSUFFICIENT_BALANCE'), new RangeError('x')]) {
+      expect(isRetryableConflict(e), JSON.stringify(e)).toBe(false);
+    }
+  });
+});
+
+describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('runWriteTransaction on %s', (_name, engine) => {
+  let handle: DatabaseHandle | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  const db = () => handle!.db;
+
+  beforeAll(async () => {
+    const created = await engine.create();
+    drop = created.drop;
+    handle = openDatabase(created.url, { poolSize: 4 });
+    await migrateToLatest(handle.db, handle.engine);
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await drop?.();
+  });
+
+  const insertEntry = (trx: Kysely<Database>, memo: string) =>
+    trx.insertInto('journalEntries').values({ id: randomUUID(), kind: 'test', memo, createdAtMs: T0_MS }).execute();
+  const count = async (memo: string) => Number((await db().selectFrom('journalEntries').select((eb) => eb.fn.countAll<number>().as('n')).where('memo', '=', memo).executeTakeFirstOrThrow()).n);
+
+  it('commits what the work wrote and returns its result', async () => {
+    const memo = `commit-${randomUUID()}`;
+    await expect(runWriteTransaction(db(), handle!.engine, async (trx) => (await insertEntry(trx, memo), 42))).resolves.toBe(42);
+    expect(await count(memo)).toBe(1);
+  });
+
+  it('rolls everything back when the work throws, and does not retry an ordinary error', async () => {
+    const memo = `rollback-${randomUUID()}`;
+    let attempts = 0;
+    await expect(runWriteTransaction(db(), handle!.engine, async (trx) => {
+      attempts += 1;
+      await insertEntry(trx, memo);
+      throw new AppError('INSUFFICIENT_BALANCE');
+    })).rejects.toMatchObject({ code: 'INSUFFICIENT_BALANCE' });
+    expect(attempts).toBe(1);
+    expect(await count(memo)).toBe(0);
+  });
+
+  it('runs the work again after a conflict, keeping only the last attempt’s writes', async () => {
+    const memo = `retry-${randomUUID()}`;
+    let attempts = 0;
+    await runWriteTransaction(db(), handle!.engine, async (trx) => {
+      attempts += 1;
+      await insertEntry(trx, memo);
+      if (attempts < 3) throw conflict(handle!.engine);
+    });
+    expect(attempts).toBe(3);
+    expect(await count(memo)).toBe(1);
+  });
+
+  it('gives up after a bounded number of conflicts', async () => {
+    let attempts = 0;
+    await expect(runWriteTransaction(db(), handle!.engine, async () => {
+      attempts += 1;
+      throw conflict(handle!.engine);
+    })).rejects.toThrow('conflict');
+    expect(attempts).toBe(WRITE_ATTEMPTS_MAX);
+  });
+
+});
+
+describe('runWriteTransaction on SQLite', () => {
+  it('holds the write lock from BEGIN, before the work has written anything', async () => {
+    const created = await enginesUnderTest()[0]!.create();
+    const handle = openDatabase(created.url);
+    await migrateToLatest(handle.db, handle.engine);
+    const other = new SQLite(created.url.slice('sqlite:'.length));
+    other.pragma('busy_timeout = 0');
+    try {
+      let busy: unknown;
+      await runWriteTransaction(handle.db, handle.engine, async (trx) => {
+        await trx.selectFrom('journalEntries').select('id').limit(1).execute();
+        try {
+          other.exec('begin immediate');
+          other.exec('rollback');
+        } catch (error) {
+          busy = error;
+        }
+      });
+      expect((busy as { code?: string } | undefined)?.code).toBe('SQLITE_BUSY');
+      // Once committed, the lock is free again.
+      other.exec('begin immediate');
+      other.exec('rollback');
+    } finally {
+      other.close();
+      await handle.close();
+      await created.drop();
+    }
+  });
+});

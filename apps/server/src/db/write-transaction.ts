@@ -1,0 +1,101 @@
+/**
+ * Write transactions that behave alike on the three engines, for money and stock.
+ *
+ * - PostgreSQL and MariaDB: the engine's default isolation (READ COMMITTED, REPEATABLE
+ *   READ) plus explicit row locks (`SELECT … FOR UPDATE`, see `lockingRead`) on every
+ *   row whose value a decision depends on. Locks are taken in one global order (ledger
+ *   accounts by id, products by id), so transfers cannot deadlock each other; anything
+ *   the engine still reports as a deadlock or serialization failure is retried.
+ * - SQLite: `BEGIN IMMEDIATE`, which takes the database's write lock at the start, so
+ *   the transaction's reads and writes see no other writer in between. In this process
+ *   Kysely already runs one transaction at a time on SQLite's single connection; the
+ *   immediate lock also covers a second process on the same file, whose busy wait ends
+ *   in `SQLITE_BUSY`, which is retried like a deadlock.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
+import type { DatabaseEngine } from '../config.js';
+import type { Database } from './schema.js';
+
+/** A database handle or an open transaction: repositories take either. */
+export type Db = Kysely<Database> | Transaction<Database>;
+
+/** Attempts of one write transaction before a conflict is given up on. */
+export const WRITE_ATTEMPTS_MAX = 6;
+
+/** Largest pause between attempts, in milliseconds. */
+const RETRY_PAUSE_MAX_MS = 50;
+
+/**
+ * True when `error` is a conflict the same transaction may not meet again: a deadlock,
+ * a serialization failure, a lock wait that timed out, or SQLite's busy database.
+ */
+export function isRetryableConflict(error: unknown): boolean {
+  const e = error as { code?: string; errno?: number } | null;
+  if (!e) return false;
+  return (
+    // PostgreSQL: serialization_failure, deadlock_detected.
+    e.code === '40001' ||
+    e.code === '40P01' ||
+    // MariaDB: lock wait timeout, deadlock, and "record has changed since last read"
+    // (what snapshot isolation in newer versions reports for a row changed under a read view).
+    e.errno === 1205 ||
+    e.errno === 1213 ||
+    e.errno === 1020 ||
+    e.code === 'SQLITE_BUSY' ||
+    e.code === 'SQLITE_BUSY_SNAPSHOT' ||
+    e.code === 'SQLITE_LOCKED'
+  );
+}
+
+/**
+ * `SELECT … FOR UPDATE` where the engine has it. SQLite has no row locks and needs
+ * none: inside `BEGIN IMMEDIATE` no other writer can run.
+ */
+export function lockingRead<DB, TB extends keyof DB, O>(engine: DatabaseEngine, query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O> {
+  return engine === 'sqlite' ? query : query.forUpdate();
+}
+
+async function once<T>(db: Kysely<Database>, engine: DatabaseEngine, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (engine !== 'sqlite') return db.transaction().execute(work);
+  // Kysely's SQLite transactions begin DEFERRED; the connection API lets us say IMMEDIATE
+  // while still holding the one connection for the whole unit of work.
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    let result: T;
+    try {
+      result = await work(connection);
+    } catch (error) {
+      // SQLite may have rolled back already (after some errors); then there is nothing to undo.
+      await sql`rollback`.execute(connection).catch(() => undefined);
+      throw error;
+    }
+    try {
+      await sql`commit`.execute(connection);
+    } catch (error) {
+      await sql`rollback`.execute(connection).catch(() => undefined);
+      throw error;
+    }
+    return result;
+  });
+}
+
+/**
+ * Runs `work` in one write transaction, retrying it from the start on a conflict (at
+ * most `WRITE_ATTEMPTS_MAX` times, with short random pauses so two conflicting callers
+ * do not meet again in step). `work` must use only the handle it is given and must be
+ * safe to run again: everything it wrote in a failed attempt was rolled back.
+ *
+ * @example
+ * await runWriteTransaction(db, 'postgres', async (trx) => ledger.postEntry(trx, entry));
+ */
+export async function runWriteTransaction<T>(db: Kysely<Database>, engine: DatabaseEngine, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await once(db, engine, work);
+    } catch (error) {
+      if (!isRetryableConflict(error) || attempt >= WRITE_ATTEMPTS_MAX) throw error;
+      await sleep(Math.floor(Math.random() * Math.min(RETRY_PAUSE_MAX_MS, 2 ** attempt * 2)));
+    }
+  }
+}

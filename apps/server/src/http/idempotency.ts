@@ -1,0 +1,140 @@
+/**
+ * `Idempotency-Key` for every authenticated state-changing API request (POST, PUT,
+ * PATCH, DELETE under /api). A retry with the same key gets the stored status and body
+ * (marked `idempotent-replayed: true`) without running again; the same key with another
+ * method, path or body is `IDEMPOTENCY_KEY_REUSED`; while the first request runs, a
+ * second one is `IDEMPOTENCY_REQUEST_IN_PROGRESS`. Keys are scoped per user and kept
+ * 24 hours (docs/idempotency.md).
+ *
+ * The key is claimed after authentication and schema validation (so a refused request
+ * spends no key) and before the handler; the response is stored on its way out. Final
+ * answers are stored, errors included; answers that may change on a retry (5xx,
+ * transient codes) release the key instead.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { AppError, ERRORS, isErrorCode } from '@coconutpay/core/errors';
+import type { IdempotencyClaim } from '../db/idempotency-repository.js';
+
+/** The request header, as Node presents it (lower case). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/** 1 to 128 visible ASCII characters: room for a UUID or a client's own scheme. */
+export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7e]{1,128}$';
+const KEY_REGEXP = new RegExp(IDEMPOTENCY_KEY_PATTERN);
+
+/** The response header that marks a replayed answer. */
+export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
+
+const STATE_CHANGING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Where claims are kept: the idempotency repository. */
+export interface IdempotencyStore {
+  claim(userId: string, key: string, requestSha256Hex: string, nowMs: number, ttlMs: number): Promise<IdempotencyClaim>;
+  complete(userId: string, key: string, response: { status: number; contentType: string | null; body: string }): Promise<void>;
+  release(userId: string, key: string): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The key this request claimed, until its response is stored. */
+    idempotencyClaim: { userId: string; key: string } | null;
+  }
+}
+
+/**
+ * SHA-256 over method, path with query and the body bytes as received: what makes two
+ * requests "the same request" for a key.
+ */
+export function requestFingerprint(method: string, url: string, body: Uint8Array | undefined): string {
+  const hash = createHash('sha256');
+  hash.update(`${method.toUpperCase()} ${url}\n`);
+  if (body) hash.update(body);
+  return hash.digest('hex');
+}
+
+/** True when a stored answer would be wrong for a later retry: server errors and transient codes. */
+function mayChangeOnRetry(status: number, contentType: string | null, body: string): boolean {
+  if (status >= 500) return true;
+  if (!contentType?.startsWith('application/problem+json')) return false;
+  try {
+    const code = (JSON.parse(body) as { code?: unknown }).code;
+    return isErrorCode(code) && ERRORS[code].transient;
+  } catch {
+    return true;
+  }
+}
+
+function isTextual(contentType: string | null): boolean {
+  return contentType === null || /^(application\/(problem\+)?json|text\/)/.test(contentType);
+}
+
+function isAuthenticatedRoute(app: FastifyInstance, route: RouteOptions): boolean {
+  const hooks = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation];
+  return hooks.includes(app.authenticate);
+}
+
+/**
+ * Installs the idempotency hooks. Call after `installAuthentication` and before any
+ * route is added, so every route gets the header in its schema and documentation.
+ */
+export function installIdempotency(app: FastifyInstance, store: IdempotencyStore, options: { clock: () => number; ttlMs: number }): void {
+  app.decorateRequest('idempotencyClaim', null);
+
+  // Documents (and validates) the optional header on the routes it applies to.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!route.url.startsWith('/api/') || !methods.some((m) => STATE_CHANGING_METHODS.has(m)) || !isAuthenticatedRoute(app, route)) return;
+    const schema = (route.schema ??= {});
+    if (schema.headers !== undefined) return;
+    schema.headers = Type.Object({
+      [IDEMPOTENCY_KEY_HEADER]: Type.Optional(Type.String({
+        pattern: IDEMPOTENCY_KEY_PATTERN,
+        description: 'Makes a retry safe: the same key and request within 24 hours returns the stored result instead of running again (docs/idempotency.md).',
+      })),
+    });
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (!STATE_CHANGING_METHODS.has(request.method) || request.actor === null || !request.url.startsWith('/api/')) return;
+    const key = request.headers[IDEMPOTENCY_KEY_HEADER];
+    if (key === undefined) return;
+    if (typeof key !== 'string' || !KEY_REGEXP.test(key)) throw new AppError('VALIDATION_FAILED', { detail: 'Idempotency-Key must be 1 to 128 visible ASCII characters.' });
+    const userId = request.actor.userId;
+    const claim = await store.claim(userId, key, requestFingerprint(request.method, request.url, request.rawBody), options.clock(), options.ttlMs);
+    switch (claim.state) {
+      case 'claimed':
+        request.idempotencyClaim = { userId, key };
+        return;
+      case 'completed':
+        reply.code(claim.status).header(IDEMPOTENT_REPLAYED_HEADER, 'true');
+        if (claim.contentType) reply.type(claim.contentType);
+        return reply.send(claim.body === '' ? undefined : claim.body);
+      case 'in_progress':
+        reply.header('retry-after', '1');
+        throw new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS');
+      case 'reused':
+        throw new AppError('IDEMPOTENCY_KEY_REUSED');
+    }
+  });
+
+  app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
+    const claim = request.idempotencyClaim;
+    if (!claim) return payload;
+    request.idempotencyClaim = null;
+    const status = reply.statusCode;
+    const header = reply.getHeader('content-type');
+    const contentType = typeof header === 'string' ? header : null;
+    const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) && isTextual(contentType) ? payload.toString('utf8') : payload == null ? '' : undefined;
+    try {
+      if (body === undefined || mayChangeOnRetry(status, contentType, body)) await store.release(claim.userId, claim.key);
+      else await store.complete(claim.userId, claim.key, { status, contentType, body });
+    } catch (error) {
+      // The key then stays claimed until it expires: a retry is told "in progress" rather
+      // than running the request a second time.
+      request.log.error({ err: error }, 'idempotency result not stored');
+    }
+    return payload;
+  });
+}

@@ -1,0 +1,341 @@
+/**
+ * The payment authentication phase on A's side (docs/protocol.md, "Payment
+ * authentication"): a sealed, device-signed request becomes a payment command
+ * built from our records and signed by A; the device's CMS-signed authorization
+ * of exactly that command (plus the typed code when the policy asks) moves the
+ * money, once, with the evidence stored in the same transaction.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { AppError } from '@coconutpay/core/errors';
+import { canonicalJson } from '@coconutpay/core/encoding/canonical-json';
+import {
+  authorizationContent, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS, seal, signCommand, unseal, verifyCanonical,
+  type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
+} from '@coconutpay/core/payment';
+import { assembleSignedData, checkSignedDataSignature, parseSignedData } from '@coconutpay/core/pki/cms';
+import { DerError } from '@coconutpay/core/pki/path-der';
+import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
+import { isUniqueViolation } from '../db/database.js';
+import type { OrdersRepository } from '../db/orders-repository.js';
+import type { PaymentAuthRepository, PaymentCommandRecord, PolicyRule } from '../db/payment-auth-repository.js';
+import type { Database } from '../db/schema.js';
+import type { UsersRepository } from '../db/users-repository.js';
+import type { Actor } from './actor.js';
+import type { DeviceCertificatesService } from './device-certificates.js';
+import type { PaymentsService } from './payments.js';
+import type { CertificateAuthority } from './pki/certificate-authority.js';
+import type { ServerRoles } from './pki/server-roles.js';
+import { newVerificationCode, renderVerificationCode } from './verification-code-image.js';
+
+/** Consecutive failed authorizations before payments are locked, and for how long. */
+export const PAYMENT_FAILURES_MAX = 5;
+export const PAYMENT_LOCK_MS = 15 * 60_000;
+export const CODE_TRIES_MAX = 5;
+/** How far the signing time in the device's CMS attributes may be from our clock. */
+export const SIGNING_TIME_SKEW_MS = 5 * 60_000;
+
+const REQUEST_CONTENT_TYPE = 'coconutpay-payment-request';
+const COMMAND_CONTENT_TYPE = 'coconutpay-payment-command';
+
+interface SignedRequest {
+  request: PaymentRequest;
+  signature: string;
+}
+
+export interface IssuedCommand {
+  comId: string;
+  /** JWE to the request's reply key, holding A's JWS of the command. */
+  sealedCommand: string;
+  codeRequired: boolean;
+  expiresAtMs: number;
+}
+
+export interface AuthorizationInput {
+  comId: string;
+  /** base64url of the canonical authorization (what CMS encapsulates). */
+  content: string;
+  /** base64url of the DER SET of signed attributes the device signed. */
+  signedAttributes: string;
+  /** base64url of the DER ECDSA signature. */
+  signature: string;
+}
+
+export interface PaymentReceipt {
+  orderId: string;
+  orderNumber: string;
+  amountWon: bigint;
+  paidAtMs: number;
+  evidenceId: string;
+  signatureHex: string;
+}
+
+export interface PolicyDecision {
+  rule: string;
+  requireCode: boolean;
+  reason: string;
+}
+
+/** First enabled rule whose conditions all hold decides (rules sorted by priority). */
+export function decidePolicy(rules: readonly PolicyRule[], facts: { amountWon: bigint; certificateKind: 'master' | 'additional'; firstPayment: boolean }): PolicyDecision {
+  for (const r of rules) {
+    if (!r.enabled) continue;
+    if (r.certificateKind !== null && r.certificateKind !== facts.certificateKind) continue;
+    if (r.minAmountWon !== null && facts.amountWon < r.minAmountWon) continue;
+    if (r.firstPaymentOfCertificate !== null && r.firstPaymentOfCertificate !== facts.firstPayment) continue;
+    return { rule: r.rule, requireCode: r.requireCode, reason: r.description };
+  }
+  // No rule matched: the safe side.
+  return { rule: '(none)', requireCode: true, reason: 'No policy rule matched; the code is asked by default' };
+}
+
+function b64u(text: string, what: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new AppError('VALIDATION_FAILED', { detail: `${what} is not base64url` });
+  return new Uint8Array(Buffer.from(text, 'base64url'));
+}
+
+export class PaymentAuthService {
+  constructor(
+    private readonly deps: {
+      db: Kysely<Database>;
+      repo: PaymentAuthRepository;
+      orders: OrdersRepository;
+      users: UsersRepository;
+      devices: DeviceCertificatesService;
+      payments: PaymentsService;
+      roles: ServerRoles;
+      ca: CertificateAuthority;
+      clock: () => number;
+    },
+  ) {}
+
+  /** A's key agreement key, signed by A, for the browser to seal requests to (public). */
+  async serverKey(): Promise<{ agreementKey: ServerRoles['paymentAgreement']['publicJwk']; x5c: string[] }> {
+    return { agreementKey: this.deps.roles.paymentAgreement.publicJwk, x5c: this.deps.roles.payment.x5c.map((c) => Buffer.from(c).toString('base64')) };
+  }
+
+  private async assertNotLocked(actor: Actor, nowMs: number): Promise<void> {
+    const lock = await this.deps.repo.lockout(actor.userId);
+    if (lock?.lockedUntilMs !== null && lock?.lockedUntilMs !== undefined && lock.lockedUntilMs > nowMs) {
+      throw new AppError('PAYMENT_LOCKED', { detail: `Payment authorization is locked until ${new Date(lock.lockedUntilMs).toISOString()}.` });
+    }
+  }
+
+  /** Counts a failed factor and answers without saying which one failed. */
+  private async failed(actor: Actor, nowMs: number): Promise<never> {
+    const count = await this.deps.repo.recordFailure(actor.userId, nowMs, PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS);
+    if (count >= PAYMENT_FAILURES_MAX) throw new AppError('PAYMENT_LOCKED', { detail: 'Too many failed authorizations; payments are locked for 15 minutes.' });
+    throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${PAYMENT_FAILURES_MAX - count} tries left before payments are locked.` });
+  }
+
+  /** C → A: the sealed, signed payment request. Answers with the sealed, A-signed command. */
+  async request(actor: Actor, sealedRequest: string, locale: 'ko' | 'en'): Promise<IssuedCommand> {
+    const nowMs = this.deps.clock();
+    await this.assertNotLocked(actor, nowMs);
+    let signed: SignedRequest;
+    try {
+      signed = await unseal<SignedRequest>(sealedRequest, this.deps.roles.paymentAgreement.privateKey, REQUEST_CONTENT_TYPE);
+    } catch (cause) {
+      throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request is not sealed to this server or was altered.', cause });
+    }
+    const req = signed?.request;
+    if (!req || req.type !== 'coconutpay-payment-request' || req.v !== 1 || typeof signed.signature !== 'string') throw new AppError('PAYMENT_REQUEST_INVALID');
+    // Identity comes from the session: a request naming another payer is refused outright.
+    if (req.payerUserId !== actor.userId) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request names another payer.' });
+    if (!Number.isSafeInteger(req.issuedAtMs) || Math.abs(req.issuedAtMs - nowMs) > REQUEST_CLOCK_SKEW_MS) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request time is outside the accepted window.' });
+    if (typeof req.nonce !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(req.nonce)) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request nonce is malformed.' });
+
+    const { record: certificate } = await this.deps.devices.usable(actor, req.certificateId, 'payment', nowMs);
+    const spki = await this.spkiOf(certificate.derBase64);
+    let signatureOk = false;
+    try {
+      signatureOk = await verifyCanonical(spki, req, signed.signature);
+    } catch {
+      signatureOk = false;
+    }
+    if (!signatureOk) return this.failed(actor, nowMs);
+
+    const order = await this.deps.orders.findById(req.orderId);
+    if (!order || order.buyerId !== actor.userId) throw new AppError('ORDER_NOT_FOUND');
+    if (order.status === 'paid') throw new AppError('ORDER_ALREADY_PAID');
+    if (order.status === 'cancelled') throw new AppError('ORDER_CANCELLED');
+    if (order.status === 'expired' || order.expiresAtMs <= nowMs) throw new AppError('ORDER_EXPIRED');
+    const payer = await this.deps.users.findById(actor.userId);
+    if (!payer) throw new AppError('SESSION_REVOKED');
+
+    const decision = decidePolicy(await this.deps.repo.enabledPolicy(), {
+      amountWon: order.totalWon,
+      certificateKind: certificate.kind,
+      firstPayment: !(await this.deps.repo.hasPaidWith(certificate.id)),
+    });
+    const comId = randomUUID();
+    const expiresAtMs = Math.min(nowMs + COMMAND_TTL_MS, order.expiresAtMs);
+    const codeId = decision.requireCode ? randomUUID() : null;
+    const command: PaymentCommand = {
+      v: 1,
+      type: 'coconutpay-payment-command',
+      comId,
+      orderId: order.id,
+      orderNumber: order.orderNumber,
+      payer: { userId: payer.id, loginId: payer.loginId, name: payer.name },
+      payee: { sellerId: order.sellerId, storeName: order.storeName, businessNumber: order.businessNumber },
+      items: order.items.map((i) => ({ productId: i.productId, name: i.productName, quantity: i.quantity, unitPriceWon: Number(i.unitPriceWon), lineTotalWon: Number(i.lineTotalWon) })),
+      amountWon: Number(order.totalWon),
+      currency: 'KRW',
+      issuedAtMs: nowMs,
+      expiresAtMs,
+      nonce: randomBytes(16).toString('base64url'),
+      requestNonce: req.nonce,
+      locale: locale === 'en' ? 'en' : 'ko',
+      certificateId: certificate.id,
+      verification: { codeRequired: decision.requireCode, codeId, policyRule: decision.rule },
+    };
+    const jws = await signCommand(command, this.deps.roles.payment.privateKey, this.deps.roles.payment.x5c);
+    const record: PaymentCommandRecord = {
+      comId, orderId: order.id, userId: actor.userId, sessionId: actor.sessionId, certificateId: certificate.id, requestNonce: req.nonce,
+      commandJson: canonicalJson(command), commandJws: jws, amountWon: order.totalWon, codeRequired: decision.requireCode,
+      policyRule: decision.rule, policyReason: decision.reason, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
+    };
+    try {
+      await this.deps.db.transaction().execute(async (trx) => {
+        await this.deps.repo.insertCommand(trx, record);
+        if (codeId) {
+          const code = newVerificationCode();
+          await this.deps.repo.insertCode(trx, { id: codeId, comId, code, imageBase64: renderVerificationCode(code).toString('base64'), tries: 0, expiresAtMs, usedAtMs: null });
+        }
+      });
+    } catch (error) {
+      // The (session, nonce) pair is unique: a replayed request lands here.
+      if (isUniqueViolation(error)) throw new AppError('PAYMENT_REQUEST_REPLAYED');
+      throw error;
+    }
+    const replyKey = await crypto.subtle.importKey('jwk', { ...req.replyKey, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []).catch((cause: unknown) => {
+      throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The reply key is not a P-256 public key.', cause });
+    });
+    return { comId, sealedCommand: await seal({ jws }, replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
+  }
+
+  private async spkiOf(derBase64: string): Promise<Uint8Array> {
+    return parseCertificate(new Uint8Array(Buffer.from(derBase64, 'base64'))).spki;
+  }
+
+  private async ownCommand(actor: Actor, comId: string): Promise<PaymentCommandRecord> {
+    const command = await this.deps.repo.findCommand(comId);
+    if (!command || command.userId !== actor.userId) throw new AppError('PAYMENT_COMMAND_NOT_FOUND');
+    return command;
+  }
+
+  /** The verification code's picture for a command that asks for one. */
+  async codeImage(actor: Actor, comId: string): Promise<Buffer> {
+    const command = await this.ownCommand(actor, comId);
+    const code = command.codeRequired ? await this.deps.repo.findCodeByCommand(comId) : undefined;
+    if (!code) throw new AppError('PAYMENT_COMMAND_NOT_FOUND', { detail: 'This payment asks for no code.' });
+    if (code.usedAtMs !== null || command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
+    if (code.expiresAtMs <= this.deps.clock()) throw new AppError('PAYMENT_COMMAND_EXPIRED');
+    return Buffer.from(code.imageBase64, 'base64');
+  }
+
+  /**
+   * C → A: the device's signed authorization. Checks, in order: not locked; the
+   * command is the caller's, issued and live; the certificate still passes the gate;
+   * the content is exactly the authorization of the stored command; the CMS
+   * signature by that certificate; the code. Then pays, once.
+   */
+  async authorize(actor: Actor, input: AuthorizationInput): Promise<PaymentReceipt> {
+    const nowMs = this.deps.clock();
+    await this.assertNotLocked(actor, nowMs);
+    const command = await this.ownCommand(actor, input.comId);
+    if (command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
+    if (command.expiresAtMs <= nowMs) throw new AppError('PAYMENT_COMMAND_EXPIRED');
+    const { record: certificate } = await this.deps.devices.usable(actor, command.certificateId, 'payment', nowMs);
+
+    const content = b64u(input.content, 'content');
+    const storedCommand = JSON.parse(command.commandJson) as PaymentCommand;
+    let authorization: PaymentAuthorization;
+    try {
+      authorization = JSON.parse(Buffer.from(content).toString('utf8')) as PaymentAuthorization;
+    } catch {
+      return this.failed(actor, nowMs);
+    }
+    // What was signed must be exactly the authorization of what A issued: same command,
+    // same A signature; any change to amount, payee, items or order ends here.
+    const expected: PaymentAuthorization = { v: 1, type: 'coconutpay-payment-authorization', command: storedCommand, commandJws: command.commandJws, codeProof: authorization?.codeProof ?? null };
+    if (Buffer.compare(Buffer.from(authorizationContent(expected)), Buffer.from(content)) !== 0) return this.failed(actor, nowMs);
+
+    const certificateDer = new Uint8Array(Buffer.from(certificate.derBase64, 'base64'));
+    let cms: Uint8Array;
+    let signingTimeMs: number;
+    try {
+      cms = assembleSignedData({
+        content,
+        signedAttributesDer: b64u(input.signedAttributes, 'signedAttributes'),
+        signatureDer: b64u(input.signature, 'signature'),
+        signerCertificate: certificateDer,
+        otherCertificates: await this.chainFor(certificate.approvedByCertificateId),
+      });
+      const parsed = parseSignedData(cms);
+      const check = await checkSignedDataSignature(parsed);
+      if (!check.ok) return this.failed(actor, nowMs);
+      signingTimeMs = parsed.signingTimeSeconds * 1000;
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      if (error instanceof DerError) return this.failed(actor, nowMs);
+      throw error;
+    }
+    if (Math.abs(signingTimeMs - nowMs) > SIGNING_TIME_SKEW_MS) return this.failed(actor, nowMs);
+
+    let codeRecordId: string | null = null;
+    if (command.codeRequired) {
+      const code = await this.deps.repo.findCodeByCommand(command.comId);
+      if (!code || code.usedAtMs !== null || code.code === null || code.expiresAtMs <= nowMs) return this.failed(actor, nowMs);
+      if (!(await this.deps.repo.countCodeTry(code.id, CODE_TRIES_MAX))) return this.failed(actor, nowMs);
+      if (authorization.codeProof !== (await codeProof(code.code, command.comId))) return this.failed(actor, nowMs);
+      codeRecordId = code.id;
+    } else if (authorization.codeProof !== null) {
+      return this.failed(actor, nowMs);
+    }
+
+    const evidenceId = randomUUID();
+    const result = await this.deps.payments.payOrder(actor, command.orderId, {
+      evidenceRef: evidenceId,
+      within: async (trx) => {
+        if (!(await this.deps.repo.decideCommand(trx, command.comId, 'authorized', nowMs, null))) throw new AppError('PAYMENT_COMMAND_USED');
+        if (codeRecordId && !(await this.deps.repo.useCode(trx, codeRecordId, nowMs))) throw new AppError('PAYMENT_COMMAND_USED');
+        await this.deps.repo.insertEvidence(trx, {
+          id: evidenceId, orderId: command.orderId, comId: command.comId, userId: actor.userId, certificateId: certificate.id,
+          cmsBase64: Buffer.from(cms).toString('base64'), signingTimeMs, createdAtMs: nowMs,
+        });
+        await this.deps.repo.resetFailures(trx, actor.userId, nowMs);
+      },
+    });
+    return {
+      orderId: result.order.id, orderNumber: result.order.orderNumber, amountWon: result.order.totalWon, paidAtMs: result.order.paidAtMs ?? nowMs,
+      evidenceId, signatureHex: Buffer.from(b64u(input.signature, 'signature')).toString('hex'),
+    };
+  }
+
+  /** The certificates the evidence carries beside the signer's: the master of a device, and the issuing CA. */
+  private async chainFor(masterId: string | null): Promise<Uint8Array[]> {
+    const chain: Uint8Array[] = [];
+    if (masterId) {
+      const master = await this.deps.devices.certificateDer(masterId);
+      if (master) chain.push(master);
+    }
+    chain.push(new Uint8Array(this.deps.ca.issuing.certificate.rawData));
+    return chain;
+  }
+
+  /** The evidence of one of the buyer's paid orders, DER CMS. */
+  async evidence(actor: Actor, orderId: string): Promise<{ der: Buffer; orderNumber: string }> {
+    const order = await this.deps.orders.findById(orderId);
+    if (!order || (order.buyerId !== actor.userId && order.sellerId !== actor.userId)) throw new AppError('ORDER_NOT_FOUND');
+    const evidence = await this.deps.repo.evidenceOfOrder(orderId);
+    if (!evidence) throw new AppError('EVIDENCE_NOT_FOUND');
+    return { der: Buffer.from(evidence.cmsBase64, 'base64'), orderNumber: order.orderNumber };
+  }
+}
+
+/** SHA-256 hex, for logs and receipts that name evidence without holding it. */
+export function evidenceFingerprint(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
+}

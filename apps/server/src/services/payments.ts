@@ -1,0 +1,129 @@
+/**
+ * Payments: the money side of an order. `payOrder` moves the order total from the
+ * buyer's wallet to the seller's and marks the order paid, in one database transaction,
+ * so either both happen or neither does.
+ *
+ * It trusts its caller to have authorized the payment: the payment authentication
+ * protocol (signed payment command, verification code) calls it after verifying
+ * everything, and passes a reference to that evidence. No HTTP route reaches it
+ * directly.
+ */
+import type { Kysely } from 'kysely';
+import { AppError } from '@coconutpay/core/errors';
+import type { DatabaseEngine } from '../config.js';
+import type { LedgerRepository } from '../db/ledger-repository.js';
+import type { OrderRecord, OrdersRepository } from '../db/orders-repository.js';
+import type { Database } from '../db/schema.js';
+import { runWriteTransaction } from '../db/write-transaction.js';
+import { requireRole, type Actor } from './actor.js';
+
+/** Longest evidence reference stored with a paid order. */
+export const EVIDENCE_REF_LENGTH_MAX = 200;
+
+/** A paid order and the entry that paid it. */
+export interface PaymentResult {
+  order: OrderRecord;
+  /** The journal entry that moved the money. */
+  entryId: string;
+}
+
+/** Options of `payOrder`. */
+export interface PayOrderOptions {
+  /** What authorized the payment (the evidence's id), stored with the paid order. */
+  evidenceRef?: string;
+  /** More writes that must commit together with the payment (see `payOrder`). */
+  within?: (trx: Kysely<Database>) => Promise<void>;
+}
+
+/** What the payments service is built from. */
+export interface PaymentsDeps {
+  db: Kysely<Database>;
+  engine: DatabaseEngine;
+  orders: OrdersRepository;
+  ledger: LedgerRepository;
+  clock: () => number;
+}
+
+/** How one payment transaction ended: the only outcome that wrote money is `paid`. */
+type PaymentOutcome =
+  | { kind: 'paid'; entryId: string }
+  | { kind: 'not_found' | 'already_paid' | 'cancelled' | 'expired' | 'insufficient_balance' };
+
+/** Moving an order's total from buyer to seller. */
+export class PaymentsService {
+  constructor(private readonly deps: PaymentsDeps) {}
+
+  /**
+   * Pays an order from the buyer's wallet. At most once per order, however many calls
+   * race: the order row is locked, its status checked and changed by a conditional
+   * update, and the journal entry is unique per order. Refusals are codes:
+   * `ORDER_NOT_FOUND` (unknown, or not the actor's), `ORDER_ALREADY_PAID`,
+   * `ORDER_CANCELLED`, `ORDER_EXPIRED` (past its window: expired here, its stock
+   * released), `INSUFFICIENT_BALANCE` (nothing moved).
+   *
+   * `within` runs inside the same transaction once the money has moved and the order is
+   * marked paid, for what must commit with the payment or not at all (the payment
+   * protocol's "command used" mark and its evidence). If it throws, nothing of the payment
+   * is kept. Like the rest of the transaction it may run again after a conflict, so it must
+   * only write through the handle it is given.
+   *
+   * @example
+   * const { order } = await payments.payOrder(actor, orderId, { evidenceRef: comId });
+   */
+  async payOrder(actor: Actor, orderId: string, options: PayOrderOptions = {}): Promise<PaymentResult> {
+    requireRole(actor, 'buyer');
+    const evidenceRef = options.evidenceRef ?? null;
+    if (evidenceRef !== null && (evidenceRef.length === 0 || evidenceRef.length > EVIDENCE_REF_LENGTH_MAX)) throw new RangeError('evidence reference length out of range');
+    const { orders, ledger } = this.deps;
+    const nowMs = this.deps.clock();
+
+    const outcome = await runWriteTransaction<PaymentOutcome>(this.deps.db, this.deps.engine, async (trx) => {
+      // The order row first, then the wallets: every payment takes its locks in this order.
+      const order = await orders.lock(trx, orderId);
+      if (!order || order.buyerId !== actor.userId) return { kind: 'not_found' };
+      if (order.status === 'paid') return { kind: 'already_paid' };
+      if (order.status === 'cancelled') return { kind: 'cancelled' };
+      if (order.status === 'expired') return { kind: 'expired' };
+      if (order.expiresAtMs <= nowMs) {
+        // Past its window the order cannot be paid; expire it now (the sweep may not have
+        // come by yet) and commit that, so its stock is free again.
+        await orders.close(trx, order.id, 'expired', nowMs);
+        return { kind: 'expired' };
+      }
+      const buyerWalletId = await ledger.walletAccountId(trx, order.buyerId);
+      const sellerWalletId = await ledger.walletAccountId(trx, order.sellerId);
+      if (!buyerWalletId || !sellerWalletId) throw new Error(`order ${order.id}: a party has no wallet`);
+      const posted = await ledger.postEntry(trx, {
+        kind: 'payment',
+        memo: `order ${order.orderNumber}`,
+        orderId: order.id,
+        nowMs,
+        postings: [
+          { accountId: buyerWalletId, amountWon: -order.totalWon },
+          { accountId: sellerWalletId, amountWon: order.totalWon },
+        ],
+      });
+      if (!posted.ok) return { kind: 'insufficient_balance' };
+      // Under the order's row lock the status cannot have changed; this is the second guard.
+      if (!(await orders.markPaid(trx, order.id, nowMs, evidenceRef))) throw new Error(`order ${order.id} changed under its row lock`);
+      if (order.fromCart) await orders.removeFromCart(trx, order.buyerId, await orders.productIds(trx, order.id));
+      if (options.within) await options.within(trx);
+      return { kind: 'paid', entryId: posted.entryId };
+    });
+
+    switch (outcome.kind) {
+      case 'paid':
+        return { order: (await orders.findById(orderId))!, entryId: outcome.entryId };
+      case 'not_found':
+        throw new AppError('ORDER_NOT_FOUND');
+      case 'already_paid':
+        throw new AppError('ORDER_ALREADY_PAID');
+      case 'cancelled':
+        throw new AppError('ORDER_CANCELLED');
+      case 'expired':
+        throw new AppError('ORDER_EXPIRED');
+      case 'insufficient_balance':
+        throw new AppError('INSUFFICIENT_BALANCE');
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { CompactSign } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJsonBytes } from '../encoding/canonical-json.js';
+import { createCertificate } from '../pki/certificate-builder.js';
+import { EKU } from '../pki/oids.js';
+import {
+  codeProof, replyKeyPair, seal, signCanonical, signCommand, unseal, verifyCanonical, verifyCommand, type PaymentCommand, type PaymentRequest,
+} from './index.js';
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const NOW = new Date('2026-11-30T12:00:00Z');
+const keys = async () => (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+
+const command: PaymentCommand = {
+  v: 1, type: 'coconutpay-payment-command', comId: 'c0m-1', orderId: 'o-1', orderNumber: 'CP-20261130-ABC123',
+  payer: { userId: 'u-1', loginId: 'buyer1', name: '홍길동' }, payee: { sellerId: 's-1', storeName: '코코넛 마트', businessNumber: '123-45-67890' },
+  items: [{ productId: 'p-1', name: '노트북', quantity: 1, unitPriceWon: 800000, lineTotalWon: 800000 }],
+  amountWon: 800000, currency: 'KRW', issuedAtMs: NOW.getTime(), expiresAtMs: NOW.getTime() + 120_000, nonce: 'n', requestNonce: 'rn', locale: 'ko',
+  certificateId: 'cert-1', verification: { codeRequired: true, codeId: 'code-1', policyRule: 'default' },
+};
+
+describe('payment protocol messages', () => {
+  let root: x509.X509Certificate;
+  let aKeys: CryptoKeyPair;
+  let aCert: x509.X509Certificate;
+  let rootKeys: CryptoKeyPair;
+
+  const leaf = async (publicKey: CryptoKey, ekus: string[], signer = rootKeys.privateKey, issuer = root) =>
+    createCertificate({
+      serialNumberHex: `01${Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b.toString(16).padStart(2, '0')).join('')}`,
+      subject: 'CN=CoconutPay Payment Server A', issuer: issuer.subjectName, publicKey, signingKey: signer,
+      notBefore: new Date(NOW.getTime() - 86_400_000), notAfter: new Date(NOW.getTime() + 86_400_000),
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.ExtendedKeyUsageExtension(ekus),
+        await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
+      ],
+    });
+
+  beforeAll(async () => {
+    rootKeys = await keys();
+    root = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01', name: 'CN=Test Root', keys: rootKeys, signingAlgorithm: ALG, notBefore: new Date('2026-01-01'), notAfter: new Date('2030-01-01'),
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
+      ],
+    });
+    aKeys = await keys();
+    aCert = await leaf(aKeys.publicKey, [EKU.commandIssuing]);
+  });
+
+  const anchors = () => [new Uint8Array(root.rawData)];
+
+  it('C accepts a command A signed, and gets back exactly what A signed', async () => {
+    const jws = await signCommand(command, aKeys.privateKey, [new Uint8Array(aCert.rawData)]);
+    const check = await verifyCommand(jws, anchors(), NOW);
+    expect(check, JSON.stringify(check)).toMatchObject({ ok: true, command });
+  });
+
+  it('refuses a command whose amount, payee or items changed after signing', async () => {
+    const jws = await signCommand(command, aKeys.privateKey, [new Uint8Array(aCert.rawData)]);
+    const [header, , signature] = jws.split('.');
+    for (const changed of [
+      { ...command, amountWon: 8000 },
+      { ...command, payee: { ...command.payee, storeName: 'Mallory' } },
+      { ...command, items: [{ ...command.items[0]!, quantity: 2 }] },
+    ]) {
+      const payload = Buffer.from(canonicalJsonBytes(changed)).toString('base64url');
+      expect(await verifyCommand(`${header}.${payload}.${signature}`, anchors(), NOW)).toMatchObject({ ok: false });
+    }
+  });
+
+  it('refuses a command signed by a key other than A’s: a user certificate, a foreign CA, or another key under A’s certificate', async () => {
+    const user = await keys();
+    const userCert = await leaf(user.publicKey, [EKU.paymentSigning]);
+    expect(await verifyCommand(await signCommand(command, user.privateKey, [new Uint8Array(userCert.rawData)]), anchors(), NOW)).toMatchObject({ ok: false });
+    const foreignRoot = await keys();
+    const foreignCert = await leaf(aKeys.publicKey, [EKU.commandIssuing], foreignRoot.privateKey);
+    expect(await verifyCommand(await signCommand(command, aKeys.privateKey, [new Uint8Array(foreignCert.rawData)]), anchors(), NOW)).toMatchObject({ ok: false });
+    const other = await keys();
+    const check = await verifyCommand(await signCommand(command, other.privateKey, [new Uint8Array(aCert.rawData)]), anchors(), NOW);
+    expect(check).toMatchObject({ ok: false, reasons: [{ code: 'COMMAND_SIGNATURE_INVALID' }] });
+    // A's certificate outside its validity.
+    expect(await verifyCommand(await signCommand(command, aKeys.privateKey, [new Uint8Array(aCert.rawData)]), anchors(), new Date(NOW.getTime() + 3 * 86_400_000))).toMatchObject({ ok: false });
+  });
+
+  it('refuses a correctly signed payload that is not canonical', async () => {
+    const text = JSON.stringify(command, null, 1);
+    const jws = await new CompactSign(new TextEncoder().encode(text))
+      .setProtectedHeader({ alg: 'ES256', x5c: [Buffer.from(aCert.rawData).toString('base64')] })
+      .sign(aKeys.privateKey);
+    expect(await verifyCommand(jws, anchors(), NOW)).toMatchObject({ ok: false, reasons: [{ message: expect.stringContaining('canonical') }] });
+  });
+
+  it('seals to the recipient only; a changed ciphertext or another key cannot open it', async () => {
+    const reply = await replyKeyPair();
+    const jwe = await seal(command, reply.keys.publicKey, 'coconutpay-com');
+    await expect(unseal(jwe, reply.keys.privateKey, 'coconutpay-com')).resolves.toEqual(command);
+    await expect(unseal(jwe, (await replyKeyPair()).keys.privateKey, 'coconutpay-com')).rejects.toThrow();
+    const parts = jwe.split('.');
+    const ct = Buffer.from(parts[3]!, 'base64url');
+    ct[0] = ct[0]! ^ 1;
+    parts[3] = ct.toString('base64url');
+    await expect(unseal(parts.join('.'), reply.keys.privateKey, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(jwe, reply.keys.privateKey, 'coconutpay-req')).rejects.toThrow(/content type/);
+  });
+
+  it('a request signature covers every field', async () => {
+    const device = await keys();
+    const spki = new Uint8Array(await crypto.subtle.exportKey('spki', device.publicKey));
+    const req: PaymentRequest = {
+      v: 1, type: 'coconutpay-payment-request', orderId: 'o-1', payerUserId: 'u-1', certificateId: 'cert-1', nonce: 'abc', issuedAtMs: NOW.getTime(), locale: 'ko',
+      replyKey: (await replyKeyPair()).jwk,
+    };
+    const signature = await signCanonical(device.privateKey, req);
+    expect(await verifyCanonical(spki, req, signature)).toBe(true);
+    expect(await verifyCanonical(spki, { ...req, orderId: 'o-2' }, signature)).toBe(false);
+    expect(await verifyCanonical(spki, { ...req, payerUserId: 'u-2' }, signature)).toBe(false);
+    expect(await verifyCanonical(spki, req, 'not base64!')).toBe(false);
+  });
+
+  it('binds the code to one command; case and spaces do not matter, the code does', async () => {
+    expect(await codeProof(' ab12cd ', 'c0m-1')).toBe(await codeProof('AB12CD', 'c0m-1'));
+    expect(await codeProof('AB12CD', 'c0m-2')).not.toBe(await codeProof('AB12CD', 'c0m-1'));
+    expect(await codeProof('AB12CE', 'c0m-1')).not.toBe(await codeProof('AB12CD', 'c0m-1'));
+  });
+});

@@ -1,0 +1,94 @@
+import 'reflect-metadata';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as x509 from '@peculiar/x509';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJsonBytes } from '../encoding/canonical-json.js';
+import { createCertificate } from './certificate-builder.js';
+import { assembleSignedData, checkSignedDataSignature, parseSignedData, signedAttributes } from './cms.js';
+import { EKU } from './oids.js';
+import { toPem } from './pem.js';
+import { p1363ToDer } from './signature.js';
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const work = mkdtempSync(path.join(tmpdir(), 'cp-cms-'));
+const write = (name: string, data: string | Uint8Array) => {
+  const p = path.join(work, name);
+  writeFileSync(p, data);
+  return p;
+};
+
+describe('CMS SignedData evidence', () => {
+  let rootPem: string;
+  let signerDer: Uint8Array;
+  let signerKeys: CryptoKeyPair;
+  let evidence: Uint8Array;
+  const content = canonicalJsonBytes({ type: 'coconutpay-test', amountWon: 800000, payee: '코코넛 마트' });
+  const signingTime = new Date('2026-11-30T12:34:56.789Z');
+
+  beforeAll(async () => {
+    const caKeys = (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const ca = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '01', name: 'CN=CMS Test Root', keys: caKeys, signingAlgorithm: ALG,
+      notBefore: new Date('2026-01-01'), notAfter: new Date('2036-01-01'),
+      extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    });
+    rootPem = ca.toString('pem');
+    signerKeys = (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const signer = await createCertificate({
+      serialNumberHex: '0a1b2c3d4e5f60718293', subject: 'CN=buyer1', issuer: ca.subjectName, publicKey: signerKeys.publicKey, signingKey: caKeys.privateKey,
+      notBefore: new Date('2026-06-01'), notAfter: new Date('2027-06-01'),
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, true),
+        new x509.ExtendedKeyUsageExtension([EKU.paymentSigning]),
+      ],
+    });
+    signerDer = new Uint8Array(signer.rawData);
+    const attributes = await signedAttributes(content, signingTime);
+    const signature = new Uint8Array(await crypto.subtle.sign(ALG, signerKeys.privateKey, attributes));
+    evidence = assembleSignedData({ content, signedAttributesDer: attributes, signatureDer: p1363ToDer(signature), signerCertificate: signerDer, otherCertificates: [] });
+  });
+
+  it('is accepted by OpenSSL, which gives back the signed content', () => {
+    const file = write('good.p7s', evidence);
+    const result = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', file, '-CAfile', write('root.pem', rootPem), '-purpose', 'any'], { encoding: 'buffer' });
+    expect(result.stderr.toString()).toMatch(/Verification successful/);
+    expect(result.status).toBe(0);
+    expect(Buffer.from(result.stdout).equals(Buffer.from(content))).toBe(true);
+  });
+
+  it('reads back what it holds and checks its signature', async () => {
+    const parsed = parseSignedData(evidence);
+    expect(Buffer.from(parsed.content).equals(Buffer.from(content))).toBe(true);
+    expect(parsed.signingTimeSeconds).toBe(Math.floor(signingTime.getTime() / 1000));
+    expect(parsed.certificates).toHaveLength(1);
+    await expect(checkSignedDataSignature(parsed)).resolves.toMatchObject({ ok: true });
+  });
+
+  it('flipping any one byte of the content or the signature makes OpenSSL and our check refuse it', async () => {
+    const contentAt = Buffer.from(evidence).indexOf(Buffer.from(content));
+    for (const at of [contentAt + 5, evidence.length - 3]) {
+      const broken = new Uint8Array(evidence);
+      broken[at] = broken[at]! ^ 0x01;
+      const file = write(`broken-${at}.p7s`, broken);
+      const result = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', file, '-CAfile', path.join(work, 'root.pem'), '-purpose', 'any', '-out', '/dev/null'], { encoding: 'utf8' });
+      expect(result.status, `byte ${at}`).not.toBe(0);
+      let ours: { ok: boolean };
+      try {
+        ours = await checkSignedDataSignature(parseSignedData(broken));
+      } catch {
+        ours = { ok: false };
+      }
+      expect(ours.ok, `byte ${at}`).toBe(false);
+    }
+  });
+
+  it('PEM form is what openssl cms -inform PEM reads too', () => {
+    const file = write('good.pem', toPem(evidence, 'CMS'));
+    const result = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'PEM', '-in', file, '-CAfile', path.join(work, 'root.pem'), '-purpose', 'any', '-out', '/dev/null'], { encoding: 'utf8' });
+    expect(result.stderr).toMatch(/Verification successful/);
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * CMS SignedData (RFC 5652) for payment evidence: one signer, ECDSA P-256 with
+ * SHA-256, signed attributes (contentType, signingTime, messageDigest), the
+ * content encapsulated, the signer's chain included. OpenSSL checks it with
+ * `openssl cms -verify -binary -inform DER -CAfile ca.pem -purpose any`.
+ *
+ * The signature is made where the key is (the browser): {@link signedAttributes}
+ * gives the exact bytes to sign; {@link assembleSignedData} wraps content,
+ * attributes, signature and certificates without re-encoding any of them.
+ */
+import { toHex } from '../encoding/index.js';
+import { derOctetString, derOid, derSequence, derSetOf, derSmallInteger, derUtcTime, tlv } from './der-writer.js';
+import { bytesEqual, children, content, DerError, encoding, expectUniversal, isContext, readOid, readRoot, readSmallInteger, readTimeSeconds, sequence, TAG } from './path-der.js';
+import { parseCertificate } from './path-certificate.js';
+import { derToP1363, importVerifyingKey, verifyP1363 } from './signature.js';
+
+export const OID_CMS = {
+  data: '1.2.840.113549.1.7.1',
+  signedData: '1.2.840.113549.1.7.2',
+  contentType: '1.2.840.113549.1.9.3',
+  messageDigest: '1.2.840.113549.1.9.4',
+  signingTime: '1.2.840.113549.1.9.5',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+} as const;
+
+/** Largest CMS file we read (evidence is a few kilobytes). */
+export const CMS_LENGTH_MAX = 1_000_000;
+
+async function sha256(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+}
+
+/**
+ * The DER `SET OF Attribute` the signer signs: contentType id-data, signingTime,
+ * messageDigest = SHA-256(content).
+ */
+export async function signedAttributes(contentBytes: Uint8Array, signingTime: Date): Promise<Uint8Array<ArrayBuffer>> {
+  const attribute = (oid: string, value: Uint8Array) => derSequence(derOid(oid), derSetOf([value]));
+  return derSetOf([
+    attribute(OID_CMS.contentType, derOid(OID_CMS.data)),
+    attribute(OID_CMS.signingTime, derUtcTime(new Date(Math.floor(signingTime.getTime() / 1000) * 1000))),
+    attribute(OID_CMS.messageDigest, derOctetString(await sha256(contentBytes))),
+  ]);
+}
+
+export interface SignedDataParts {
+  content: Uint8Array;
+  /** Exactly the bytes {@link signedAttributes} returned and the signer signed. */
+  signedAttributesDer: Uint8Array;
+  /** The ECDSA signature, DER-encoded (`Ecdsa-Sig-Value`). */
+  signatureDer: Uint8Array;
+  signerCertificate: Uint8Array;
+  /** Further certificates to carry (issuing CA, the master of an additional certificate…). */
+  otherCertificates: readonly Uint8Array[];
+}
+
+/** The DER ContentInfo holding the SignedData. */
+export function assembleSignedData(parts: SignedDataParts): Uint8Array<ArrayBuffer> {
+  const signer = parseCertificate(parts.signerCertificate);
+  const sha256Algorithm = derSequence(derOid(OID_CMS.sha256));
+  const attributes = new Uint8Array(parts.signedAttributesDer);
+  if (attributes[0] !== 0x31) throw new DerError('signed attributes must be a DER SET');
+  // In SignerInfo the SET is tagged [0] IMPLICIT: same content, tag 0xa0.
+  attributes[0] = 0xa0;
+  const signerInfo = derSequence(
+    derSmallInteger(1),
+    derSequence(signer.issuer.der, tlv(0x02, signer.serial)),
+    sha256Algorithm,
+    attributes,
+    derSequence(derOid(OID_CMS.ecdsaWithSha256)),
+    derOctetString(parts.signatureDer),
+  );
+  const signedData = derSequence(
+    derSmallInteger(1),
+    derSetOf([sha256Algorithm]),
+    derSequence(derOid(OID_CMS.data), tlv(0xa0, derOctetString(parts.content))),
+    tlv(0xa0, ...[parts.signerCertificate, ...parts.otherCertificates]),
+    derSetOf([signerInfo]),
+  );
+  return derSequence(derOid(OID_CMS.signedData), tlv(0xa0, signedData));
+}
+
+/** What a SignedData holds, read without judging it. */
+export interface ParsedSignedData {
+  content: Uint8Array;
+  certificates: Uint8Array[];
+  signer: { issuerDer: Uint8Array; serial: Uint8Array };
+  /** The signed attributes re-tagged as the SET that was signed. */
+  signedAttributesDer: Uint8Array;
+  signatureDer: Uint8Array;
+  messageDigest: Uint8Array;
+  signingTimeSeconds: number;
+  contentTypeOid: string;
+}
+
+/** Reads a DER ContentInfo/SignedData with one signer (the shape we produce). Throws DerError otherwise. */
+export function parseSignedData(der: Uint8Array): ParsedSignedData {
+  if (der.length > CMS_LENGTH_MAX) throw new DerError('the file is too large');
+  const outer = sequence(readRoot(der), 'ContentInfo');
+  if (readOid(outer[0], 'contentType') !== OID_CMS.signedData) throw new DerError('not a SignedData');
+  const wrapper = outer[1];
+  if (!wrapper || !isContext(wrapper, 0)) throw new DerError('ContentInfo: content missing');
+  const fields = sequence(children(wrapper)[0], 'SignedData');
+  readSmallInteger(fields[0], 'version');
+  const encap = sequence(fields[2], 'EncapsulatedContentInfo');
+  if (readOid(encap[0], 'eContentType') !== OID_CMS.data) throw new DerError('content type is not id-data');
+  if (!encap[1] || !isContext(encap[1], 0)) throw new DerError('the content is detached');
+  const contentBytes = content(expectUniversal(children(encap[1])[0], TAG.octetString, 'eContent'));
+  let index = 3;
+  const certificates: Uint8Array[] = [];
+  if (fields[index] && isContext(fields[index]!, 0)) {
+    for (const c of children(fields[index]!)) certificates.push(encoding(c));
+    index++;
+  }
+  if (fields[index] && isContext(fields[index]!, 1)) index++; // CRLs: not used
+  const signerInfos = children(expectUniversal(fields[index], TAG.set, 'signerInfos'));
+  if (signerInfos.length !== 1) throw new DerError('exactly one signer expected');
+  const info = sequence(signerInfos[0], 'SignerInfo');
+  if (readSmallInteger(info[0], 'SignerInfo version') !== 1) throw new DerError('signer must be named by issuer and serial number');
+  const sid = sequence(info[1], 'IssuerAndSerialNumber');
+  const issuerDer = encoding(expectUniversal(sid[0], TAG.sequence, 'issuer'));
+  const serial = content(expectUniversal(sid[1], TAG.integer, 'serialNumber'));
+  if (readOid(sequence(info[2], 'digestAlgorithm')[0]) !== OID_CMS.sha256) throw new DerError('digest must be SHA-256');
+  const attrsElement = info[3];
+  if (!attrsElement || !isContext(attrsElement, 0)) throw new DerError('signed attributes missing');
+  const signedAttributesDer = new Uint8Array(encoding(attrsElement));
+  signedAttributesDer[0] = 0x31;
+  if (readOid(sequence(info[4], 'signatureAlgorithm')[0]) !== OID_CMS.ecdsaWithSha256) throw new DerError('signature must be ECDSA with SHA-256');
+  const signatureDer = content(expectUniversal(info[5], TAG.octetString, 'signature'));
+  let messageDigest: Uint8Array | undefined;
+  let signingTimeSeconds: number | undefined;
+  let contentTypeOid: string | undefined;
+  for (const attribute of children(attrsElement)) {
+    const [oidElement, values] = sequence(attribute, 'Attribute');
+    const oid = readOid(oidElement);
+    const valueList = children(expectUniversal(values, TAG.set, 'attribute values'));
+    if (valueList.length !== 1) throw new DerError('an attribute must have one value');
+    if (oid === OID_CMS.messageDigest) messageDigest = content(expectUniversal(valueList[0], TAG.octetString, 'messageDigest'));
+    else if (oid === OID_CMS.signingTime) signingTimeSeconds = readTimeSeconds(valueList[0], 'signingTime');
+    else if (oid === OID_CMS.contentType) contentTypeOid = readOid(valueList[0]);
+  }
+  if (!messageDigest || signingTimeSeconds === undefined || !contentTypeOid) throw new DerError('contentType, signingTime and messageDigest are required');
+  return { content: contentBytes, certificates, signer: { issuerDer, serial }, signedAttributesDer, signatureDer, messageDigest, signingTimeSeconds, contentTypeOid };
+}
+
+/**
+ * Checks the signature of a SignedData: the signer's certificate is among those
+ * carried, the digest matches the content, and the signer's key signed the
+ * attributes. The certificate path is a separate question (validatePath).
+ */
+export async function checkSignedDataSignature(parsed: ParsedSignedData): Promise<{ ok: true; signerCertificate: Uint8Array } | { ok: false; reason: string }> {
+  const signerCertificate = parsed.certificates.find((c) => {
+    try {
+      const certificate = parseCertificate(c);
+      return bytesEqual(certificate.issuer.der, parsed.signer.issuerDer) && toHex(certificate.serial) === toHex(parsed.signer.serial);
+    } catch {
+      return false;
+    }
+  });
+  if (!signerCertificate) return { ok: false, reason: 'the signer certificate is not in the file' };
+  if (parsed.contentTypeOid !== OID_CMS.data) return { ok: false, reason: 'the signed content type is not id-data' };
+  if (!bytesEqual(parsed.messageDigest, await sha256(parsed.content))) return { ok: false, reason: 'the content does not match its signed digest' };
+  let valid = false;
+  try {
+    const key = await importVerifyingKey(parseCertificate(signerCertificate).spki);
+    valid = await verifyP1363(key, derToP1363(parsed.signatureDer), parsed.signedAttributesDer);
+  } catch {
+    valid = false;
+  }
+  return valid ? { ok: true, signerCertificate } : { ok: false, reason: 'the signature does not verify' };
+}
+

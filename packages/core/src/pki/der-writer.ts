@@ -1,0 +1,74 @@
+/**
+ * A minimal DER writer for the few structures we assemble by hand (the
+ * master-approval extension, CMS SignedData): exact bytes matter there, since
+ * they are what signatures cover, so nothing re-encodes them behind our back.
+ */
+import { utf8 } from '../encoding/index.js';
+
+function lengthOctets(length: number): number[] {
+  if (length < 0x80) return [length];
+  const octets: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) octets.unshift(n % 256);
+  return [0x80 | octets.length, ...octets];
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** One element: identifier octet `tag` (low-tag-number form), definite length, content. */
+export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const body = concatBytes(content);
+  return concatBytes([new Uint8Array([tag, ...lengthOctets(body.length)]), body]);
+}
+
+export const derSequence = (...items: Uint8Array[]) => tlv(0x30, ...items);
+export const derOctetString = (bytes: Uint8Array) => tlv(0x04, bytes);
+export const derUtf8String = (text: string) => tlv(0x0c, utf8(text));
+
+/** SET OF: DER sorts the encodings of the elements (X.690 §11.6). */
+export function derSetOf(items: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const sorted = [...items].sort((a, b) => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+    return a.length - b.length;
+  });
+  return tlv(0x31, ...sorted);
+}
+
+/** A small non-negative INTEGER. */
+export function derSmallInteger(value: number): Uint8Array<ArrayBuffer> {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('a small non-negative integer expected');
+  const octets: number[] = [];
+  for (let n = value; n > 0; n = Math.floor(n / 256)) octets.unshift(n % 256);
+  if (octets.length === 0 || (octets[0] as number) & 0x80) octets.unshift(0);
+  return tlv(0x02, new Uint8Array(octets));
+}
+
+/** An OBJECT IDENTIFIER from its dotted text (arcs of any size). */
+export function derOid(dotted: string): Uint8Array<ArrayBuffer> {
+  const arcs = dotted.split('.').map((a) => BigInt(a));
+  if (arcs.length < 2 || arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! >= 40n)) throw new RangeError(`not an OID: ${dotted}`);
+  const values = [arcs[0]! * 40n + arcs[1]!, ...arcs.slice(2)];
+  const out: number[] = [];
+  for (const value of values) {
+    const group: number[] = [Number(value & 0x7fn)];
+    for (let v = value >> 7n; v > 0n; v >>= 7n) group.unshift(Number(v & 0x7fn) | 0x80);
+    out.push(...group);
+  }
+  return tlv(0x06, new Uint8Array(out));
+}
+
+/** UTCTime (years 1950–2049) at whole seconds, as RFC 5280 and RFC 5652 ask. */
+export function derUtcTime(date: Date): Uint8Array<ArrayBuffer> {
+  const year = date.getUTCFullYear();
+  if (year < 1950 || year > 2049) throw new RangeError('UTCTime covers 1950 to 2049');
+  const two = (n: number) => String(n).padStart(2, '0');
+  const text = `${two(year % 100)}${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
+  return tlv(0x17, utf8(text));
+}
