@@ -11,8 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_TTL_MS } from '@coconutpay/core/payment';
+import { approvalMessage } from '@coconutpay/core/pki/master-approval';
 import { PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS } from '../src/services/payment-auth.js';
-import { newClient, startTestApp, type SignedClient, type TestApp } from './helpers.js';
+import { newClient, SignedClient, startTestApp, type TestApp } from './helpers.js';
 import { authorizationBody, buyerWithCertificate, codeOf, deviceKeys, requestCommand, sealedRequest, type Holder } from './payment-client.js';
 
 const CLI = fileURLToPath(new URL('../../cli/bin/coconutpay.mjs', import.meta.url));
@@ -132,6 +133,28 @@ describe('direct payment', () => {
     expect(res.statusCode, res.body).toBe(200);
   });
 
+  it('an additional certificate pays the same way, and its evidence carries the master that approved it', async () => {
+    const buyer = await funded(100_000);
+    // The phone asks, the master approves (docs/pki.md), the phone pays.
+    const phone = await deviceKeys();
+    const asked = await buyer.client.request('POST', '/api/certificates/requests', { nickname: 'phone', csrPem: phone.csrPem });
+    expect(asked.statusCode, asked.body).toBe(201);
+    const pending = (await buyer.client.get('/api/certificates/requests')).json().items[0];
+    const text = approvalMessage({ requestId: pending.id, userId: buyer.client.userId, spkiSha256Hex: pending.spkiSha256Hex, nickname: pending.nickname, code: pending.code, expiresAtMs: pending.expiresAtMs });
+    const signature = Buffer.from(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, buyer.keys.privateKey, Buffer.from(text))).toString('base64url');
+    const approved = await buyer.client.request('POST', `/api/certificates/requests/${pending.id}/approve`, { masterCertificateId: buyer.certificateId, signature });
+    expect(approved.statusCode, approved.body).toBe(200);
+    const holder: Holder = { client: buyer.client, certificateId: approved.json().issued.certificate.id, keys: phone.keys, certificatePem: approved.json().issued.certificatePem };
+    const o = await order(holder, cheap);
+    const opened = await requestCommand(t, holder, o.id);
+    expect(opened.command.certificateId).toBe(holder.certificateId);
+    const res = await holder.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, holder, opened, { code: await codeOf(t, opened.comId) }));
+    expect(res.statusCode, res.body).toBe(200);
+    const evidence = await holder.client.get(`/api/orders/${o.id}/evidence.p7s`);
+    const verdict = (await t.app.inject({ method: 'POST', url: '/api/evidence/verify', payload: { cmsBase64: evidence.rawPayload.toString('base64') } })).json();
+    expect(verdict).toMatchObject({ valid: true, signer: { kind: 'additional' } });
+  });
+
   describe('refusals (no money moves)', () => {
     it('a tampered REQ (signed, then changed) → PAYMENT_AUTHORIZATION_FAILED; another payer → PAYMENT_REQUEST_INVALID', async () => {
       const buyer = await funded(100_000);
@@ -230,6 +253,24 @@ describe('direct payment', () => {
       const res = await alice.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, alice, opened, { code: await codeOf(t, opened.comId) }));
       expect(res.json().code).toBe('CERTIFICATE_REVOKED');
       expect((await alice.client.request('POST', '/api/payments/requests', { sealedRequest: (await sealedRequest(t, alice, o.id)).sealed, locale: 'ko' })).json().code).toBe('CERTIFICATE_REVOKED');
+    });
+
+    it('an expired certificate → CERTIFICATE_EXPIRED, even with a fresh login', async () => {
+      const short = await startTestApp({ env: { CERT_VALIDITY_DAYS: '1' } });
+      try {
+        const shopSeller = await newClient(short, 'seller');
+        const item = (await shopSeller.request('POST', '/api/seller/products', { name: '우유', category: 'food', description: '', priceWon: 3_000, stock: 10 })).json().id;
+        const holder = await buyerWithCertificate(short);
+        await holder.client.request('POST', '/api/me/wallet/top-ups', { amountWon: 10_000 });
+        const loginId = (await holder.client.get('/api/me')).json().user.loginId as string;
+        short.clock.advance(25 * 3_600_000);
+        const again: Holder = { ...holder, client: await SignedClient.login(short, loginId) };
+        const o = (await again.client.request('POST', '/api/orders', { source: 'product', productId: item, quantity: 1 })).json();
+        const sealed = await sealedRequest(short, again, o.id);
+        expect((await again.client.request('POST', '/api/payments/requests', { sealedRequest: sealed.sealed, locale: 'ko' })).json().code).toBe('CERTIFICATE_EXPIRED');
+      } finally {
+        await short.close();
+      }
     });
   });
 });
