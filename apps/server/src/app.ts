@@ -229,7 +229,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.get('/openapi.json', { schema: { hide: true, response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) } } }, async () => app.swagger());
 
   opsRoutes(app, db, registry);
-  authRoutes(app, accounts);
+  authRoutes(app, accounts, roles.auth, clock);
   catalogueRoutes(app, catalogue);
   cartRoutes(app, carts);
   orderRoutes(app, orders);

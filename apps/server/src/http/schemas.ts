@@ -69,7 +69,14 @@ export const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const LoginBody = Type.Object({ loginId: Type.String({ minLength: 1, maxLength: 64 }), password: Password }, { additionalProperties: false });
+export const LoginBody = Type.Object(
+  {
+    loginId: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Password,
+    clientNonce: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$', description: 'A fresh nonce the server (S) signs back: mutual authentication' })),
+  },
+  { additionalProperties: false },
+);
 
 export const ChangePasswordBody = Type.Object({ currentPassword: Password, newPassword: Password }, { additionalProperties: false });
 
@@ -95,6 +102,7 @@ export const LoginResponse = Type.Object({
   expiresAtMs: Type.Integer(),
   idleTimeoutMs: Type.Integer(),
   user: Type.Ref(User),
+  serverAssertion: Type.String({ description: "S's JWS (x5c to our root) over the client nonce, session and SHA-256 of t_p (docs/protocol.md)" }),
 });
 
 export const MeResponse = Type.Object({ user: Type.Ref(User), walletBalanceWon: Type.Union([Type.Integer(), Type.Null()]) });
@@ -187,6 +195,8 @@ export const Cart = Type.Object({
     Type.Object({
       productId: Type.String(),
       name: Type.String(),
+      sellerId: Type.String({ description: 'An order holds one store’s products: the checkout groups lines by seller' }),
+      storeName: Type.String(),
       unitPriceWon: Type.Integer(),
       quantity: Type.Integer(),
       lineTotalWon: Type.Integer(),

@@ -1,6 +1,7 @@
 /** Registration, login and logout. */
-import { importSecretToken } from '@coconutpay/core/protocol';
-import { authed, post } from './client.js';
+import { importSecretToken, nonceFromBytes, verifyServerAssertion } from '@coconutpay/core/protocol';
+import { ApiError, authed, getText, post, serverNowMs } from './client.js';
+import { allPemBlocks } from '@coconutpay/core/pki/pem';
 import { clearSession, saveSession } from './token-store.js';
 import type { LoginResponse, Role, Store, User } from './types.js';
 
@@ -27,8 +28,20 @@ export async function register(input: RegisterInput): Promise<User> {
  * non-extractable key and the string itself goes out of scope here; only the key
  * and the public token are kept (in IndexedDB).
  */
+/** Our root certificate (the last of /pki/ca.pem), the anchor of the server's login assertion. */
+async function rootCertificate(): Promise<Uint8Array> {
+  const root = allPemBlocks(await getText('/pki/ca.pem'), 'CERTIFICATE').at(-1);
+  if (!root) throw new ApiError({ status: 0, code: 'SERVER_AUTHENTICATION_FAILED', title: 'The server could not prove its identity', detail: 'no root certificate' });
+  return root;
+}
+
 export async function login(loginId: string, password: string): Promise<User> {
-  const response = await post<LoginResponse>('/api/auth/login', { loginId, password });
+  const clientNonce = nonceFromBytes(crypto.getRandomValues(new Uint8Array(16)));
+  const response = await post<LoginResponse>('/api/auth/login', { loginId, password, clientNonce });
+  // Mutual authentication: the server (S) must sign our nonce with this session's token
+  // under a certificate of our root before anything is kept.
+  const check = await verifyServerAssertion(response.serverAssertion, [await rootCertificate()], new Date(serverNowMs()), { clientNonce, publicToken: response.publicToken });
+  if (!check.ok) throw new ApiError({ status: 0, code: 'SERVER_AUTHENTICATION_FAILED', title: 'The server could not prove its identity', detail: check.reason });
   const secretKey = await importSecretToken(response.secretToken);
   await saveSession({
     publicToken: response.publicToken,

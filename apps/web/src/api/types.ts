@@ -61,6 +61,9 @@ export interface Page<T> {
 export interface CartLine {
   productId: string;
   name: string;
+  /** The product's seller: an order holds one store's products only. */
+  sellerId: string;
+  storeName: string;
   unitPriceWon: number;
   quantity: number;
   lineTotalWon: number;
@@ -83,6 +86,8 @@ export interface LoginResponse {
   expiresAtMs: number;
   idleTimeoutMs: number;
   user: User;
+  /** S's signed answer to our nonce (mutual authentication, docs/protocol.md). */
+  serverAssertion: string;
 }
 
 /** The account page's data. `walletBalanceWon` is null where the account has no wallet. */

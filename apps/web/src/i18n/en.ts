@@ -448,6 +448,7 @@ export const en: Messages = {
     PAYMENT_LOCKED: 'Too many failed attempts: payments are locked for 15 minutes.',
     EVIDENCE_NOT_FOUND: 'There is no payment evidence for this order.',
     EVIDENCE_INVALID: 'This file is not CoconutPay payment evidence.',
+    SERVER_AUTHENTICATION_FAILED: 'The server could not prove its identity, so the login was stopped. Check the address.',
     CART_EMPTY: 'There is nothing to order.',
     CART_SELLERS_MIXED: 'Your cart holds products from several stores. Please order from one store at a time.',
     ORDER_NOT_FOUND: 'This order could not be found.',

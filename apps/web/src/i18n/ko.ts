@@ -452,6 +452,7 @@ export const ko = {
     PAYMENT_LOCKED: '인증 실패가 반복되어 15분 동안 결제가 잠겼습니다.',
     EVIDENCE_NOT_FOUND: '이 주문의 결제 증거가 없습니다.',
     EVIDENCE_INVALID: '결제 증거 파일이 아닙니다.',
+    SERVER_AUTHENTICATION_FAILED: '서버의 신원을 확인하지 못해 로그인을 중단했습니다. 올바른 주소인지 확인하세요.',
     CART_EMPTY: '주문할 상품이 없습니다.',
     CART_SELLERS_MIXED: '장바구니에 여러 상점의 상품이 있습니다. 상점별로 주문해 주세요.',
     ORDER_NOT_FOUND: '주문을 찾을 수 없습니다.',

@@ -78,6 +78,7 @@ export const ERRORS = {
   PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for 15 minutes after repeated failures', transient: true },
   EVIDENCE_NOT_FOUND: { status: 404, title: 'No payment evidence for this order', transient: false },
   EVIDENCE_INVALID: { status: 400, title: 'The file is not CoconutPay payment evidence', transient: false },
+  SERVER_AUTHENTICATION_FAILED: { status: 502, title: 'The server could not prove its identity', transient: false },
 
   // Orders, wallet and idempotency
   CART_EMPTY: { status: 409, title: 'There is nothing to order', transient: false },

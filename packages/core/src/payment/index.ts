@@ -10,12 +10,11 @@
  * with its certificates; C sends a fresh one inside REQ for this payment only.
  * Every signature covers RFC 8785 canonical JSON. docs/protocol.md has the details.
  */
-import { CompactEncrypt, compactDecrypt, CompactSign, compactVerify, importX509, type CryptoKey as JoseKey } from 'jose';
-import { canonicalJson, canonicalJsonBytes } from '../encoding/canonical-json.js';
+import { CompactEncrypt, compactDecrypt, type CryptoKey as JoseKey } from 'jose';
+import { canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding/index.js';
-import { toPem } from '../pki/pem.js';
 import { importVerifyingKey, verifyP1363 } from '../pki/signature.js';
-import { validatePath, type PathValidationReason } from '../pki/validate-path.js';
+import { signJson, verifySignedJson } from '../pki/signed-json.js';
 
 /** How long a payment command may be signed after A issued it. */
 export const COMMAND_TTL_MS = 2 * 60_000;
@@ -110,12 +109,10 @@ export async function unseal<T>(jwe: string, privateKey: CryptoKey, contentType:
  * header x5c = [A's certificate, issuing CA] so C can check A against the root.
  */
 export async function signCommand(command: PaymentCommand, privateKey: CryptoKey, x5c: readonly Uint8Array[]): Promise<string> {
-  return new CompactSign(canonicalJsonBytes(command))
-    .setProtectedHeader({ alg: 'ES256', typ: 'coconutpay-com+jws', x5c: x5c.map((c) => btoa(String.fromCharCode(...c))) })
-    .sign(privateKey);
+  return signJson(command, privateKey, x5c, 'coconutpay-com+jws');
 }
 
-export type CommandCheck = { ok: true; command: PaymentCommand; signerCertificate: Uint8Array } | { ok: false; reasons: PathValidationReason[] | { code: string; message: string }[] };
+export type CommandCheck = { ok: true; command: PaymentCommand; signerCertificate: Uint8Array } | { ok: false; reasons: { code: string; message: string }[] };
 
 /**
  * What the browser does before showing anything: A's certificate chains to the
@@ -123,35 +120,11 @@ export type CommandCheck = { ok: true; command: PaymentCommand; signerCertificat
  * payload is canonical (so what is shown is exactly what was signed).
  */
 export async function verifyCommand(jws: string, trustAnchors: Uint8Array[], at: Date): Promise<CommandCheck> {
-  const bad = (message: string): CommandCheck => ({ ok: false, reasons: [{ code: 'COMMAND_SIGNATURE_INVALID', message }] });
-  const [headerPart] = jws.split('.');
-  let x5c: Uint8Array[];
-  try {
-    const header = JSON.parse(new TextDecoder().decode(fromBase64Url(headerPart ?? ''))) as { alg?: string; x5c?: string[] };
-    if (header.alg !== 'ES256' || !Array.isArray(header.x5c) || header.x5c.length < 1 || header.x5c.length > 4) return bad('unexpected JWS header');
-    x5c = header.x5c.map((c) => Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)));
-  } catch {
-    return bad('unreadable JWS header');
-  }
-  const path = await validatePath({ trustAnchors, intermediates: x5c.slice(1), leaf: x5c[0]!, at, purpose: 'command', revocation: 'none' });
-  if (!path.valid) return { ok: false, reasons: path.reasons };
-  let payload: Uint8Array;
-  try {
-    const key = await importX509(toPem(x5c[0]!, 'CERTIFICATE'), 'ES256');
-    payload = (await compactVerify(jws, key, { algorithms: ['ES256'] })).payload;
-  } catch {
-    return bad('the command signature does not verify');
-  }
-  const text = new TextDecoder().decode(payload);
-  let command: PaymentCommand;
-  try {
-    command = JSON.parse(text) as PaymentCommand;
-  } catch {
-    return bad('the command is not JSON');
-  }
-  if (canonicalJson(command) !== text) return bad('the command is not in canonical form');
-  if (command.type !== 'coconutpay-payment-command' || command.v !== 1) return bad('not a payment command');
-  return { ok: true, command, signerCertificate: x5c[0]! };
+  const check = await verifySignedJson<PaymentCommand>(jws, trustAnchors, at, 'command', 'COMMAND_SIGNATURE_INVALID');
+  if (!check.ok) return check;
+  const command = check.value;
+  if (command?.type !== 'coconutpay-payment-command' || command.v !== 1) return { ok: false, reasons: [{ code: 'COMMAND_SIGNATURE_INVALID', message: 'not a payment command' }] };
+  return { ok: true, command, signerCertificate: check.signerCertificate };
 }
 
 /** The code's proof bound into the signed authorization; the code itself never leaves the page. */

@@ -46,7 +46,7 @@ import { nameConstraintViolation, namesEqual, type NameConstraints } from './pat
 import { createWebCryptoVerifier, schemeKeyMismatch } from './path-signature.js';
 
 /** What the leaf certificate is being validated for. */
-export type Purpose = 'payment' | 'receipt' | 'deviceApproval' | 'command' | 'issuing' | 'ocsp' | 'serverAuth' | 'clientAuth' | 'any';
+export type Purpose = 'payment' | 'receipt' | 'deviceApproval' | 'command' | 'session' | 'issuing' | 'ocsp' | 'serverAuth' | 'clientAuth' | 'any';
 
 /** Everything {@link validatePath} needs; it reads nothing else. */
 export interface PathValidationInput {
@@ -120,6 +120,7 @@ const PURPOSE_EKU: Readonly<Record<Purpose, string | undefined>> = {
   receipt: EKU.receiptSigning,
   deviceApproval: EKU.deviceApproval,
   command: EKU.commandIssuing,
+  session: EKU.sessionAuthority,
   ocsp: EKU.ocspSigning,
   serverAuth: EKU.serverAuth,
   clientAuth: EKU.clientAuth,
@@ -128,7 +129,7 @@ const PURPOSE_EKU: Readonly<Record<Purpose, string | undefined>> = {
 };
 
 /** Purposes whose EKU must be named explicitly (anyExtendedKeyUsage does not count) and must be present. */
-const EXPLICIT_EKU_PURPOSES: ReadonlySet<Purpose> = new Set(['payment', 'receipt', 'deviceApproval', 'command', 'ocsp']);
+const EXPLICIT_EKU_PURPOSES: ReadonlySet<Purpose> = new Set(['payment', 'receipt', 'deviceApproval', 'command', 'session', 'ocsp']);
 
 const ANY_POLICY = '2.5.29.32.0';
 

@@ -1,1 +1,2 @@
 export * from './dual-token.js';
+export * from './server-assertion.js';

@@ -3,12 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import { wonToNumber } from '@coconutpay/core/money';
+import { sha256HexOfText, signServerAssertion } from '@coconutpay/core/protocol';
 import type { AccountsService, RegistrationInput } from '../../services/accounts.js';
+import type { RoleIdentity } from '../../services/pki/server-roles.js';
 import { actorOf } from '../authenticate.js';
 import { userJson } from '../mappers.js';
 import { ChangePasswordBody, LoginBody, LoginResponse, MeResponse, RegisterBody, User, responses } from '../schemas.js';
 
-export function authRoutes(app: FastifyInstance, accounts: AccountsService): void {
+export function authRoutes(app: FastifyInstance, accounts: AccountsService, authServer: RoleIdentity, clock: () => number): void {
   app.post<{ Body: Static<typeof RegisterBody> }>(
     '/api/auth/register',
     { schema: { tags: ['accounts'], summary: 'Register a buyer or a seller', body: RegisterBody, response: responses({ 201: Type.Object({ user: Type.Ref(User) }) }) } },
@@ -23,7 +25,15 @@ export function authRoutes(app: FastifyInstance, accounts: AccountsService): voi
     { schema: { tags: ['accounts'], summary: 'Log in: returns the public and the secret token', body: LoginBody, response: responses({ 200: LoginResponse }) } },
     async (request) => {
       const result = await accounts.login(request.body.loginId, request.body.password);
-      return { ...result, user: userJson(result.user) };
+      const serverAssertion = await signServerAssertion(
+        {
+          v: 1, type: 'coconutpay-server-assertion', clientNonce: request.body.clientNonce ?? null, sessionId: result.sessionId, userId: result.user.id,
+          publicTokenSha256: await sha256HexOfText(result.publicToken), issuedAtMs: clock(),
+        },
+        authServer.privateKey,
+        authServer.x5c,
+      );
+      return { ...result, user: userJson(result.user), serverAssertion };
     },
   );
 
