@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY, type PolicyRule } from '../db/payment-auth-repository.js';
+import { decidePolicy } from './payment-auth.js';
+
+const rules: PolicyRule[] = DEFAULT_POLICY.map((r, i) => ({ ...r, id: `r${i}` }));
+const facts = (amountWon: bigint, firstPayment = false, certificateKind: 'master' | 'additional' = 'master') => ({ amountWon, firstPayment, certificateKind });
+
+describe('authorization policy', () => {
+  it('ships: code on a certificate’s first payment and from 50,000 won, none below', () => {
+    expect(decidePolicy(rules, facts(12_000n, true))).toMatchObject({ rule: 'first-payment-of-certificate', requireCode: true });
+    expect(decidePolicy(rules, facts(50_000n))).toMatchObject({ rule: 'amount-at-least-50000', requireCode: true });
+    expect(decidePolicy(rules, facts(49_999n))).toMatchObject({ rule: 'default', requireCode: false });
+    expect(decidePolicy(rules, facts(49_999n)).reason).toMatch(/without a code/);
+  });
+
+  it('takes the first enabled rule whose conditions all hold; a disabled rule is skipped', () => {
+    const additional: PolicyRule = { id: 'x', priority: 5, rule: 'additional-always', description: 'devices always', certificateKind: 'additional', minAmountWon: null, firstPaymentOfCertificate: null, requireCode: true, enabled: true };
+    const withDevices = [additional, ...rules];
+    expect(decidePolicy(withDevices, facts(1_000n, false, 'additional')).rule).toBe('additional-always');
+    expect(decidePolicy(withDevices, facts(1_000n, false, 'master')).rule).toBe('default');
+    expect(decidePolicy([{ ...additional, enabled: false }, ...rules], facts(1_000n, false, 'additional')).rule).toBe('default');
+  });
+
+  it('asks for the code when no rule matches (the safe side)', () => {
+    expect(decidePolicy([], facts(1n))).toMatchObject({ requireCode: true, rule: '(none)' });
+    expect(decidePolicy(rules.filter((r) => r.rule !== 'default'), facts(1n))).toMatchObject({ requireCode: true });
+  });
+});
