@@ -1,6 +1,6 @@
 /** Registration, login and logout. */
 import { importSecretToken, nonceFromBytes, verifyServerAssertion } from '@coconutpay/core/protocol';
-import { ApiError, authed, getText, post, serverNowMs } from './client.js';
+import { ApiError, authed, post } from './client.js';
 import { allPemBlocks } from '@coconutpay/core/pki/pem';
 import { clearSession, saveSession } from './token-store.js';
 import type { LoginResponse, Role, Store, User } from './types.js';
@@ -30,7 +30,8 @@ export async function register(input: RegisterInput): Promise<User> {
  */
 /** Our root certificate (the last of /pki/ca.pem), the anchor of the server's login assertion. */
 async function rootCertificate(): Promise<Uint8Array> {
-  const root = allPemBlocks(await getText('/pki/ca.pem'), 'CERTIFICATE').at(-1);
+  const response = await fetch('/pki/ca.pem', { headers: { accept: 'application/pem-certificate-chain' } });
+  const root = response.ok ? allPemBlocks(await response.text(), 'CERTIFICATE').at(-1) : undefined;
   if (!root) throw new ApiError({ status: 0, code: 'SERVER_AUTHENTICATION_FAILED', title: 'The server could not prove its identity', detail: 'no root certificate' });
   return root;
 }
@@ -40,7 +41,7 @@ export async function login(loginId: string, password: string): Promise<User> {
   const response = await post<LoginResponse>('/api/auth/login', { loginId, password, clientNonce });
   // Mutual authentication: the server (S) must sign our nonce with this session's token
   // under a certificate of our root before anything is kept.
-  const check = await verifyServerAssertion(response.serverAssertion, [await rootCertificate()], new Date(serverNowMs()), { clientNonce, publicToken: response.publicToken });
+  const check = await verifyServerAssertion(response.serverAssertion, [await rootCertificate()], new Date(), { clientNonce, publicToken: response.publicToken });
   if (!check.ok) throw new ApiError({ status: 0, code: 'SERVER_AUTHENTICATION_FAILED', title: 'The server could not prove its identity', detail: check.reason });
   const secretKey = await importSecretToken(response.secretToken);
   await saveSession({
