@@ -185,7 +185,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
   const paymentRecords = new PaymentAuthRepository(db);
   await paymentRecords.ensureDefaultPolicy(nowMs);
-  const paymentAuth = new PaymentAuthService({ db, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, clock });
+  const paymentAuth = new PaymentAuthService({ db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock });
   const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);

@@ -21,7 +21,9 @@ describe('cart', () => {
   it('adds, changes and removes lines; totals are the server’s', async () => {
     let cart = (await buyer.request('PUT', `/api/cart/items/${productId}`, { quantity: 2 })).json();
     expect(cart.items).toHaveLength(1);
-    expect(cart.items[0]).toMatchObject({ productId, unitPriceWon: 27_900, quantity: 2, lineTotalWon: 55_800, available: true });
+    expect(cart.items[0]).toMatchObject({ productId, sellerId: seller.userId, unitPriceWon: 27_900, quantity: 2, lineTotalWon: 55_800, available: true });
+    // The store is named on each line, so the checkout can order one store at a time.
+    expect(cart.items[0].storeName).toBe((await seller.get('/api/me')).json().user.store.storeName);
     expect(cart.totalWon).toBe(55_800);
     cart = (await buyer.request('PUT', `/api/cart/items/${otherId}`, { quantity: 1 })).json();
     expect(cart.totalWon).toBe(55_800 + 39_000);

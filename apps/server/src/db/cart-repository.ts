@@ -6,6 +6,9 @@ import type { Database } from './schema.js';
 export interface CartLineRecord {
   productId: string;
   name: string;
+  /** The product's seller and store name: an order holds one store's products only. */
+  sellerId: string;
+  storeName: string;
   unitPriceWon: bigint;
   quantity: number;
   stock: number;
@@ -21,8 +24,9 @@ export class CartRepository {
     const rows = await this.db
       .selectFrom('cartItems')
       .innerJoin('products', 'products.id', 'cartItems.productId')
+      .innerJoin('stores', 'stores.userId', 'products.sellerId')
       .select([
-        'cartItems.productId', 'products.name', 'products.priceWon', 'cartItems.quantity', 'products.stock', 'products.hidden',
+        'cartItems.productId', 'products.name', 'products.sellerId', 'stores.storeName', 'products.priceWon', 'cartItems.quantity', 'products.stock', 'products.hidden',
         'products.imageFile', 'products.imageVersion', 'cartItems.addedAtMs',
       ])
       .where('cartItems.userId', '=', userId)
@@ -32,6 +36,8 @@ export class CartRepository {
     return rows.map((r) => ({
       productId: r.productId,
       name: r.name,
+      sellerId: r.sellerId,
+      storeName: String(r.storeName),
       unitPriceWon: BigInt(String(r.priceWon)),
       quantity: Number(r.quantity),
       stock: Number(r.stock),

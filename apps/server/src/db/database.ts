@@ -11,16 +11,44 @@ import pg from 'pg';
 import { createPool as createMysqlPool } from 'mysql2';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
+import { enableGroupCommit, type SqliteGroupCommit } from './write-transaction.js';
 
 /** An open database and how to close it. */
 export interface DatabaseHandle {
   db: Kysely<Database>;
   engine: DatabaseEngine;
+  /** SQLite's group commit (its counters show how many transactions each commit carried); null elsewhere. */
+  groupCommit: SqliteGroupCommit | null;
   /** Runs a WAL checkpoint on SQLite; a no-op elsewhere. */
   close(): Promise<void>;
 }
 
 const PG_INT8_OID = 20;
+
+/** Prepared SQLite statements kept for reuse, by SQL text (the app has a few hundred distinct queries). */
+export const SQLITE_STATEMENTS_CACHED_MAX = 1_000;
+
+/**
+ * The SQLite connection as Kysely's dialect sees it, with prepared statements reused:
+ * Kysely prepares every query afresh, and preparing costs more than running most of ours.
+ * A statement still being iterated is busy, so a fresh one is prepared beside it.
+ */
+function withStatementCache(sqlite: SQLite.Database): { prepare(sqlText: string): SQLite.Statement; close(): void } {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sqlText: string) {
+      const cached = statements.get(sqlText);
+      if (cached && !cached.busy) return cached;
+      const statement = sqlite.prepare(sqlText);
+      if (!cached) {
+        if (statements.size >= SQLITE_STATEMENTS_CACHED_MAX) statements.delete(statements.keys().next().value as string);
+        statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+    close: () => sqlite.close(),
+  };
+}
 
 function toSafeNumber(text: string): number {
   const n = Number(text);
@@ -49,8 +77,9 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma('busy_timeout = 5000');
     // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
     sqlite.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
-    return { db, engine: 'sqlite', close: () => db.destroy() };
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins });
+    const groupCommit = enableGroupCommit(db, sqlite);
+    return { db, engine: 'sqlite', groupCommit, close: () => db.destroy() };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({
@@ -65,7 +94,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     // pool; without a listener that would end the process. The pool replaces the connection.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
-    return { db, engine: 'postgres', close: () => db.destroy() };
+    return { db, engine: 'postgres', groupCommit: null, close: () => db.destroy() };
   }
   if (url.startsWith('mysql://') || url.startsWith('mariadb://')) {
     const pool = createMysqlPool({
@@ -79,7 +108,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
       timezone: 'Z',
     });
     const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }), plugins });
-    return { db, engine: 'mysql', close: () => db.destroy() };
+    return { db, engine: 'mysql', groupCommit: null, close: () => db.destroy() };
   }
   throw new Error('unsupported DATABASE_URL scheme');
 }

@@ -497,8 +497,8 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       await cart().setQuantity(buyer.id, first, 2, T0_MS);
       await cart().setQuantity(buyer.id, second, 1, T0_MS + 1);
       expect(await cart().lines(buyer.id)).toEqual([
-        { productId: first, name: '첫째', unitPriceWon: 1_000n, quantity: 2, stock: 10, hidden: false, imageFile: null, imageVersion: 0 },
-        { productId: second, name: '둘째', unitPriceWon: 2_500n, quantity: 1, stock: 3, hidden: false, imageFile: null, imageVersion: 0 },
+        { productId: first, name: '첫째', sellerId: seller.id, storeName: seller.store!.storeName, unitPriceWon: 1_000n, quantity: 2, stock: 10, hidden: false, imageFile: null, imageVersion: 0 },
+        { productId: second, name: '둘째', sellerId: seller.id, storeName: seller.store!.storeName, unitPriceWon: 2_500n, quantity: 1, stock: 3, hidden: false, imageFile: null, imageVersion: 0 },
       ]);
       await expect(cart().lineCount(buyer.id)).resolves.toBe(2);
 
@@ -530,7 +530,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       await products().update(product, { priceWon: 1_500n, name: 'after', hidden: true }, T0_MS + 1);
       await products().setImage(product, 'x.png', 'image/png', T0_MS + 2);
       expect(await cart().lines(buyer.id)).toEqual([
-        { productId: product, name: 'after', unitPriceWon: 1_500n, quantity: 2, stock: 5, hidden: true, imageFile: 'x.png', imageVersion: 1 },
+        { productId: product, name: 'after', sellerId: seller.id, storeName: seller.store!.storeName, unitPriceWon: 1_500n, quantity: 2, stock: 5, hidden: true, imageFile: 'x.png', imageVersion: 1 },
       ]);
     });
 

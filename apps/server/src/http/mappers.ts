@@ -34,6 +34,8 @@ export function cartJson(cart: Cart) {
     items: cart.items.map((l) => ({
       productId: l.productId,
       name: l.name,
+      sellerId: l.sellerId,
+      storeName: l.storeName,
       unitPriceWon: wonToNumber(l.unitPriceWon),
       quantity: l.quantity,
       lineTotalWon: wonToNumber(l.lineTotalWon),

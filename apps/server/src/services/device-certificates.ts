@@ -387,10 +387,10 @@ export class DeviceCertificatesService {
     const nowMs = this.deps.clock();
     const challenge = await this.deps.certificates.consumeChallenge(challengeId, actor.userId, nowMs);
     if (challenge === undefined) throw new AppError('CHALLENGE_INVALID');
-    const { record, publicKey } = await this.usable(actor, id, 'payment', nowMs);
+    const { record, certificateDer } = await this.usable(actor, id, 'payment', nowMs);
     const message = Buffer.from(`${TEST_MESSAGE_PREFIX}\n${challengeId}\n${challenge}`, 'utf8');
     const signature = Buffer.from(signatureB64u, 'base64url');
-    const ok = signature.length === 64 && (await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, publicKey, signature, message));
+    const ok = this.deps.verifier.signatureValid(certificateDer, signature, message);
     if (!ok) throw new AppError('SIGNATURE_INVALID');
     await this.deps.certificates.touch(record.id, nowMs);
     return { valid: true, checkedAtMs: nowMs };
@@ -413,7 +413,7 @@ export class DeviceCertificatesService {
    * and that master must not have been revoked. Never trusts which device the
    * client says it is: the certificate is looked up by id and judged here.
    */
-  async usable(actor: Actor, certificateId: string, purpose: Purpose, nowMs = this.deps.clock()): Promise<{ record: CertificateRecord; publicKey: CryptoKey }> {
+  async usable(actor: Actor, certificateId: string, purpose: Purpose, nowMs = this.deps.clock()): Promise<{ record: CertificateRecord; certificateDer: Uint8Array }> {
     const record = await this.deps.certificates.findById(certificateId);
     if (!record) throw new AppError('CERTIFICATE_NOT_FOUND');
     if (record.userId !== actor.userId) throw new AppError('CERTIFICATE_NOT_OWNED');
@@ -429,8 +429,7 @@ export class DeviceCertificatesService {
       const problem = await this.deps.verifier.approval(certificateDer, der(master));
       if (problem) throw new AppError(problem.code, { detail: problem.message });
     }
-    const publicKey = await new x509.X509Certificate(certificateDer).publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify']);
-    return { record, publicKey };
+    return { record, certificateDer };
   }
 
   private async event(

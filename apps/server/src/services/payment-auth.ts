@@ -5,18 +5,19 @@
  * of exactly that command (plus the typed code when the policy asks) moves the
  * money, once, with the evidence stored in the same transaction.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
-import { canonicalJson } from '@coconutpay/core/encoding/canonical-json';
+import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import {
-  authorizationContent, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS, seal, signCommand, unseal, verifyCanonical,
+  authorizationContent, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
   type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
 import { assembleSignedData, checkSignedDataSignature, parseSignedData } from '@coconutpay/core/pki/cms';
 import { DerError } from '@coconutpay/core/pki/path-der';
-import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
+import type { DatabaseEngine } from '../config.js';
 import { isUniqueViolation } from '../db/database.js';
+import { runWriteTransaction } from '../db/write-transaction.js';
 import type { OrdersRepository } from '../db/orders-repository.js';
 import type { PaymentAuthRepository, PaymentCommandRecord, PolicyRule } from '../db/payment-auth-repository.js';
 import type { Database } from '../db/schema.js';
@@ -25,7 +26,10 @@ import type { Actor } from './actor.js';
 import type { DeviceCertificatesService } from './device-certificates.js';
 import type { PaymentsService } from './payments.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
+import type { CertificateVerifier } from './pki/certificate-verifier.js';
 import type { ServerRoles } from './pki/server-roles.js';
+import { openCompactJwe, p256PublicKeyFromJwk, sealCompactJwe } from './pki/compact-jwe.js';
+import { JsonSigner } from './pki/json-signer.js';
 import { newVerificationCode, renderVerificationCode } from './verification-code-image.js';
 
 /** Consecutive failed authorizations before payments are locked, and for how long. */
@@ -95,9 +99,14 @@ function b64u(text: string, what: string): Uint8Array {
 }
 
 export class PaymentAuthService {
+  /** A's keys as node:crypto keys: the payment messages are sealed and signed with node:crypto (see compact-jwe.ts). */
+  private readonly agreementKey: KeyObject;
+  private readonly commandSigner: JsonSigner;
+
   constructor(
     private readonly deps: {
       db: Kysely<Database>;
+      engine: DatabaseEngine;
       repo: PaymentAuthRepository;
       orders: OrdersRepository;
       users: UsersRepository;
@@ -105,9 +114,13 @@ export class PaymentAuthService {
       payments: PaymentsService;
       roles: ServerRoles;
       ca: CertificateAuthority;
+      verifier: CertificateVerifier;
       clock: () => number;
     },
-  ) {}
+  ) {
+    this.agreementKey = KeyObject.from(deps.roles.paymentAgreement.privateKey);
+    this.commandSigner = new JsonSigner(KeyObject.from(deps.roles.payment.privateKey), deps.roles.payment.x5c, 'coconutpay-com+jws');
+  }
 
   /** A's key agreement key, signed by A, for the browser to seal requests to (public). */
   async serverKey(): Promise<{ agreementKey: ServerRoles['paymentAgreement']['publicJwk']; x5c: string[] }> {
@@ -134,7 +147,7 @@ export class PaymentAuthService {
     await this.assertNotLocked(actor, nowMs);
     let signed: SignedRequest;
     try {
-      signed = await unseal<SignedRequest>(sealedRequest, this.deps.roles.paymentAgreement.privateKey, REQUEST_CONTENT_TYPE);
+      signed = JSON.parse(openCompactJwe(sealedRequest, this.agreementKey, REQUEST_CONTENT_TYPE).toString('utf8')) as SignedRequest;
     } catch (cause) {
       throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request is not sealed to this server or was altered.', cause });
     }
@@ -144,12 +157,18 @@ export class PaymentAuthService {
     if (req.payerUserId !== actor.userId) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request names another payer.' });
     if (!Number.isSafeInteger(req.issuedAtMs) || Math.abs(req.issuedAtMs - nowMs) > REQUEST_CLOCK_SKEW_MS) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request time is outside the accepted window.' });
     if (typeof req.nonce !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(req.nonce)) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request nonce is malformed.' });
+    let replyKey: KeyObject;
+    try {
+      replyKey = p256PublicKeyFromJwk(req.replyKey);
+    } catch (cause) {
+      throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The reply key is not a P-256 public key.', cause });
+    }
 
-    const { record: certificate } = await this.deps.devices.usable(actor, req.certificateId, 'payment', nowMs);
-    const spki = await this.spkiOf(certificate.derBase64);
+    const { record: certificate, certificateDer } = await this.deps.devices.usable(actor, req.certificateId, 'payment', nowMs);
+    // core's verifyCanonical, on node:crypto with the certificate's cached key.
     let signatureOk = false;
     try {
-      signatureOk = await verifyCanonical(spki, req, signed.signature);
+      signatureOk = /^[A-Za-z0-9_-]{86}$/.test(signed.signature) && this.deps.verifier.signatureValid(certificateDer, Buffer.from(signed.signature, 'base64url'), canonicalJsonBytes(req));
     } catch {
       signatureOk = false;
     }
@@ -190,33 +209,26 @@ export class PaymentAuthService {
       certificateId: certificate.id,
       verification: { codeRequired: decision.requireCode, codeId, policyRule: decision.rule },
     };
-    const jws = await signCommand(command, this.deps.roles.payment.privateKey, this.deps.roles.payment.x5c);
+    const jws = this.commandSigner.sign(command);
     const record: PaymentCommandRecord = {
       comId, orderId: order.id, userId: actor.userId, sessionId: actor.sessionId, certificateId: certificate.id, requestNonce: req.nonce,
       commandJson: canonicalJson(command), commandJws: jws, amountWon: order.totalWon, codeRequired: decision.requireCode,
       policyRule: decision.rule, policyReason: decision.reason, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
     };
+    // The picture is drawn before the transaction: it takes milliseconds, and the write lock is shared.
+    const code = codeId ? newVerificationCode() : null;
+    const codeRecord = codeId && code ? { id: codeId, comId, code, imageBase64: renderVerificationCode(code).toString('base64'), tries: 0, expiresAtMs, usedAtMs: null } : null;
     try {
-      await this.deps.db.transaction().execute(async (trx) => {
+      await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
         await this.deps.repo.insertCommand(trx, record);
-        if (codeId) {
-          const code = newVerificationCode();
-          await this.deps.repo.insertCode(trx, { id: codeId, comId, code, imageBase64: renderVerificationCode(code).toString('base64'), tries: 0, expiresAtMs, usedAtMs: null });
-        }
+        if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
       });
     } catch (error) {
       // The (session, nonce) pair is unique: a replayed request lands here.
       if (isUniqueViolation(error)) throw new AppError('PAYMENT_REQUEST_REPLAYED');
       throw error;
     }
-    const replyKey = await crypto.subtle.importKey('jwk', { ...req.replyKey, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []).catch((cause: unknown) => {
-      throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The reply key is not a P-256 public key.', cause });
-    });
-    return { comId, sealedCommand: await seal({ jws }, replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
-  }
-
-  private async spkiOf(derBase64: string): Promise<Uint8Array> {
-    return parseCertificate(new Uint8Array(Buffer.from(derBase64, 'base64'))).spki;
+    return { comId, sealedCommand: sealCompactJwe(canonicalJsonBytes({ jws }), replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
   }
 
   private async ownCommand(actor: Actor, comId: string): Promise<PaymentCommandRecord> {
@@ -274,7 +286,7 @@ export class PaymentAuthService {
         otherCertificates: await this.chainFor(certificate.approvedByCertificateId),
       });
       const parsed = parseSignedData(cms);
-      const check = await checkSignedDataSignature(parsed);
+      const check = await checkSignedDataSignature(parsed, this.deps.verifier.cmsPrimitives);
       if (!check.ok) return this.failed(actor, nowMs);
       signingTimeMs = parsed.signingTimeSeconds * 1000;
     } catch (error) {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { toBase64Url, utf8 } from '@coconutpay/core/encoding';
 import { importSecretToken, sha256Hex, verifyProof, EMPTY_BODY_SHA256_HEX } from '@coconutpay/core/protocol';
-import { ApiError, authed, get, onSessionEnded, openAuthedStream } from './client.js';
+import { ApiError, authed, authedBlob, get, getText, onSessionEnded, openAuthedStream } from './client.js';
 import { clearSession, loadSession, saveSession } from './token-store.js';
 import type { User } from './types.js';
 
@@ -178,5 +178,35 @@ describe('signed streams', () => {
     answers.push(problem(401, { type: 't', title: 'The session has ended', status: 401, code: 'SESSION_EXPIRED' }));
     await expect(openAuthedStream('/api/certificates/requests/r1/events')).rejects.toMatchObject({ code: 'SESSION_EXPIRED' });
     expect(ended).toEqual(['SESSION_EXPIRED']);
+  });
+});
+
+describe('files and idempotency', () => {
+  it('sends the Idempotency-Key given for a POST, and none otherwise', async () => {
+    await authed.post('/api/me/wallet/top-ups', { amountWon: 50_000 }, 'key-1');
+    await authed.post('/api/orders', { source: 'cart' });
+    expect(sent[0]?.headers['idempotency-key']).toBe('key-1');
+    expect(sent[1]?.headers['idempotency-key']).toBeUndefined();
+    // The key is a header: the proof still covers the exact body bytes.
+    expect(await proofHolds(sent[0]!, utf8('{"amountWon":50000}'))).toBe(true);
+  });
+
+  it('fetches a signed file as bytes, and a refusal as ApiError', async () => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+    answers.push(new Response(png, { status: 200, headers: { 'content-type': 'image/png' } }));
+    const blob = await authedBlob('/api/payments/commands/c1/code.png');
+    expect(new Uint8Array(await blob.arrayBuffer())).toEqual(png);
+    expect(sent[0]?.headers.accept).toBe('*/*');
+    expect(await proofHolds(sent[0]!, undefined)).toBe(true);
+    answers.push(problem(404, { type: 't', title: 'No such command', status: 404, code: 'PAYMENT_COMMAND_NOT_FOUND' }));
+    await expect(authedBlob('/api/payments/commands/c1/code.png')).rejects.toMatchObject({ status: 404, code: 'PAYMENT_COMMAND_NOT_FOUND' });
+  });
+
+  it('reads a public text document unsigned', async () => {
+    answers.push(new Response('-----BEGIN CERTIFICATE-----\n', { status: 200, headers: { 'content-type': 'application/pem-certificate-chain' } }));
+    expect(await getText('/pki/ca.pem')).toContain('BEGIN CERTIFICATE');
+    expect(sent[0]?.headers.authorization).toBeUndefined();
+    answers.push(problem(404, { type: 't', title: 'Not found', status: 404, code: 'ROUTE_NOT_FOUND' }));
+    await expect(getText('/pki/nothing.pem')).rejects.toBeInstanceOf(ApiError);
   });
 });

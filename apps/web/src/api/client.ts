@@ -84,6 +84,11 @@ export interface RequestOptions {
   bytes?: { data: Bytes; contentType: string };
   /** Reports upload progress from 0 to 1 (raw bodies only). */
   onUploadProgress?: (fraction: number) => void;
+  /**
+   * Sent as `Idempotency-Key` (docs/idempotency.md): keep one per intended action,
+   * so that resending after a lost answer cannot act twice.
+   */
+  idempotencyKey?: string;
 }
 
 /** Builds `path?query` exactly as it will be sent, which is also what gets signed. */
@@ -222,6 +227,14 @@ export async function publicRequest<T>(method: string, path: string, options: Re
 let clockOffsetMs = 0;
 const ATTEMPTS_MAX = 2;
 
+/**
+ * The time by the server's clock as far as this client knows it (the offset is
+ * learnt when the server refuses a timestamp). Signed payment messages carry it.
+ */
+export function serverNowMs(): number {
+  return Date.now() + clockOffsetMs;
+}
+
 function nextNonce(): string {
   return nonceFromBytes(crypto.getRandomValues(new Uint8Array(16)));
 }
@@ -256,6 +269,7 @@ export async function authedRequest<T>(method: string, path: string, options: Re
     });
     const headers: Record<string, string> = { accept: 'application/json', ...proofHeaders };
     if (contentType) headers['content-type'] = contentType;
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     const raw =
       body && options.onUploadProgress
         ? await sendWithXhr(method, target, headers, body, options.onUploadProgress)
@@ -286,7 +300,24 @@ export async function authedRequest<T>(method: string, path: string, options: Re
  * network failure is `NETWORK_ERROR`. Each call is signed afresh, so a
  * reconnect never replays a proof.
  */
-export async function openAuthedStream(path: string, signal?: AbortSignal): Promise<Response> {
+export function openAuthedStream(path: string, signal?: AbortSignal): Promise<Response> {
+  return openAuthedGet(path, 'text/event-stream', signal);
+}
+
+/**
+ * A signed GET of a file (a picture, a download): the answer's bytes as a Blob.
+ * Refusals become {@link ApiError} as in {@link authedRequest}.
+ */
+export async function authedBlob(path: string): Promise<Blob> {
+  const response = await openAuthedGet(path, '*/*');
+  try {
+    return await response.blob();
+  } catch {
+    throw new ApiError({ status: 0, code: 'NETWORK_ERROR', title: 'The server could not be reached' });
+  }
+}
+
+async function openAuthedGet(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     const session = await loadSession();
     if (!session) {
@@ -305,7 +336,7 @@ export async function openAuthedStream(path: string, signal?: AbortSignal): Prom
     try {
       response = await fetch(path, {
         method: 'GET',
-        headers: { accept: 'text/event-stream', ...proofHeaders },
+        headers: { accept, ...proofHeaders },
         credentials: 'same-origin',
         cache: 'no-store',
         ...(signal ? { signal } : {}),
@@ -348,10 +379,18 @@ export function post<T>(path: string, json: unknown): Promise<T> {
   return publicRequest<T>('POST', path, { json });
 }
 
+/** GET a text document without a login (a PEM file). */
+export async function getText(path: string): Promise<string> {
+  const raw = await sendWithFetch('GET', path, { accept: 'text/plain, application/x-pem-file, */*' }, undefined);
+  if (raw.status >= 400) throw toApiError(raw);
+  return raw.text;
+}
+
 /** Signed request helpers, one per method. */
 export const authed = {
   get: <T>(path: string, query?: Query) => authedRequest<T>('GET', path, query ? { query } : {}),
-  post: <T>(path: string, json?: unknown) => authedRequest<T>('POST', path, json === undefined ? {} : { json }),
+  post: <T>(path: string, json?: unknown, idempotencyKey?: string) =>
+    authedRequest<T>('POST', path, { ...(json === undefined ? {} : { json }), ...(idempotencyKey ? { idempotencyKey } : {}) }),
   put: <T>(path: string, json: unknown) => authedRequest<T>('PUT', path, { json }),
   patch: <T>(path: string, json: unknown) => authedRequest<T>('PATCH', path, { json }),
   delete: <T>(path: string) => authedRequest<T>('DELETE', path),

@@ -6,7 +6,31 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { CART_QUANTITY_MAX } from '@coconutpay/core/catalogue';
 import { getCart, removeCartItem, setCartQuantity } from '../api/cart.js';
-import type { Cart } from '../api/types.js';
+import type { Cart, CartLine } from '../api/types.js';
+
+/** The cart lines of one store: an order is paid to one store, so the checkout orders one group at a time. */
+export interface StoreGroup {
+  sellerId: string;
+  storeName: string;
+  lines: CartLine[];
+}
+
+/**
+ * Groups cart lines by store, stores in the order their first line appears (the
+ * cart's own order), lines in cart order within each store.
+ *
+ * @example
+ * groupByStore(cart.items).map((g) => g.storeName) // ['코코넛 마트', 'JOONGBU']
+ */
+export function groupByStore(lines: readonly CartLine[]): StoreGroup[] {
+  const groups = new Map<string, StoreGroup>();
+  for (const line of lines) {
+    const group = groups.get(line.sellerId) ?? { sellerId: line.sellerId, storeName: line.storeName, lines: [] };
+    group.lines.push(line);
+    groups.set(line.sellerId, group);
+  }
+  return [...groups.values()];
+}
 
 /** The cart store. */
 export const useCartStore = defineStore('cart', () => {

@@ -279,6 +279,13 @@ export const useCertificatesStore = defineStore('certificates', () => {
   const masterHere = computed(() => activeMaster.value !== null && deviceKeyIds.value.has(activeMaster.value.id));
   /** This device holds the key of some active certificate of mine. */
   const usableHere = computed(() => items.value.some((item) => item.status === 'active' && deviceKeyIds.value.has(item.id)));
+  /** The certificate this device pays with: the master when its key is here, else the newest usable additional one. */
+  const paymentCertificate = computed(
+    () =>
+      items.value.find((item) => item.kind === 'master' && item.status === 'active' && deviceKeyIds.value.has(item.id)) ??
+      items.value.find((item) => item.status === 'active' && deviceKeyIds.value.has(item.id)) ??
+      null,
+  );
 
   /** The device request this device is waiting on (or just finished). */
   const deviceRequest = ref<DeviceRequestProgress | null>(null);
@@ -447,6 +454,16 @@ export const useCertificatesStore = defineStore('certificates', () => {
     }
     await load();
     return { checkedAtMs: result.checkedAtMs, locallyVerified };
+  }
+
+  /**
+   * Opens this device's key of a certificate with its password, as a
+   * non-extractable signing key, for one flow (a payment) to hold in memory only.
+   */
+  async function openSigningKey(certificateId: string, password: string): Promise<CryptoKey> {
+    const record = await loadDeviceKey(certificateId).catch(() => null);
+    if (!record) throw new CertificateFlowError('noKeyOnDevice');
+    return openPrivateKey(record.encryptedKeyPem, password);
   }
 
   /** The two files of an export: the encrypted key and the certificate with its chain. */
@@ -735,6 +752,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
     activeMaster,
     masterHere,
     usableHere,
+    paymentCertificate,
     deviceRequest,
     pendingRequests,
     history,
@@ -743,6 +761,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
     issueMaster,
     importKey,
     testCertificate,
+    openSigningKey,
     exportFiles,
     requestAdditional,
     awaitDecision,

@@ -8,9 +8,11 @@
  * certificate table is the source of truth for our own certificates and the caller
  * reads the status from it on every use.
  */
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AppError, isErrorCode } from '@coconutpay/core/errors';
 import { checkMasterApproval, type ApprovalProblem } from '@coconutpay/core/pki/master-approval';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
+import type { SignatureCheckPrimitives } from '@coconutpay/core/pki/cms';
 import { validatePath, type PathValidationReason, type Purpose } from '@coconutpay/core/pki/validate-path';
 import type { CertificateAuthority } from './certificate-authority.js';
 
@@ -31,6 +33,7 @@ export const VERDICT_CACHE_MAX = 10_000;
 export class CertificateVerifier {
   private readonly cache = new Map<string, CachedVerdict>();
   private readonly approvals = new Map<string, ApprovalProblem | undefined>();
+  private readonly keys = new Map<string, KeyObject>();
   private readonly anchors: Uint8Array[];
   private readonly intermediates: Uint8Array[];
   private hits = 0;
@@ -105,6 +108,34 @@ export class CertificateVerifier {
     this.approvals.set(key, problem);
     return problem;
   }
+
+  /**
+   * The public key of a certificate, imported once per certificate: importing checks
+   * that the point is on the curve, which costs as much as a signature check. Keyed by
+   * the certificate's bytes, so it cannot go stale. Only P-256 keys are accepted.
+   */
+  publicKey(der: Uint8Array): KeyObject {
+    const cacheKey = Buffer.from(der).toString('base64');
+    const cached = this.keys.get(cacheKey);
+    if (cached) return cached;
+    const key = createPublicKey({ key: Buffer.from(parseCertificate(der).spki), format: 'der', type: 'spki' });
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new AppError('CERTIFICATE_CHAIN_INVALID', { detail: 'The certificate key is not P-256.' });
+    if (this.keys.size >= VERDICT_CACHE_MAX) this.keys.delete(this.keys.keys().next().value as string);
+    this.keys.set(cacheKey, key);
+    return key;
+  }
+
+  /** Whether an ECDSA P-256/SHA-256 signature (IEEE P1363, 64 bytes) by the certificate's key verifies over `data`. */
+  signatureValid(der: Uint8Array, signatureP1363: Uint8Array, data: Uint8Array): boolean {
+    if (signatureP1363.length !== 64) return false;
+    return verify('sha256', data, { key: this.publicKey(der), dsaEncoding: 'ieee-p1363' }, signatureP1363);
+  }
+
+  /** Core's CMS signature check on node:crypto with this cache's keys. */
+  readonly cmsPrimitives: SignatureCheckPrimitives = {
+    sha256: (bytes) => createHash('sha256').update(bytes).digest(),
+    verify: (der, signatureP1363, data) => this.signatureValid(der, signatureP1363, data),
+  };
 
   /** Throws the first reason's registry code when the chain is not valid. */
   async assertValid(der: Uint8Array, purpose: Purpose, atMs: number, extraIntermediates: Uint8Array[] = []): Promise<void> {

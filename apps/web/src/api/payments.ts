@@ -1,0 +1,97 @@
+/**
+ * Direct payment's calls (docs/protocol.md, "Payment authentication"): A's key to
+ * seal the request to, the sealed request, the code picture, the signed
+ * authorization; and the public check of an evidence file. The CA chain that
+ * anchors every check in the page comes from `/pki/ca.pem`.
+ */
+import type { Bytes } from '@coconutpay/core/encoding';
+import type { EvidenceVerdict } from '@coconutpay/core/payment/evidence';
+import { allPemBlocks } from '@coconutpay/core/pki/pem';
+import { authed, authedBlob, getText, post } from './client.js';
+
+/** A's key agreement key (requests are sealed to it) and A's certificate chain. */
+export interface PaymentServerKey {
+  agreementKey: { kty: 'EC'; crv: 'P-256'; x: string; y: string };
+  /** A's certificate, then the issuing CA: standard base64 DER. */
+  x5c: string[];
+}
+
+/** A's answer to a request: the sealed, A-signed payment command. */
+export interface IssuedCommand {
+  comId: string;
+  /** JWE to this payment's reply key, holding `{ jws }`. */
+  sealedCommand: string;
+  codeRequired: boolean;
+  expiresAtMs: number;
+}
+
+/** The signed authorization, as CMS parts (all base64url). */
+export interface AuthorizationBody {
+  comId: string;
+  content: string;
+  signedAttributes: string;
+  signature: string;
+}
+
+/** What a payment answers once the money moved. */
+export interface PaymentReceipt {
+  orderId: string;
+  orderNumber: string;
+  amountWon: number;
+  paidAtMs: number;
+  evidenceId: string;
+  /** The device's DER ECDSA signature over the signed attributes, hex. */
+  signatureHex: string;
+}
+
+/** A's key and chain. */
+export function getPaymentServerKey(): Promise<PaymentServerKey> {
+  return authed.get<PaymentServerKey>('/api/payments/server-key');
+}
+
+/** C → A: the sealed, device-signed request; answers with the sealed command. */
+export function sendPaymentRequest(sealedRequest: string, locale: 'ko' | 'en'): Promise<IssuedCommand> {
+  return authed.post<IssuedCommand>('/api/payments/requests', { sealedRequest, locale });
+}
+
+/** The verification code's picture (PNG) of a command that asks for one. */
+export function getCodePicture(comId: string): Promise<Blob> {
+  return authedBlob(`/api/payments/commands/${encodeURIComponent(comId)}/code.png`);
+}
+
+/** C → A: the signed authorization; pays once. */
+export function sendAuthorization(body: AuthorizationBody): Promise<PaymentReceipt> {
+  return authed.post<PaymentReceipt>('/api/payments/authorizations', body);
+}
+
+/** Anyone: the server's verdict on an evidence file (standard base64 of the DER). */
+export function verifyEvidenceOnServer(cmsBase64: string): Promise<EvidenceVerdict> {
+  return post<EvidenceVerdict>('/api/evidence/verify', { cmsBase64 });
+}
+
+/** The service's CA chain in PEM: issuing CA, then root. */
+export function getCaChainPem(): Promise<string> {
+  return getText('/pki/ca.pem');
+}
+
+/** The root certificate (DER) at the end of a PEM chain; throws when there is none. */
+export function rootFromChainPem(pem: string): Bytes {
+  const root = allPemBlocks(pem, 'CERTIFICATE').at(-1);
+  if (!root) throw new TypeError('no certificate in the CA chain');
+  return root;
+}
+
+let rootPromise: Promise<Bytes> | undefined;
+
+/**
+ * The service's root certificate: the trust anchor of every check this page makes
+ * (A's command signature, evidence). Fetched once per page load.
+ */
+export function loadRootCertificate(): Promise<Bytes> {
+  rootPromise ??= getCaChainPem().then(rootFromChainPem);
+  // A failed fetch is not remembered: the next caller asks again.
+  rootPromise.catch(() => {
+    rootPromise = undefined;
+  });
+  return rootPromise;
+}

@@ -1,0 +1,62 @@
+/** What the benchmark's processes tell each other (over Node's IPC channel). */
+import type { LatencySummary } from './stats.js';
+
+/** Route of the HTTP ceiling (added by bench/server-process.ts only). */
+export const ECHO_PATH = '/api/bench/echo';
+
+export interface SetupRequest {
+  type: 'setup';
+  port: number;
+  databaseUrl: string;
+  sellers: number;
+  productsPerSeller: number;
+  buyers: number;
+  topUpWon: number;
+}
+
+export interface RunRequest {
+  type: 'run';
+  scenario: 'payments' | 'http';
+  concurrency: number;
+  warmupMs: number;
+  measureMs: number;
+}
+
+/** The first payment of every certificate asks for the code (default policy): its cost, measured. */
+export interface CodePathResult {
+  payments: number;
+  request_with_code: LatencySummary;
+  code_image: LatencySummary;
+  authorize_with_code: LatencySummary;
+  total_with_code: LatencySummary;
+}
+
+export interface SetupResult {
+  type: 'setup-done';
+  setup_s: number;
+  buyers: number;
+  sellers: number;
+  products: number;
+  codePath: CodePathResult;
+  /** Body sizes of the three POSTs of one payment (order, sealed request, authorization). */
+  bodyBytes: [number, number, number];
+}
+
+export interface RunResult {
+  type: 'result';
+  scenario: 'payments' | 'http';
+  concurrency: number;
+  measure_s: number;
+  /** Complete payments (or, for the HTTP ceiling, groups of three round trips) per second. */
+  per_s: number;
+  completed: number;
+  errors: number;
+  errorSamples: string[];
+  total: LatencySummary;
+  steps: Record<string, LatencySummary>;
+  /** CPU the load generator used in the window, as a share of one core. */
+  load_cpu_share: number;
+}
+
+export type LoadMessage = SetupResult | RunResult | { type: 'measure-start' } | { type: 'measure-end' } | { type: 'failed'; error: string };
+export type LoadCommand = SetupRequest | RunRequest | { type: 'stop' };

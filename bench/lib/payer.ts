@@ -1,0 +1,164 @@
+/**
+ * What the browser does in a direct payment (docs/protocol.md, "Payment
+ * authentication"), over real HTTP: order, seal a device-signed REQ to A, open A's
+ * sealed command and check A's signature before trusting it, sign the authorization
+ * as CMS signed attributes, send it. The same steps as apps/server/test/payment-client.ts,
+ * without the test framework.
+ */
+import { randomBytes } from 'node:crypto';
+import { compactVerify, importX509, type CryptoKey as JoseKey } from 'jose';
+import { canonicalJson } from '@coconutpay/core/encoding/canonical-json';
+import { fromBase64Url } from '@coconutpay/core/encoding';
+import {
+  authorizationContent, codeProof, replyKeyPair, seal, signCanonical, unseal, verifyCommand,
+  type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
+} from '@coconutpay/core/payment';
+import { signedAttributes } from '@coconutpay/core/pki/cms';
+import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
+import { toPem } from '@coconutpay/core/pki/pem';
+import { p1363ToDer } from '@coconutpay/core/pki/signature';
+import { expectStatus, type SignedClient } from './signed-client.js';
+
+/** A buyer with a master certificate on this "device". */
+export interface Holder {
+  client: SignedClient;
+  certificateId: string;
+  keys: CryptoKeyPair;
+}
+
+/** Times of one payment, in milliseconds. Steps are HTTP round trips; `totalMs` adds the client's own work. */
+export interface PaymentTiming {
+  orderMs: number;
+  requestMs: number;
+  codeImageMs: number | null;
+  authorizeMs: number;
+  totalMs: number;
+  /** Sizes of the three bodies sent (order, sealed request, authorization). */
+  bodyBytes: [number, number, number];
+}
+
+/**
+ * Checks A's signed commands as the browser must before showing one. The chain
+ * verdict of A's certificates (the JWS header, x5c included) is remembered by its exact
+ * bytes for as long as every certificate in it is valid, like the server's verdict
+ * cache; A's signature and the canonical form are checked on every command.
+ */
+export class CommandVerifier {
+  private readonly chains = new Map<string, { key: JoseKey | CryptoKey; fromMs: number; untilMs: number }>();
+  fullChecks = 0;
+
+  constructor(private readonly trustAnchors: Uint8Array[]) {}
+
+  async verify(jws: string, nowMs: number): Promise<PaymentCommand> {
+    const headerPart = jws.slice(0, jws.indexOf('.'));
+    const known = this.chains.get(headerPart);
+    if (!known || nowMs < known.fromMs || nowMs >= known.untilMs) {
+      this.fullChecks += 1;
+      const check = await verifyCommand(jws, this.trustAnchors, new Date(nowMs));
+      if (!check.ok) throw new Error(`the command does not verify: ${JSON.stringify(check.reasons)}`);
+      const header = JSON.parse(new TextDecoder().decode(fromBase64Url(headerPart))) as { x5c: string[] };
+      let fromMs = Number.NEGATIVE_INFINITY;
+      let untilMs = Number.POSITIVE_INFINITY;
+      for (const c of header.x5c) {
+        const parsed = parseCertificate(new Uint8Array(Buffer.from(c, 'base64')));
+        fromMs = Math.max(fromMs, parsed.notBeforeSeconds * 1000);
+        untilMs = Math.min(untilMs, parsed.notAfterSeconds * 1000);
+      }
+      const key = await importX509(toPem(check.signerCertificate, 'CERTIFICATE'), 'ES256');
+      this.chains.set(headerPart, { key, fromMs, untilMs });
+      return check.command;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = (await compactVerify(jws, known.key, { algorithms: ['ES256'] })).payload;
+    } catch {
+      throw new Error('the command signature does not verify');
+    }
+    const text = new TextDecoder().decode(payload);
+    const command = JSON.parse(text) as PaymentCommand;
+    if (canonicalJson(command) !== text) throw new Error('the command is not in canonical form');
+    if (command.type !== 'coconutpay-payment-command' || command.v !== 1) throw new Error('not a payment command');
+    return command;
+  }
+}
+
+/** What every payer shares: A's key agreement key and the command checker. */
+export interface PaymentContext {
+  serverAgreementKey: CryptoKey;
+  commands: CommandVerifier;
+  /** Reads the plain code behind a command's picture (setup only: the bench is not a person). */
+  codeOf?: (comId: string) => Promise<string>;
+}
+
+/** Fetches A's public key agreement key and sets up the command checker. */
+export async function paymentContext(client: SignedClient, rootDer: Uint8Array): Promise<PaymentContext> {
+  const answer = await client.connection.send('GET', '/api/payments/server-key', {});
+  const key = expectStatus<{ agreementKey: JsonWebKey }>('server key', answer, 200).agreementKey;
+  const serverAgreementKey = await crypto.subtle.importKey('jwk', { ...key, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
+  return { serverAgreementKey, commands: new CommandVerifier([rootDer]) };
+}
+
+/**
+ * One complete payment of one product: order → REQ → COM → AUTH → paid. With
+ * `withCode` the command must ask for the code, which is read through `codeOf`.
+ */
+export async function payOnce(context: PaymentContext, holder: Holder, productId: string, options: { withCode?: boolean } = {}): Promise<PaymentTiming> {
+  const started = performance.now();
+  const client = holder.client;
+
+  let t = performance.now();
+  const orderBody = { source: 'product', productId, quantity: 1 };
+  const order = expectStatus<{ id: string; totalWon: number; orderNumber: string }>('order', await client.request('POST', '/api/orders', orderBody), 201);
+  const orderMs = performance.now() - t;
+
+  const reply = await replyKeyPair();
+  const request: PaymentRequest = {
+    v: 1, type: 'coconutpay-payment-request', orderId: order.id, payerUserId: client.userId, certificateId: holder.certificateId,
+    nonce: randomBytes(16).toString('base64url'), issuedAtMs: Date.now(), locale: 'ko', replyKey: reply.jwk,
+  };
+  const signature = await signCanonical(holder.keys.privateKey, request);
+  const sealedRequest = await seal({ request, signature }, context.serverAgreementKey, 'coconutpay-payment-request');
+  t = performance.now();
+  const issued = expectStatus<{ comId: string; sealedCommand: string; codeRequired: boolean }>('request', await client.request('POST', '/api/payments/requests', { sealedRequest, locale: 'ko' }), 201);
+  const requestMs = performance.now() - t;
+  if (issued.codeRequired !== (options.withCode === true)) throw new Error(`the command ${issued.codeRequired ? 'asks' : 'does not ask'} for the code`);
+
+  const { jws } = await unseal<{ jws: string }>(issued.sealedCommand, reply.keys.privateKey, 'coconutpay-payment-command');
+  const command = await context.commands.verify(jws, Date.now());
+  // What the person would be shown: it must be this order, at the server's total.
+  if (command.comId !== issued.comId || command.orderId !== order.id || command.amountWon !== order.totalWon) throw new Error('the command is not for this order');
+
+  let codeImageMs: number | null = null;
+  let code: string | null = null;
+  if (issued.codeRequired) {
+    if (!context.codeOf) throw new Error('a code is asked and nobody can read it');
+    t = performance.now();
+    const picture = await client.request('GET', `/api/payments/commands/${issued.comId}/code.png`);
+    if (picture.status !== 200) throw new Error(`code picture: HTTP ${picture.status}`);
+    codeImageMs = performance.now() - t;
+    code = await context.codeOf(issued.comId);
+  }
+
+  const authorization: PaymentAuthorization = {
+    v: 1, type: 'coconutpay-payment-authorization', command, commandJws: jws, codeProof: code ? await codeProof(code, issued.comId) : null,
+  };
+  const content = authorizationContent(authorization);
+  const attributes = await signedAttributes(content, new Date());
+  const deviceSignature = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, holder.keys.privateKey, attributes));
+  const body = {
+    comId: issued.comId,
+    content: Buffer.from(content).toString('base64url'),
+    signedAttributes: Buffer.from(attributes).toString('base64url'),
+    signature: Buffer.from(p1363ToDer(deviceSignature)).toString('base64url'),
+  };
+  t = performance.now();
+  const receipt = expectStatus<{ orderId: string; amountWon: number }>('authorize', await client.request('POST', '/api/payments/authorizations', body), 200);
+  const authorizeMs = performance.now() - t;
+  if (receipt.orderId !== order.id || receipt.amountWon !== order.totalWon) throw new Error('the receipt is not for this order');
+  // Body sizes without serialising again: every field is ASCII, and the JSON punctuation is fixed.
+  const authorizationBytes = body.comId.length + body.content.length + body.signedAttributes.length + body.signature.length + 64;
+  return {
+    orderMs, requestMs, codeImageMs, authorizeMs, totalMs: performance.now() - started,
+    bodyBytes: [JSON.stringify(orderBody).length, sealedRequest.length + 33, authorizationBytes],
+  };
+}

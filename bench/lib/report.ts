@@ -1,0 +1,90 @@
+/** The benchmark's Markdown report and the shape of one engine's JSON record. */
+import type { CryptoCeiling } from '../crypto-ceiling.js';
+import type { LedgerCeiling } from '../ledger-ceiling.js';
+import type { CodePathResult, RunResult } from './messages.js';
+
+export interface ServerSide {
+  rss_mb: number;
+  rss_max_mb: number;
+  heap_used_mb: number;
+  cpu_share: number;
+  cpu_us_per_payment: number | null;
+  verdict_cache: { hits: number; misses: number; size: number };
+  /** SQLite group commit: write transactions per fsync'd commit in the window. */
+  transactions_per_commit: number | null;
+}
+
+export type MeasuredRun = RunResult & { server: ServerSide };
+
+/** One engine's record: bench/results/<date>-<engine>.json. */
+export interface EngineResult {
+  engine: string;
+  date: string;
+  mode: 'quick' | 'full';
+  payments_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  rss_mb: number;
+  /** The lowest of the three ceilings measured in the same run. */
+  ceiling_per_s: number;
+  lowest_ceiling: string;
+  fraction_of_ceiling: number;
+  /** Clients of the reported run (the best one with p99 ≤ 50 ms, if any). */
+  concurrency: number;
+  targets: { payments_per_s_at_least_1000: boolean; p99_at_most_50_ms: boolean; fraction_at_least_half: boolean };
+  details: {
+    machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; pinned: boolean };
+    ceilings: { crypto_per_s: number; http_per_s: number; ledger_per_s: number; crypto: CryptoCeiling; http: MeasuredRun; ledger: LedgerCeiling };
+    runs: MeasuredRun[];
+    code_path: CodePathResult;
+    setup: unknown;
+    server_log_bytes_per_request: number;
+  };
+}
+
+const ENGINE_NAMES: Record<string, string> = { sqlite: 'SQLite (WAL, synchronous=FULL)', postgres: 'PostgreSQL', mysql: 'MariaDB' };
+const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
+
+export function renderReport(results: EngineResult[], meta: { mode: string; machine: EngineResult['details']['machine']; seconds: number }): string {
+  const m = meta.machine;
+  const lines: string[] = [];
+  lines.push(`# Payment benchmark — ${results[0]?.date ?? ''} (${meta.mode})`, '');
+  lines.push(`${m.cpus} × ${m.cpu_model}, ${m.memory_gb} GB, Node ${m.node}; server on core 0, load generator on core 1${m.pinned ? '' : ' (not pinned)'}; ${meta.seconds} s in all.`);
+  lines.push('A payment is complete when the buyer holds the receipt: order → sealed signed REQ → sealed A-signed COM → CMS-signed AUTH → paid, three HTTP round trips, over keep-alive loopback connections. Targets: ≥ 1,000 payments/s on SQLite with p99 ≤ 50 ms, and ≥ 50 % of the lowest ceiling.', '');
+  lines.push('| engine | payments/s | p50 ms | p99 ms | server RSS MB | crypto ceiling/s | HTTP ceiling/s | ledger ceiling/s | fraction of lowest | clients |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const c = r.details.ceilings;
+    const mark = (name: string, value: number) => (r.lowest_ceiling === name ? `**${value}**` : String(value));
+    lines.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.payments_per_s} | ${r.p50_ms} | ${r.p99_ms} | ${r.rss_mb} | ${mark('crypto', c.crypto_per_s)} | ${mark('http', c.http_per_s)} | ${mark('ledger', c.ledger_per_s)} | ${Math.round(r.fraction_of_ceiling * 100)} % | ${r.concurrency} |`);
+  }
+  lines.push('', 'The lowest ceiling is in bold. Targets met:', '');
+  lines.push('| engine | ≥ 1,000/s | p99 ≤ 50 ms | ≥ 50 % of ceiling |', '|---|---|---|---|');
+  for (const r of results) lines.push(`| ${r.engine} | ${yes(r.targets.payments_per_s_at_least_1000)} | ${yes(r.targets.p99_at_most_50_ms)} | ${yes(r.targets.fraction_at_least_half)} |`);
+
+  for (const r of results) {
+    const c = r.details.ceilings;
+    lines.push('', `## ${ENGINE_NAMES[r.engine] ?? r.engine}`, '');
+    lines.push('| clients | payments/s | p50 | p99 | max | order p99 | REQ→COM p99 | AUTH p99 | server CPU | server µs/payment | load CPU | RSS MB | errors |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const run of r.details.runs) {
+      lines.push(`| ${run.concurrency} | ${run.per_s} | ${run.total.p50_ms} | ${run.total.p99_ms} | ${run.total.max_ms} | ${run.steps.order?.p99_ms} | ${run.steps.request?.p99_ms} | ${run.steps.authorize?.p99_ms} | ${Math.round(run.server.cpu_share * 100)} % | ${run.server.cpu_us_per_payment} | ${Math.round(run.load_cpu_share * 100)} % | ${run.server.rss_max_mb} | ${run.errors} |`);
+    }
+    const h = c.http;
+    lines.push('', `- **HTTP ceiling**: ${h.per_s} groups/s of the same three signed POSTs (same body sizes) to an authenticated route that does nothing, ${h.concurrency} clients; p50 ${h.total.p50_ms} ms, p99 ${h.total.p99_ms} ms; server ${h.server.cpu_us_per_payment} µs CPU per group, load CPU ${Math.round(h.load_cpu_share * 100)} %.`);
+    lines.push(`- **Ledger ceiling**: \`payOrder\` alone, ${c.ledger.in_flight} in flight, ${c.ledger.payments} payments: ${c.ledger.per_s}/s, p50 ${c.ledger.latency.p50_ms} ms, p99 ${c.ledger.latency.p99_ms} ms.`);
+    lines.push(`- **Crypto ceiling**: server ${c.crypto.server.us_per_payment} µs per payment (${c.crypto.server.per_s}/s on one core), client ${c.crypto.client.us_per_payment} µs (${c.crypto.client.per_s}/s); the lower one counts.`);
+    const code = r.details.code_path;
+    lines.push(`- **Code path** (each certificate's first payment, ${code.payments} payments, 4 at a time): REQ→COM with code issue p50 ${code.request_with_code.p50_ms} ms, code picture p50 ${code.code_image.p50_ms} ms, AUTH with code check p50 ${code.authorize_with_code.p50_ms} ms; whole payment p50 ${code.total_with_code.p50_ms} ms. CPU: issuing a code (random + distorted PNG) ${c.crypto.code.issue_us} µs, checking its proof ${c.crypto.code.check_us} µs.`);
+    lines.push(`- Server log: ${r.details.server_log_bytes_per_request} bytes per request (pino, level info as shipped).`);
+  }
+  const crypto = results[0]?.details.ceilings.crypto;
+  if (crypto) {
+    lines.push('', '## Crypto per payment (µs of one core)', '', '| side | operation | × | µs per call |', '|---|---|---:|---:|');
+    for (const o of crypto.server.operations) lines.push(`| server | ${o.name} | ${o.perPayment} | ${o.us_per_call} |`);
+    for (const o of crypto.client.operations) lines.push(`| client | ${o.name} | ${o.perPayment} | ${o.us_per_call} |`);
+    lines.push(`| client | (without the cached chain verdict: full check of A's chain + JWS) | — | ${crypto.client.full_chain_check_us} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

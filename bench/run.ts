@@ -1,0 +1,309 @@
+/**
+ * The payment benchmark (issue 5, "Performance"): the whole direct-payment protocol
+ * over HTTP on loopback, against the real server on each configured engine, with the
+ * ceilings of this machine measured in the same run.
+ *
+ *   npm run bench                 full run (a concurrency sweep, longer windows)
+ *   npm run bench -- --quick      under a minute
+ *   options: --engines=sqlite,postgres,mysql  --concurrency=16,32  --measure-s=N
+ *            --profile (CPU profiles of the server's measured windows, in bench/profiles/)
+ *            --no-ceilings (protocol runs only, for profiling; no results are written)
+ *
+ * Processes: the server (bench/server-process.ts) on core 0, the load generator
+ * (bench/load-process.ts) on core 1, so neither shares the other's event loop. The
+ * ceilings run as their own processes on core 0. Results: bench/results/<date>-<engine>.json
+ * and bench/results/<date>-report.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DatabaseEngine } from '../apps/server/src/config.js';
+import { enginesUnderTest } from '../apps/server/test/helpers.js';
+import type { CryptoCeiling } from './crypto-ceiling.js';
+import type { LedgerCeiling } from './ledger-ceiling.js';
+import type { LoadCommand, LoadMessage, RunResult, SetupResult } from './lib/messages.js';
+import { renderReport, type EngineResult } from './lib/report.js';
+import { round } from './lib/stats.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+const PROFILES_DIR = path.join(BENCH_DIR, 'profiles');
+
+/** What one run does; --quick shrinks every window so the whole run stays under a minute. */
+interface Plan {
+  mode: 'quick' | 'full';
+  buyers: number;
+  sellers: number;
+  productsPerSeller: number;
+  concurrency: number[];
+  warmupMs: number;
+  measureMs: number;
+  httpMeasureMs: number;
+  cryptoMsPerOperation: number;
+  ledgerOrders: number;
+  ledgerInFlight: number;
+}
+
+function planFrom(argv: string[]): { plan: Plan; engines: DatabaseEngine[] | null; profile: boolean; ceilings: boolean } {
+  const option = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const quick = argv.includes('--quick');
+  const plan: Plan = quick
+    ? { mode: 'quick', buyers: 48, sellers: 8, productsPerSeller: 4, concurrency: [48], warmupMs: 1_500, measureMs: 5_000, httpMeasureMs: 2_500, cryptoMsPerOperation: 150, ledgerOrders: 1_500, ledgerInFlight: 48 }
+    : { mode: 'full', buyers: 128, sellers: 16, productsPerSeller: 8, concurrency: [16, 32, 64, 128], warmupMs: 3_000, measureMs: 15_000, httpMeasureMs: 8_000, cryptoMsPerOperation: 1_000, ledgerOrders: 10_000, ledgerInFlight: 64 };
+  const concurrency = option('concurrency');
+  if (concurrency) plan.concurrency = concurrency.split(',').map(Number);
+  plan.buyers = Math.max(plan.buyers, ...plan.concurrency);
+  const measure = option('measure-s');
+  if (measure) plan.measureMs = Number(measure) * 1000;
+  const engines = option('engines')?.split(',') as DatabaseEngine[] | undefined;
+  return { plan, engines: engines ?? null, profile: argv.includes('--profile'), ceilings: !argv.includes('--no-ceilings') };
+}
+
+/** Pins a child to one core when the machine has two or more and `taskset` exists. */
+function pinnable(): boolean {
+  if (os.cpus().length < 2) return false;
+  try {
+    return statSync('/usr/bin/taskset').isFile();
+  } catch {
+    return false;
+  }
+}
+const PIN = pinnable();
+
+function startChild(script: string, options: { cpu: number; env?: Record<string, string>; stdoutFile?: string; nodeArgs?: string[] }): ChildProcess {
+  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(BENCH_DIR, script)];
+  const command = PIN ? '/usr/bin/taskset' : process.execPath;
+  const args = PIN ? ['-c', String(options.cpu), process.execPath, ...nodeArgs] : nodeArgs;
+  const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'a') : 'ignore';
+  const child = spawn(command, args, { stdio: ['ignore', stdout, 'inherit', 'ipc'], env: { ...process.env, ...options.env } });
+  if (typeof stdout === 'number') closeSync(stdout);
+  return child;
+}
+
+/** The next IPC message of `type` from `child`; a 'failed' message or an exit rejects. */
+function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type: string; error?: string }) => {
+      if (message.type === type) {
+        cleanup();
+        resolve(message as unknown as T);
+      } else if (message.type === 'failed') {
+        cleanup();
+        reject(new Error(message.error));
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`child exited (${code}) while waiting for '${type}'`));
+    };
+    const cleanup = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+function rssMb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? round(Number(match[1]) / 1024, 1) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface ServerMark {
+  cpu: NodeJS.CpuUsage;
+  elu: { idle: number; active: number; utilization: number };
+  memory: NodeJS.MemoryUsage;
+  wallMs: number;
+  verifier: { hits: number; misses: number; size: number };
+  groupCommit: { transactions: number; commits: number } | null;
+}
+
+async function measureCrypto(plan: Plan): Promise<CryptoCeiling> {
+  const child = startChild('crypto-ceiling.ts', { cpu: 0 });
+  const answer = nextMessage<{ result: CryptoCeiling }>(child, 'crypto');
+  child.send({ durationMs: plan.cryptoMsPerOperation });
+  const { result } = await answer;
+  await exited(child);
+  return result;
+}
+
+async function measureLedger(plan: Plan, engine: DatabaseEngine): Promise<LedgerCeiling> {
+  const child = startChild('ledger-ceiling.ts', { cpu: 0 });
+  const answer = nextMessage<{ result: LedgerCeiling }>(child, 'ledger');
+  child.send({ engine, orders: plan.ledgerOrders, inFlight: plan.ledgerInFlight });
+  const { result } = await answer;
+  await exited(child);
+  return result;
+}
+
+/** Server and load generator for one engine: setup, HTTP ceiling, then the payment runs. */
+async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: boolean) {
+  const engineUnderTest = enginesUnderTest().find((e) => e.engine === engine)!;
+  const database = await engineUnderTest.create();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cp-bench-'));
+  const logFile = path.join(dataDir, 'server.log');
+  if (profile) mkdirSync(PROFILES_DIR, { recursive: true });
+  const server = startChild('server-process.ts', {
+    cpu: 0,
+    stdoutFile: logFile,
+    env: {
+      DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      DEMO: 'off',
+      // Only registration and login hash passwords; they are setup, not the measured payments.
+      PASSWORD_HASH_LOG_N: '10',
+      // Buyers top up once for the whole run.
+      TOP_UP_DAILY_LIMIT_WON: '1000000000000',
+      WEB_DIST_DIR: path.join(dataDir, 'no-web'),
+    },
+  });
+  const load = startChild('load-process.ts', { cpu: 1 });
+  const sendLoad = (command: LoadCommand) => load.send(command);
+  const mark = async (): Promise<ServerMark> => {
+    const answer = nextMessage<ServerMark & { type: string }>(server, 'mark');
+    server.send({ type: 'mark' });
+    return answer;
+  };
+  try {
+    const { port } = await nextMessage<{ port: number }>(server, 'ready');
+    const setupAnswer = nextMessage<SetupResult>(load, 'setup-done');
+    sendLoad({ type: 'setup', port, databaseUrl: database.url, sellers: plan.sellers, productsPerSeller: plan.productsPerSeller, buyers: plan.buyers, topUpWon: 500_000_000 });
+    const setup = await setupAnswer;
+    process.stdout.write(`  setup: ${setup.buyers} buyers, ${setup.products} products in ${setup.setup_s} s\n`);
+
+    const runOne = async (scenario: 'payments' | 'http', concurrency: number, measureMs: number) => {
+      let start: ServerMark | undefined;
+      let end: ServerMark | undefined;
+      let rssMaxMb = 0;
+      const sampler = setInterval(() => (rssMaxMb = Math.max(rssMaxMb, rssMb(server.pid!))), 250);
+      const profileFile = path.join(PROFILES_DIR, `server-${engine}-${scenario}-${concurrency}.cpuprofile`);
+      const onMessage = (message: LoadMessage) => {
+        if (message.type === 'measure-start') {
+          void mark().then((m) => (start = m));
+          if (profile) server.send({ type: 'profile-start' });
+        }
+        if (message.type === 'measure-end') {
+          void mark().then((m) => (end = m));
+          if (profile) server.send({ type: 'profile-stop', file: profileFile });
+        }
+      };
+      load.on('message', onMessage);
+      const answer = nextMessage<RunResult>(load, 'result');
+      sendLoad({ type: 'run', scenario, concurrency, warmupMs: plan.warmupMs, measureMs });
+      const result = await answer;
+      load.off('message', onMessage);
+      clearInterval(sampler);
+      while (!end) await new Promise((r) => setTimeout(r, 20));
+      const cpuUs = start ? end.cpu.user - start.cpu.user + end.cpu.system - start.cpu.system : 0;
+      const wallMs = start ? end.wallMs - start.wallMs : 1;
+      const server_ = {
+        rss_mb: round(end.memory.rss / 1024 / 1024, 1),
+        rss_max_mb: Math.max(rssMaxMb, round(end.memory.rss / 1024 / 1024, 1)),
+        heap_used_mb: round(end.memory.heapUsed / 1024 / 1024, 1),
+        cpu_share: round(cpuUs / 1000 / wallMs, 3),
+        cpu_us_per_payment: result.completed > 0 ? round(cpuUs / result.completed, 0) : null,
+        verdict_cache: end.verifier,
+        transactions_per_commit: start && end.groupCommit && start.groupCommit && end.groupCommit.commits > start.groupCommit.commits
+          ? round((end.groupCommit.transactions - start.groupCommit.transactions) / (end.groupCommit.commits - start.groupCommit.commits), 1)
+          : null,
+      };
+      process.stdout.write(`  ${scenario} ×${concurrency}: ${result.per_s}/s, p50 ${result.total.p50_ms} ms, p99 ${result.total.p99_ms} ms, errors ${result.errors}, server CPU ${server_.cpu_share} (${server_.cpu_us_per_payment} µs each), load CPU ${result.load_cpu_share}, transactions/commit ${server_.transactions_per_commit}\n`);
+      for (const e of result.errorSamples) process.stdout.write(`    error: ${e}\n`);
+      return { ...result, server: server_ };
+    };
+
+    const http = await runOne('http', Math.max(...plan.concurrency), plan.httpMeasureMs);
+    const runs = [];
+    for (const c of plan.concurrency) runs.push(await runOne('payments', c, plan.measureMs));
+    const logBytes = statSync(logFile).size;
+    return { setup, http, runs, logBytes };
+  } finally {
+    load.send({ type: 'stop' });
+    server.send({ type: 'stop' });
+    await Promise.all([exited(load), exited(server)]);
+    await database.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { plan, engines: wanted, profile, ceilings: withCeilings } = planFrom(process.argv.slice(2));
+  const configured = enginesUnderTest().map((e) => e.engine);
+  const engines = (wanted ?? configured).filter((e) => configured.includes(e));
+  const started = Date.now();
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_gb: round(os.totalmem() / 2 ** 30, 1), node: process.version, pinned: PIN };
+  process.stdout.write(`CoconutPay payment benchmark (${plan.mode}) on ${machine.cpus} × ${machine.cpu_model}, Node ${machine.node}; engines: ${engines.join(', ')}\n`);
+  if (!PIN) process.stdout.write('  (not pinning processes to cores: fewer than 2 CPUs or no taskset)\n');
+
+  if (!withCeilings) {
+    for (const engine of engines) await measureProtocol(plan, engine, profile);
+    return;
+  }
+  process.stdout.write('crypto ceiling…\n');
+  const cryptoCeiling = await measureCrypto(plan);
+  process.stdout.write(`  server ${cryptoCeiling.server.us_per_payment} µs/payment (${cryptoCeiling.server.per_s}/s), client ${cryptoCeiling.client.us_per_payment} µs/payment (${cryptoCeiling.client.per_s}/s)\n`);
+
+  const results: EngineResult[] = [];
+  for (const engine of engines) {
+    process.stdout.write(`${engine}: protocol over HTTP…\n`);
+    const protocol = await measureProtocol(plan, engine, profile);
+    process.stdout.write(`${engine}: ledger ceiling…\n`);
+    const ledger = await measureLedger(plan, engine);
+    process.stdout.write(`  payOrder ×${ledger.in_flight} in flight: ${ledger.per_s}/s\n`);
+
+    const ceilings = { crypto_per_s: cryptoCeiling.per_s, http_per_s: protocol.http.per_s, ledger_per_s: ledger.per_s };
+    const [lowestName, lowest] = Object.entries(ceilings).sort((a, b) => a[1] - b[1])[0]!;
+    const withinTarget = protocol.runs.filter((r) => r.errors === 0 && r.total.p99_ms <= 50);
+    const best = (withinTarget.length > 0 ? withinTarget : protocol.runs).reduce((a, b) => (b.per_s > a.per_s ? b : a));
+    const paidTotal = protocol.runs.reduce((s, r) => s + r.completed, 0);
+    const result: EngineResult = {
+      engine,
+      date,
+      mode: plan.mode,
+      payments_per_s: best.per_s,
+      p50_ms: best.total.p50_ms,
+      p99_ms: best.total.p99_ms,
+      rss_mb: best.server.rss_max_mb,
+      ceiling_per_s: lowest,
+      lowest_ceiling: lowestName.replace(/_per_s$/, ''),
+      fraction_of_ceiling: round(best.per_s / lowest, 3),
+      concurrency: best.concurrency,
+      targets: {
+        payments_per_s_at_least_1000: best.per_s >= 1000,
+        p99_at_most_50_ms: best.total.p99_ms <= 50,
+        fraction_at_least_half: best.per_s / lowest >= 0.5,
+      },
+      details: {
+        machine,
+        ceilings: { ...ceilings, crypto: cryptoCeiling, http: protocol.http, ledger },
+        runs: protocol.runs,
+        code_path: protocol.setup.codePath,
+        setup: { ...protocol.setup, type: undefined },
+        server_log_bytes_per_request: round(protocol.logBytes / Math.max(1, (paidTotal + protocol.setup.buyers) * 3 + protocol.http.completed * 3), 0),
+      },
+    };
+    results.push(result);
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(path.join(RESULTS_DIR, `${date}-${engine}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  }
+  const report = renderReport(results, { mode: plan.mode, machine, seconds: round((Date.now() - started) / 1000, 0) });
+  writeFileSync(path.join(RESULTS_DIR, `${date}-report.md`), report);
+  process.stdout.write(`\n${report}\nwritten to bench/results/${date}-*.json and ${date}-report.md (${round((Date.now() - started) / 1000, 0)} s)\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`benchmark failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
