@@ -138,7 +138,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
   }) as unknown as FastifyInstance;
 
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, { onBackgroundError: (message) => app.log.error({ message }, 'database background work failed') });
   app.addHook('onClose', async () => database.close());
   await migrateToLatest(database.db, database.engine);
 
@@ -172,7 +172,11 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const verifier = new CertificateVerifier(ca);
   const certificateRequests = new CertificateRequestsRepository(db);
   const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, ca, crls, clock, validityDays: config.certificateValidityDays });
-  const decisions = new DecisionHub();
+  const redisOptions = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  const decisions = new DecisionHub(
+    config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
+  );
+  app.addHook('onClose', async () => decisions.close());
   const devices = new DeviceCertificatesService({
     db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
     validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates,

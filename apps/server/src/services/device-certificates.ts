@@ -8,6 +8,7 @@
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import {
@@ -81,24 +82,50 @@ export interface MasterRevocationProof {
   signature: string;
 }
 
-/** Decisions fan out to the new device's event stream (one process; see docs/architecture.md). */
+/**
+ * Decisions fan out to the new device's event stream. In one process an event
+ * emitter suffices; with `REDIS_URL` set, decisions travel over Redis pub/sub so
+ * the stream may be held by another server process than the one that approved.
+ */
 export class DecisionHub {
   private readonly emitter = new EventEmitter();
 
-  constructor() {
+  constructor(private readonly redis?: { publisher: Redis; subscriber: Redis }) {
     // One listener per open stream; a busy server has many.
     this.emitter.setMaxListeners(0);
+    if (redis) {
+      void redis.subscriber.subscribe(DECISION_CHANNEL);
+      redis.subscriber.on('message', (channel: string, message: string) => {
+        if (channel !== DECISION_CHANNEL) return;
+        try {
+          const state = JSON.parse(message) as RequestState;
+          this.emitter.emit(state.id, state);
+        } catch {
+          // A message we cannot read is not ours to act on.
+        }
+      });
+    }
   }
 
   publish(requestId: string, state: RequestState): void {
-    this.emitter.emit(requestId, state);
+    // Through Redis every process (this one included) hears it once, from the subscription.
+    if (this.redis) void this.redis.publisher.publish(DECISION_CHANNEL, JSON.stringify(state));
+    else this.emitter.emit(requestId, state);
   }
 
   subscribe(requestId: string, listener: (state: RequestState) => void): () => void {
     this.emitter.on(requestId, listener);
     return () => this.emitter.off(requestId, listener);
   }
+
+  async close(): Promise<void> {
+    if (!this.redis) return;
+    await this.redis.subscriber.quit();
+    await this.redis.publisher.quit();
+  }
 }
+
+const DECISION_CHANNEL = 'coconutpay:device-decisions';
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
