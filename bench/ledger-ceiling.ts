@@ -20,7 +20,6 @@ export interface LedgerCeiling {
 }
 
 const SELLERS = 8;
-const BUYERS = 64;
 
 async function inBatches<T>(count: number, width: number, work: (index: number) => Promise<T>): Promise<T[]> {
   const results: T[] = new Array(count);
@@ -34,19 +33,20 @@ async function inBatches<T>(count: number, width: number, work: (index: number) 
   return results;
 }
 
-export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: number, inFlight: number): Promise<LedgerCeiling> {
+export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: number, inFlight: number, dataDir?: string): Promise<LedgerCeiling> {
   const engine = enginesUnderTest().find((e) => e.engine === engineName);
   if (!engine) throw new Error(`engine ${engineName} is not configured`);
-  const t = await startTestApp({ engine });
+  const t = await startTestApp({ engine, ...(dataDir ? { env: { DATA_DIR: dataDir } } : {}) });
   try {
     const { ledger, orders: orderService, payments } = t.app.internals;
-    const productIds = (await inBatches(SELLERS, 4, async () => {
+    const productIds = (await inBatches(SELLERS, 8, async () => {
       const seller = await newClient(t, 'seller');
       const res = await seller.request('POST', '/api/seller/products', { name: '원장 상품', category: 'food', description: '', priceWon: 9_900, stock: 1_000_000 });
       if (res.statusCode !== 201) throw new Error(`product: ${res.body}`);
       return res.json().id as string;
     }));
-    const buyers = await inBatches(BUYERS, 4, async () => {
+    // One buyer per payment in flight: as many wallets as the protocol runs have clients.
+    const buyers = await inBatches(inFlight, 8, async () => {
       const buyer = await newClient(t, 'buyer');
       await ledger.fund(buyer.userId, 1_000_000_000n, 'top_up', 'ledger ceiling', t.clock.nowMs);
       return { userId: buyer.userId, role: 'buyer' as const, sessionId: buyer.sessionId };
@@ -72,8 +72,8 @@ export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: n
   }
 }
 
-process.once('message', (message: { engine: DatabaseEngine; orders: number; inFlight: number }) => {
-  measureLedgerCeiling(message.engine, message.orders, message.inFlight).then(
+process.once('message', (message: { engine: DatabaseEngine; orders: number; inFlight: number; dataDir?: string }) => {
+  measureLedgerCeiling(message.engine, message.orders, message.inFlight, message.dataDir).then(
     (result) => process.send!({ type: 'ledger', result }, () => process.exit(0)),
     (error: unknown) => process.send!({ type: 'failed', error: error instanceof Error ? error.stack : String(error) }, () => process.exit(1)),
   );

@@ -16,7 +16,7 @@ const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 const byProject = {};
 for (const file of report.testResults ?? []) {
   for (const t of file.assertionResults ?? []) {
-    const project = file.name.includes('/e2e/') ? 'e2e' : file.name.includes('/packages/core/') ? 'core' : file.name.includes('/apps/web/') ? 'web' : file.name.includes('/apps/cli/') ? 'cli' : 'server';
+    const project = file.name.includes('/e2e/') ? 'e2e' : file.name.includes('/packages/core/') ? 'core' : file.name.includes('/apps/web/') ? 'web' : file.name.includes('/apps/cli/') ? 'cli' : file.name.includes('/bench/') ? 'bench' : 'server';
     byProject[project] ??= { passed: 0, failed: 0, skipped: 0 };
     const key = t.status === 'passed' ? 'passed' : t.status === 'failed' ? 'failed' : 'skipped';
     byProject[project][key] += 1;

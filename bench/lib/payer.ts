@@ -2,28 +2,28 @@
  * What the browser does in a direct payment (docs/protocol.md, "Payment
  * authentication"), over real HTTP: order, seal a device-signed REQ to A, open A's
  * sealed command and check A's signature before trusting it, sign the authorization
- * as CMS signed attributes, send it. The same steps as apps/server/test/payment-client.ts,
- * without the test framework.
+ * as CMS signed attributes, send it. The same messages as apps/server/test/payment-client.ts
+ * and the web app make with core's WebCrypto code, here with node:crypto (the server's
+ * compact-jwe.ts, tested against core's `seal`/`unseal`) so that the one load core can
+ * keep the server busy; the server checks every byte either way.
  */
-import { randomBytes } from 'node:crypto';
-import { compactVerify, importX509, type CryptoKey as JoseKey } from 'jose';
-import { canonicalJson } from '@coconutpay/core/encoding/canonical-json';
+import { createECDH, createPublicKey, KeyObject, randomBytes, sign, verify } from 'node:crypto';
+import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import { fromBase64Url } from '@coconutpay/core/encoding';
-import {
-  authorizationContent, codeProof, replyKeyPair, seal, signCanonical, unseal, verifyCommand,
-  type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
-} from '@coconutpay/core/payment';
+import { authorizationContent, codeProof, verifyCommand, type PaymentAuthorization, type PaymentCommand, type PaymentRequest } from '@coconutpay/core/payment';
 import { signedAttributes } from '@coconutpay/core/pki/cms';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
-import { toPem } from '@coconutpay/core/pki/pem';
 import { p1363ToDer } from '@coconutpay/core/pki/signature';
+import { openCompactJwe, p256PublicPoint, sealCompactJwe } from '../../apps/server/src/services/pki/compact-jwe.js';
 import { expectStatus, type SignedClient } from './signed-client.js';
 
 /** A buyer with a master certificate on this "device". */
 export interface Holder {
   client: SignedClient;
   certificateId: string;
+  /** The device key (WebCrypto, as made for the CSR) and the same key for node:crypto. */
   keys: CryptoKeyPair;
+  signingKey: KeyObject;
 }
 
 /** Times of one payment, in milliseconds. Steps are HTTP round trips; `totalMs` adds the client's own work. */
@@ -44,13 +44,13 @@ export interface PaymentTiming {
  * cache; A's signature and the canonical form are checked on every command.
  */
 export class CommandVerifier {
-  private readonly chains = new Map<string, { key: JoseKey | CryptoKey; fromMs: number; untilMs: number }>();
+  private readonly chains = new Map<string, { key: KeyObject; fromMs: number; untilMs: number }>();
   fullChecks = 0;
 
   constructor(private readonly trustAnchors: Uint8Array[]) {}
 
   async verify(jws: string, nowMs: number): Promise<PaymentCommand> {
-    const headerPart = jws.slice(0, jws.indexOf('.'));
+    const [headerPart, payloadPart, signaturePart] = jws.split('.') as [string, string?, string?];
     const known = this.chains.get(headerPart);
     if (!known || nowMs < known.fromMs || nowMs >= known.untilMs) {
       this.fullChecks += 1;
@@ -64,17 +64,16 @@ export class CommandVerifier {
         fromMs = Math.max(fromMs, parsed.notBeforeSeconds * 1000);
         untilMs = Math.min(untilMs, parsed.notAfterSeconds * 1000);
       }
-      const key = await importX509(toPem(check.signerCertificate, 'CERTIFICATE'), 'ES256');
+      const key = createPublicKey({ key: Buffer.from(parseCertificate(check.signerCertificate).spki), format: 'der', type: 'spki' });
       this.chains.set(headerPart, { key, fromMs, untilMs });
       return check.command;
     }
-    let payload: Uint8Array;
-    try {
-      payload = (await compactVerify(jws, known.key, { algorithms: ['ES256'] })).payload;
-    } catch {
+    if (payloadPart === undefined || signaturePart === undefined) throw new Error('not a compact JWS');
+    const signature = fromBase64Url(signaturePart);
+    if (signature.length !== 64 || !verify('sha256', Buffer.from(`${headerPart}.${payloadPart}`, 'ascii'), { key: known.key, dsaEncoding: 'ieee-p1363' }, signature)) {
       throw new Error('the command signature does not verify');
     }
-    const text = new TextDecoder().decode(payload);
+    const text = new TextDecoder().decode(fromBase64Url(payloadPart));
     const command = JSON.parse(text) as PaymentCommand;
     if (canonicalJson(command) !== text) throw new Error('the command is not in canonical form');
     if (command.type !== 'coconutpay-payment-command' || command.v !== 1) throw new Error('not a payment command');
@@ -84,7 +83,8 @@ export class CommandVerifier {
 
 /** What every payer shares: A's key agreement key and the command checker. */
 export interface PaymentContext {
-  serverAgreementKey: CryptoKey;
+  /** A's key agreement key, as an uncompressed P-256 point. */
+  serverAgreementKey: Buffer;
   commands: CommandVerifier;
   /** Reads the plain code behind a command's picture (setup only: the bench is not a person). */
   codeOf?: (comId: string) => Promise<string>;
@@ -93,8 +93,8 @@ export interface PaymentContext {
 /** Fetches A's public key agreement key and sets up the command checker. */
 export async function paymentContext(client: SignedClient, rootDer: Uint8Array): Promise<PaymentContext> {
   const answer = await client.connection.send('GET', '/api/payments/server-key', {});
-  const key = expectStatus<{ agreementKey: JsonWebKey }>('server key', answer, 200).agreementKey;
-  const serverAgreementKey = await crypto.subtle.importKey('jwk', { ...key, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
+  const key = expectStatus<{ agreementKey: { kty: 'EC'; crv: 'P-256'; x: string; y: string } }>('server key', answer, 200).agreementKey;
+  const serverAgreementKey = p256PublicPoint(key);
   return { serverAgreementKey, commands: new CommandVerifier([rootDer]) };
 }
 
@@ -111,19 +111,22 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
   const order = expectStatus<{ id: string; totalWon: number; orderNumber: string }>('order', await client.request('POST', '/api/orders', orderBody), 201);
   const orderMs = performance.now() - t;
 
-  const reply = await replyKeyPair();
+  // A fresh reply key for this payment only.
+  const reply = createECDH('prime256v1');
+  const replyPoint = reply.generateKeys();
   const request: PaymentRequest = {
     v: 1, type: 'coconutpay-payment-request', orderId: order.id, payerUserId: client.userId, certificateId: holder.certificateId,
-    nonce: randomBytes(16).toString('base64url'), issuedAtMs: Date.now(), locale: 'ko', replyKey: reply.jwk,
+    nonce: randomBytes(16).toString('base64url'), issuedAtMs: Date.now(), locale: 'ko',
+    replyKey: { kty: 'EC', crv: 'P-256', x: replyPoint.subarray(1, 33).toString('base64url'), y: replyPoint.subarray(33, 65).toString('base64url') },
   };
-  const signature = await signCanonical(holder.keys.privateKey, request);
-  const sealedRequest = await seal({ request, signature }, context.serverAgreementKey, 'coconutpay-payment-request');
+  const signature = sign('sha256', canonicalJsonBytes(request), { key: holder.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  const sealedRequest = sealCompactJwe(canonicalJsonBytes({ request, signature }), context.serverAgreementKey, 'coconutpay-payment-request');
   t = performance.now();
   const issued = expectStatus<{ comId: string; sealedCommand: string; codeRequired: boolean }>('request', await client.request('POST', '/api/payments/requests', { sealedRequest, locale: 'ko' }), 201);
   const requestMs = performance.now() - t;
   if (issued.codeRequired !== (options.withCode === true)) throw new Error(`the command ${issued.codeRequired ? 'asks' : 'does not ask'} for the code`);
 
-  const { jws } = await unseal<{ jws: string }>(issued.sealedCommand, reply.keys.privateKey, 'coconutpay-payment-command');
+  const { jws } = JSON.parse(openCompactJwe(issued.sealedCommand, reply, 'coconutpay-payment-command').toString('utf8')) as { jws: string };
   const command = await context.commands.verify(jws, Date.now());
   // What the person would be shown: it must be this order, at the server's total.
   if (command.comId !== issued.comId || command.orderId !== order.id || command.amountWon !== order.totalWon) throw new Error('the command is not for this order');
@@ -144,7 +147,7 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
   };
   const content = authorizationContent(authorization);
   const attributes = await signedAttributes(content, new Date());
-  const deviceSignature = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, holder.keys.privateKey, attributes));
+  const deviceSignature = sign('sha256', attributes, { key: holder.signingKey, dsaEncoding: 'ieee-p1363' });
   const body = {
     comId: issued.comId,
     content: Buffer.from(content).toString('base64url'),

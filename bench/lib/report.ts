@@ -29,16 +29,19 @@ export interface EngineResult {
   ceiling_per_s: number;
   lowest_ceiling: string;
   fraction_of_ceiling: number;
-  /** Clients of the reported run (the best one with p99 ≤ 50 ms, if any). */
+  /** Clients of the reported run: the fastest with p99 ≤ 50 ms and no errors, else the fastest. */
   concurrency: number;
+  /** The fastest run whatever its latency; the fraction target is judged on it. */
+  highest: { payments_per_s: number; p50_ms: number; p99_ms: number; concurrency: number; fraction_of_ceiling: number };
   targets: { payments_per_s_at_least_1000: boolean; p99_at_most_50_ms: boolean; fraction_at_least_half: boolean };
   details: {
-    machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; pinned: boolean };
+    machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; pinned: boolean; load_average_at_start: number; load_average_at_end: number };
     ceilings: { crypto_per_s: number; http_per_s: number; ledger_per_s: number; crypto: CryptoCeiling; http: MeasuredRun; ledger: LedgerCeiling };
     runs: MeasuredRun[];
     code_path: CodePathResult;
     setup: unknown;
     server_log_bytes_per_request: number;
+    run_seconds?: number;
   };
 }
 
@@ -49,16 +52,20 @@ export function renderReport(results: EngineResult[], meta: { mode: string; mach
   const m = meta.machine;
   const lines: string[] = [];
   lines.push(`# Payment benchmark — ${results[0]?.date ?? ''} (${meta.mode})`, '');
-  lines.push(`${m.cpus} × ${m.cpu_model}, ${m.memory_gb} GB, Node ${m.node}; server on core 0, load generator on core 1${m.pinned ? '' : ' (not pinned)'}; ${meta.seconds} s in all.`);
-  lines.push('A payment is complete when the buyer holds the receipt: order → sealed signed REQ → sealed A-signed COM → CMS-signed AUTH → paid, three HTTP round trips, over keep-alive loopback connections. Targets: ≥ 1,000 payments/s on SQLite with p99 ≤ 50 ms, and ≥ 50 % of the lowest ceiling.', '');
-  lines.push('| engine | payments/s | p50 ms | p99 ms | server RSS MB | crypto ceiling/s | HTTP ceiling/s | ledger ceiling/s | fraction of lowest | clients |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(`${m.cpus} × ${m.cpu_model}, ${m.memory_gb} GB, Node ${m.node}; server on core 0, load generator on core 1${m.pinned ? '' : ' (not pinned)'}; ${meta.seconds} s in all; 1-minute load average ${m.load_average_at_start} at the start, ${m.load_average_at_end} at the end.`);
+  if (m.load_average_at_start > 0.5 || m.load_average_at_end > 2.5) {
+    lines.push('', `**Other work shared the two cores during this run (load average ${m.load_average_at_start} at the start, ${m.load_average_at_end} at the end, where the benchmark itself accounts for about 2): every number below is low by an unknown amount.**`);
+  }
+  lines.push('', 'A payment is complete when the buyer holds the receipt: order → sealed signed REQ → sealed A-signed COM → CMS-signed AUTH → paid, three HTTP round trips, over keep-alive loopback connections. Targets: ≥ 1,000 payments/s on SQLite with p99 ≤ 50 ms, and ≥ 50 % of the lowest ceiling.', '');
+  lines.push('| engine | payments/s | p50 ms | p99 ms | clients | highest payments/s (clients, p99 ms) | server RSS MB | crypto ceiling/s | HTTP ceiling/s | ledger ceiling/s | fraction of lowest ceiling (headline / highest) |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const c = r.details.ceilings;
     const mark = (name: string, value: number) => (r.lowest_ceiling === name ? `**${value}**` : String(value));
-    lines.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.payments_per_s} | ${r.p50_ms} | ${r.p99_ms} | ${r.rss_mb} | ${mark('crypto', c.crypto_per_s)} | ${mark('http', c.http_per_s)} | ${mark('ledger', c.ledger_per_s)} | ${Math.round(r.fraction_of_ceiling * 100)} % | ${r.concurrency} |`);
+    const h = r.highest;
+    lines.push(`| ${ENGINE_NAMES[r.engine] ?? r.engine} | ${r.payments_per_s} | ${r.p50_ms} | ${r.p99_ms} | ${r.concurrency} | ${h.payments_per_s} (${h.concurrency}, ${h.p99_ms}) | ${r.rss_mb} | ${mark('crypto', c.crypto_per_s)} | ${mark('http', c.http_per_s)} | ${mark('ledger', c.ledger_per_s)} | ${Math.round(r.fraction_of_ceiling * 100)} % / ${Math.round(h.fraction_of_ceiling * 100)} % |`);
   }
-  lines.push('', 'The lowest ceiling is in bold. Targets met:', '');
+  lines.push('', 'payments/s, p50, p99 (the headline): the fastest run whose p99 is at most 50 ms, else the fastest run. "highest": the fastest run at any latency; the ≥ 50 % target is judged on it. The lowest ceiling is in bold. Targets met:', '');
   lines.push('| engine | ≥ 1,000/s | p99 ≤ 50 ms | ≥ 50 % of ceiling |', '|---|---|---|---|');
   for (const r of results) lines.push(`| ${r.engine} | ${yes(r.targets.payments_per_s_at_least_1000)} | ${yes(r.targets.p99_at_most_50_ms)} | ${yes(r.targets.fraction_at_least_half)} |`);
 
@@ -83,7 +90,8 @@ export function renderReport(results: EngineResult[], meta: { mode: string; mach
     lines.push('', '## Crypto per payment (µs of one core)', '', '| side | operation | × | µs per call |', '|---|---|---:|---:|');
     for (const o of crypto.server.operations) lines.push(`| server | ${o.name} | ${o.perPayment} | ${o.us_per_call} |`);
     for (const o of crypto.client.operations) lines.push(`| client | ${o.name} | ${o.perPayment} | ${o.us_per_call} |`);
-    lines.push(`| client | (without the cached chain verdict: full check of A's chain + JWS) | — | ${crypto.client.full_chain_check_us} |`);
+    lines.push(`| | **server total** | | **${crypto.server.us_per_payment}** |`, `| | **load generator total** | | **${crypto.client.us_per_payment}** |`);
+    if (crypto.browser) lines.push('', `For reference, the web app's client steps with core's WebCrypto code cost ${crypto.browser.us_per_payment} µs per payment on this core (checking A's chain on every command: ${crypto.browser.full_chain_check_us} µs of it); the load generator does the same steps with node:crypto.`);
   }
   lines.push('');
   return lines.join('\n');

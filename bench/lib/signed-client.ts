@@ -1,10 +1,11 @@
 /**
  * A logged-in user over real HTTP, signing every protected request with the
- * dual-token proof exactly as the web app does (packages/core/src/protocol).
+ * dual-token proof of packages/core/src/protocol — the same canonical request and
+ * HMAC the web app computes, here with node:crypto so the load core has cycles left.
  */
-import { randomBytes } from 'node:crypto';
-import { utf8 } from '@coconutpay/core/encoding';
-import { importSecretToken, nonceFromBytes, signRequest } from '@coconutpay/core/protocol';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { fromBase64Url, utf8 } from '@coconutpay/core/encoding';
+import { AUTH_SCHEME, canonicalRequest, EMPTY_BODY_SHA256_HEX, NONCE_HEADER, nonceFromBytes, PROOF_HEADER, TIMESTAMP_HEADER } from '@coconutpay/core/protocol';
 import { HttpConnection, type HttpAnswer } from './http-client.js';
 
 /** A failed call: the step, the status and the server's answer. */
@@ -30,32 +31,32 @@ export function sendJson(connection: HttpConnection, method: string, path: strin
   return connection.send(method, path, {}, body === undefined ? undefined : utf8(JSON.stringify(body)));
 }
 
+/** The dual-token headers of one request: HMAC(t_s, canonical request), fresh time and nonce. */
+export function signedHeaders(publicToken: string, secretToken: Uint8Array, method: string, path: string, body: Uint8Array | undefined): Record<string, string> {
+  const timestampMs = Date.now();
+  const nonce = nonceFromBytes(randomBytes(16));
+  const bodySha256Hex = body && body.length > 0 ? createHash('sha256').update(body).digest('hex') : EMPTY_BODY_SHA256_HEX;
+  const proof = createHmac('sha256', secretToken).update(canonicalRequest({ method, pathWithQuery: path, timestampMs, nonce, bodySha256Hex })).digest('base64url');
+  return { authorization: `${AUTH_SCHEME} ${publicToken}`, [TIMESTAMP_HEADER]: String(timestampMs), [NONCE_HEADER]: nonce, [PROOF_HEADER]: proof };
+}
+
 export class SignedClient {
   private constructor(
     readonly connection: HttpConnection,
     readonly publicToken: string,
-    private readonly secretKey: CryptoKey,
+    private readonly secretToken: Uint8Array,
     readonly userId: string,
   ) {}
 
   /** Logs in over `connection` and keeps the session's tokens. */
   static async login(connection: HttpConnection, loginId: string, password: string): Promise<SignedClient> {
     const body = expectStatus<{ publicToken: string; secretToken: string; user: { id: string } }>('login', await sendJson(connection, 'POST', '/api/auth/login', { loginId, password }), 200);
-    return new SignedClient(connection, body.publicToken, await importSecretToken(body.secretToken), body.user.id);
+    return new SignedClient(connection, body.publicToken, fromBase64Url(body.secretToken), body.user.id);
   }
 
   /** Sends a signed request; `body` is serialised once and the proof covers those bytes. */
   async request(method: string, path: string, body?: unknown): Promise<HttpAnswer> {
     const raw = body === undefined ? undefined : utf8(JSON.stringify(body));
-    const headers = await signRequest({
-      publicToken: this.publicToken,
-      secretKey: this.secretKey,
-      method,
-      pathWithQuery: path,
-      ...(raw ? { body: raw } : {}),
-      timestampMs: Date.now(),
-      nonce: nonceFromBytes(randomBytes(16)),
-    });
-    return this.connection.send(method, path, { ...headers }, raw);
+    return this.connection.send(method, path, signedHeaders(this.publicToken, this.secretToken, method, path, raw), raw);
   }
 }

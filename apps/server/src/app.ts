@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Redis } from 'ioredis';
@@ -24,6 +23,7 @@ import { installAuthentication } from './http/authenticate.js';
 import { installBodyParsers } from './http/body-parsers.js';
 import { installMetrics } from './http/metrics.js';
 import { installProblemHandlers } from './http/problem.js';
+import { installSecurityHeaders } from './http/security-headers.js';
 import { authRoutes } from './http/routes/auth-routes.js';
 import { cartRoutes } from './http/routes/cart-routes.js';
 import { catalogueRoutes } from './http/routes/catalogue-routes.js';
@@ -207,7 +207,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  await app.register(helmet, {
+  await installSecurityHeaders(app, {
     contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
     crossOriginEmbedderPolicy: false,
     hsts: config.tls ? { maxAge: 15_552_000, includeSubDomains: false } : false,

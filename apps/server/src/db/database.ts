@@ -11,6 +11,7 @@ import pg from 'pg';
 import { createPool as createMysqlPool } from 'mysql2';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
+import { startWalCheckpointer } from './wal-checkpointer.js';
 import { enableGroupCommit, type SqliteGroupCommit } from './write-transaction.js';
 
 /** An open database and how to close it. */
@@ -62,7 +63,7 @@ function toSafeNumber(text: string): number {
  * @example
  * const { db } = openDatabase('sqlite:./data/coconutpay.db');
  */
-export function openDatabase(url: string, options: { poolSize?: number } = {}): DatabaseHandle {
+export function openDatabase(url: string, options: { poolSize?: number; onBackgroundError?: (message: string) => void } = {}): DatabaseHandle {
   const plugins = [new CamelCasePlugin()];
   const poolSize = options.poolSize ?? 10;
   if (url.startsWith('sqlite:')) {
@@ -73,13 +74,23 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     // payment on disk across a power cut, which a payment ledger needs.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = FULL');
+    // A database file is checkpointed from a worker thread, off the event loop (wal-checkpointer.ts).
+    const checkpointer = file === ':memory:' ? null : startWalCheckpointer(path.resolve(file), options.onBackgroundError);
+    if (checkpointer) sqlite.pragma('wal_autocheckpoint = 0');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
     sqlite.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins });
     const groupCommit = enableGroupCommit(db, sqlite);
-    return { db, engine: 'sqlite', groupCommit, close: () => db.destroy() };
+    return {
+      db, engine: 'sqlite', groupCommit,
+      // The checkpointer stops first; closing the last connection then checkpoints what is left.
+      close: async () => {
+        await checkpointer?.stop();
+        await db.destroy();
+      },
+    };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({

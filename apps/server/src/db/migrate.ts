@@ -10,6 +10,7 @@ import { certificatesMigration } from './migrations/0002-certificates.js';
 import { deviceCertificatesMigration } from './migrations/0003-device-certificates.js';
 import { ordersMigration } from './migrations/0004-orders.js';
 import { paymentsMigration } from './migrations/0005-payments.js';
+import { evidenceIndexMigration } from './migrations/0006-evidence-index.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -19,6 +20,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0003-device-certificates': deviceCertificatesMigration(engine),
     '0004-orders': ordersMigration(engine),
     '0005-payments': paymentsMigration(engine),
+    '0006-evidence-index': evidenceIndexMigration(),
   };
 }
 

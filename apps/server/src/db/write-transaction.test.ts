@@ -4,8 +4,9 @@
  * write lock is taken at BEGIN.
  */
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@coconutpay/core/errors';
 import { enginesUnderTest } from '../../test/helpers.js';
@@ -124,5 +125,79 @@ describe('runWriteTransaction on SQLite', () => {
       await handle.close();
       await created.drop();
     }
+  });
+});
+
+describe('group commit on SQLite', () => {
+  let handle: DatabaseHandle;
+  let drop: () => Promise<void>;
+  let dbFile: string;
+  const memoPrefix = () => `group-${randomUUID()}`;
+
+  beforeAll(async () => {
+    const created = await enginesUnderTest()[0]!.create();
+    drop = created.drop;
+    dbFile = created.url.slice('sqlite:'.length);
+    handle = openDatabase(created.url);
+    await migrateToLatest(handle.db, handle.engine);
+  });
+  afterAll(async () => {
+    await handle.close();
+    await drop();
+  });
+
+  const insert = (trx: Kysely<Database>, memo: string) =>
+    trx.insertInto('journalEntries').values({ id: randomUUID(), kind: 'test', memo, createdAtMs: T0_MS }).execute();
+  const memos = async (prefix: string) =>
+    (await handle.db.selectFrom('journalEntries').select('memo').where('memo', 'like', `${prefix}%`).orderBy('memo').execute()).map((r) => r.memo);
+
+  it('commits transactions that arrive together in one commit, each one whole', async () => {
+    const prefix = memoPrefix();
+    const before = { ...handle.groupCommit!.counts };
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => runWriteTransaction(handle.db, 'sqlite', async (trx) => {
+      await insert(trx, `${prefix}-${String(i).padStart(2, '0')}-a`);
+      await insert(trx, `${prefix}-${String(i).padStart(2, '0')}-b`);
+      return i;
+    })));
+    expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(await memos(prefix)).toHaveLength(40);
+    const commits = handle.groupCommit!.counts.commits - before.commits;
+    expect(handle.groupCommit!.counts.transactions - before.transactions).toBe(20);
+    expect(commits).toBeGreaterThanOrEqual(1);
+    expect(commits).toBeLessThan(20);
+  });
+
+  it('rolls back only the transaction that failed; the others in its commit stay', async () => {
+    const prefix = memoPrefix();
+    const outcomes = await Promise.allSettled([0, 1, 2].map((i) => runWriteTransaction(handle.db, 'sqlite', async (trx) => {
+      await insert(trx, `${prefix}-${i}`);
+      if (i === 1) throw new AppError('INSUFFICIENT_BALANCE');
+      return i;
+    })));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'INSUFFICIENT_BALANCE' });
+    expect(await memos(prefix)).toEqual([`${prefix}-0`, `${prefix}-2`]);
+  });
+
+  it('lets each transaction see the writes of those before it in the same commit', async () => {
+    const prefix = memoPrefix();
+    const seen = await Promise.all([0, 1, 2].map((i) => runWriteTransaction(handle.db, 'sqlite', async (trx) => {
+      const count = (await trx.selectFrom('journalEntries').select('id').where('memo', 'like', `${prefix}%`).execute()).length;
+      await insert(trx, `${prefix}-${i}`);
+      return count;
+    })));
+    expect(seen).toEqual([0, 1, 2]);
+  });
+
+  it('checkpoints the WAL from its worker thread, not in the commits', async () => {
+    const setting = await sql<Record<string, number>>`pragma wal_autocheckpoint`.execute(handle.db);
+    expect(Object.values(setting.rows[0]!)[0]).toBe(0);
+    // In WAL mode the database file only changes when a checkpoint copies pages into it.
+    const sizeBefore = statSync(dbFile).size;
+    const prefix = memoPrefix();
+    await Promise.all(Array.from({ length: 200 }, (_, i) => runWriteTransaction(handle.db, 'sqlite', (trx) => insert(trx, `${prefix}-${i}-${'x'.repeat(500)}`))));
+    const deadline = Date.now() + 5_000;
+    while (statSync(dbFile).size <= sizeBefore && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(statSync(dbFile).size).toBeGreaterThan(sizeBefore);
   });
 });

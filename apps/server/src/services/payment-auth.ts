@@ -5,7 +5,7 @@
  * of exactly that command (plus the typed code when the policy asks) moves the
  * money, once, with the evidence stored in the same transaction.
  */
-import { createHash, KeyObject, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, KeyObject, randomBytes, randomUUID, type ECDH } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
@@ -28,7 +28,7 @@ import type { PaymentsService } from './payments.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
 import type { CertificateVerifier } from './pki/certificate-verifier.js';
 import type { ServerRoles } from './pki/server-roles.js';
-import { openCompactJwe, p256PublicKeyFromJwk, sealCompactJwe } from './pki/compact-jwe.js';
+import { openCompactJwe, p256AgreementKey, p256PublicPoint, sealCompactJwe } from './pki/compact-jwe.js';
 import { JsonSigner } from './pki/json-signer.js';
 import { newVerificationCode, renderVerificationCode } from './verification-code-image.js';
 
@@ -100,7 +100,7 @@ function b64u(text: string, what: string): Uint8Array {
 
 export class PaymentAuthService {
   /** A's keys as node:crypto keys: the payment messages are sealed and signed with node:crypto (see compact-jwe.ts). */
-  private readonly agreementKey: KeyObject;
+  private readonly agreementKey: ECDH;
   private readonly commandSigner: JsonSigner;
 
   constructor(
@@ -118,7 +118,7 @@ export class PaymentAuthService {
       clock: () => number;
     },
   ) {
-    this.agreementKey = KeyObject.from(deps.roles.paymentAgreement.privateKey);
+    this.agreementKey = p256AgreementKey(KeyObject.from(deps.roles.paymentAgreement.privateKey).export({ format: 'jwk' }));
     this.commandSigner = new JsonSigner(KeyObject.from(deps.roles.payment.privateKey), deps.roles.payment.x5c, 'coconutpay-com+jws');
   }
 
@@ -157,9 +157,9 @@ export class PaymentAuthService {
     if (req.payerUserId !== actor.userId) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request names another payer.' });
     if (!Number.isSafeInteger(req.issuedAtMs) || Math.abs(req.issuedAtMs - nowMs) > REQUEST_CLOCK_SKEW_MS) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request time is outside the accepted window.' });
     if (typeof req.nonce !== 'string' || !/^[A-Za-z0-9_-]{16,64}$/.test(req.nonce)) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request nonce is malformed.' });
-    let replyKey: KeyObject;
+    let replyKey: Buffer;
     try {
-      replyKey = p256PublicKeyFromJwk(req.replyKey);
+      replyKey = p256PublicPoint(req.replyKey);
     } catch (cause) {
       throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The reply key is not a P-256 public key.', cause });
     }

@@ -163,21 +163,31 @@ export function readOid(element: DerElement | undefined, what = 'OID'): string {
   const bytes = content(expectUniversal(element, TAG.oid, what));
   if (bytes.length === 0) throw new DerError(`${what}: empty OID`);
   const arcs: string[] = [];
-  let value = 0n;
+  // Arcs are added up in a plain number while that is exact (below 2^46, so ×128 stays
+  // under 2^53), and in a BigInt beyond: same arcs, without BigInt work for the usual ones.
+  let value = 0;
+  let big: bigint | undefined;
   let started = false;
   for (let i = 0; i < bytes.length; i++) {
     const octet = bytes[i] as number;
     if (!started && octet === 0x80) throw new DerError(`${what}: OID arc not minimal`);
     started = true;
-    value = value * 128n + BigInt(octet & 0x7f);
+    if (big === undefined && value >= 2 ** 46) big = BigInt(value);
+    if (big === undefined) value = value * 128 + (octet & 0x7f);
+    else big = big * 128n + BigInt(octet & 0x7f);
     if ((octet & 0x80) === 0) {
-      if (arcs.length === 0) {
-        const first = value < 40n ? 0n : value < 80n ? 1n : 2n;
-        arcs.push(first.toString(), (value - first * 40n).toString());
+      if (big !== undefined) {
+        const first = big < 40n ? 0n : big < 80n ? 1n : 2n;
+        if (arcs.length === 0) arcs.push(first.toString(), (big - first * 40n).toString());
+        else arcs.push(big.toString());
+      } else if (arcs.length === 0) {
+        const first = value < 40 ? 0 : value < 80 ? 1 : 2;
+        arcs.push(String(first), String(value - first * 40));
       } else {
-        arcs.push(value.toString());
+        arcs.push(String(value));
       }
-      value = 0n;
+      value = 0;
+      big = undefined;
       started = false;
     } else if (i === bytes.length - 1) {
       throw new DerError(`${what}: OID ends inside an arc`);
@@ -298,9 +308,12 @@ export function readString(element: DerElement): string {
 }
 
 /** Lower-case hexadecimal of some bytes. */
+const HEX_OCTETS = Array.from({ length: 256 }, (_, octet) => octet.toString(16).padStart(2, '0'));
+
 export function toHex(bytes: Uint8Array): string {
+  // A table rather than toString(16) per octet: certificates are hex-encoded whole as ids.
   let text = '';
-  for (const octet of bytes) text += octet.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) text += HEX_OCTETS[bytes[i]!]!;
   return text;
 }
 

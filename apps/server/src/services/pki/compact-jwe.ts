@@ -11,8 +11,13 @@
  * Opening refuses anything but exactly that algorithm pair, the expected `cty`, an
  * empty encrypted key, a P-256 ephemeral key on the curve, a 96-bit IV and a
  * 128-bit tag; `zip` and `crit` are refused (we understand no extension).
+ *
+ * Keys are `ECDH` objects and uncompressed points, not KeyObjects: on Node 20,
+ * exporting a KeyObject made by `generateKeyPairSync` can deadlock the thread when a
+ * garbage collection in the middle of the export finalises the key's generation job,
+ * which takes the same lock (seen under load in the benchmark).
  */
-import { createCipheriv, createDecipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, createHash, ECDH, randomBytes } from 'node:crypto';
 
 /** Why a JWE could not be opened; one message for every cause would do for the client. */
 export class JweError extends Error {
@@ -55,16 +60,34 @@ function contentKey(sharedSecret: Uint8Array, apu: Uint8Array, apv: Uint8Array):
     .digest();
 }
 
-/** A P-256 public key from a JWK; throws unless it is exactly that and its point is on the curve. */
-export function p256PublicKeyFromJwk(jwk: unknown): KeyObject {
+const P256_COORDINATE_BYTES = 32;
+
+/**
+ * The uncompressed point (0x04 ‖ x ‖ y) of a P-256 public key given as a JWK; throws
+ * {@link JweError} unless it is exactly that and the point is on the curve.
+ */
+export function p256PublicPoint(jwk: unknown): Buffer {
   const k = jwk as { kty?: unknown; crv?: unknown; x?: unknown; y?: unknown } | null;
   if (!k || typeof k !== 'object' || k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.x !== 'string' || typeof k.y !== 'string') throw new JweError('not a P-256 public key');
-  if (!BASE64URL.test(k.x) || !BASE64URL.test(k.y)) throw new JweError('not a P-256 public key');
+  const x = decodePart(k.x, 'x');
+  const y = decodePart(k.y, 'y');
+  if (x.length !== P256_COORDINATE_BYTES || y.length !== P256_COORDINATE_BYTES) throw new JweError('not a P-256 public key');
+  const point = Buffer.concat([Buffer.from([0x04]), x, y]);
   try {
-    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: k.x, y: k.y }, format: 'jwk' });
+    // Decoding the point checks that it lies on the curve (P-256 has cofactor 1, so that suffices).
+    ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'uncompressed');
   } catch {
     throw new JweError('not a P-256 public key');
   }
+  return point;
+}
+
+/** An ECDH P-256 key for {@link openCompactJwe} from the private key's JWK `d`. */
+export function p256AgreementKey(privateJwk: { d?: string }): ECDH {
+  if (typeof privateJwk.d !== 'string') throw new JweError('not a private key');
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(decodePart(privateJwk.d, 'd'));
+  return ecdh;
 }
 
 /**
@@ -72,7 +95,7 @@ export function p256PublicKeyFromJwk(jwk: unknown): KeyObject {
  * the plaintext. Throws {@link JweError} when it is not for this key, not of the
  * expected content type, or was altered.
  */
-export function openCompactJwe(jwe: string, privateKey: KeyObject, contentType: string): Buffer {
+export function openCompactJwe(jwe: string, privateKey: ECDH, contentType: string): Buffer {
   const parts = jwe.split('.');
   if (parts.length !== 5) throw new JweError('not a compact JWE');
   const [headerPart, encryptedKeyPart, ivPart, ciphertextPart, tagPart] = parts as [string, string, string, string, string];
@@ -97,7 +120,7 @@ export function openCompactJwe(jwe: string, privateKey: KeyObject, contentType: 
 
   let sharedSecret: Buffer;
   try {
-    sharedSecret = diffieHellman({ privateKey, publicKey: p256PublicKeyFromJwk(header.epk) });
+    sharedSecret = privateKey.computeSecret(p256PublicPoint(header.epk));
   } catch (error) {
     if (error instanceof JweError) throw error;
     throw new JweError('key agreement failed');
@@ -113,14 +136,20 @@ export function openCompactJwe(jwe: string, privateKey: KeyObject, contentType: 
 }
 
 /**
- * Encrypts `plaintext` to `recipient` (a P-256 public key) with a fresh ephemeral key:
- * the compact JWE core's `unseal` opens.
+ * Encrypts `plaintext` to `recipient` (a P-256 public key as an uncompressed point, see
+ * {@link p256PublicPoint}) with a fresh ephemeral key: the compact JWE core's `unseal` opens.
  */
-export function sealCompactJwe(plaintext: Uint8Array, recipient: KeyObject, contentType: string): string {
-  const ephemeral = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const { x, y } = ephemeral.publicKey.export({ format: 'jwk' });
-  const headerPart = Buffer.from(JSON.stringify({ alg: ALG, enc: ENC, cty: contentType, epk: { kty: 'EC', crv: 'P-256', x, y } }), 'utf8').toString('base64url');
-  const sharedSecret = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient });
+export function sealCompactJwe(plaintext: Uint8Array, recipient: Uint8Array, contentType: string): string {
+  const ephemeral = createECDH('prime256v1');
+  const point = ephemeral.generateKeys();
+  const epk = { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url') };
+  const headerPart = Buffer.from(JSON.stringify({ alg: ALG, enc: ENC, cty: contentType, epk }), 'utf8').toString('base64url');
+  let sharedSecret: Buffer;
+  try {
+    sharedSecret = ephemeral.computeSecret(recipient);
+  } catch {
+    throw new JweError('not a P-256 public key');
+  }
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', contentKey(sharedSecret, Buffer.alloc(0), Buffer.alloc(0)), iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(headerPart, 'ascii'));
