@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
+import { derUtf8String } from '@coconutpay/core/pki/der-writer';
 import { EKU, EXTENSION } from '@coconutpay/core/pki/oids';
 import type { CertificateRequestsRepository } from '../db/certificate-requests-repository.js';
 import type { CertificateRecord, CertificatesRepository } from '../db/certificates-repository.js';
@@ -41,13 +42,6 @@ export interface IssuedCertificate {
 }
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
-
-/** DER UTF8String of a short text (the certificate-kind extension's value). */
-function utf8StringDer(text: string): ArrayBuffer {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length > 127) throw new RangeError('text too long for a short-form length');
-  return new Uint8Array([0x0c, bytes.length, ...bytes]).buffer;
-}
 
 function pem(record: CertificateRecord): string {
   return new x509.X509Certificate(Buffer.from(record.derBase64, 'base64')).toString('pem');
@@ -118,7 +112,7 @@ export class CertificatesService {
       notAfter: new Date(nowMs + this.deps.validityDays * 86_400_000),
       keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation,
       extendedKeyUsage: ekus,
-      extraExtensions: [new x509.Extension(EXTENSION.certificateKind, false, utf8StringDer('master'))],
+      extraExtensions: [new x509.Extension(EXTENSION.certificateKind, false, derUtf8String('master'))],
     });
     const spki = new Uint8Array(csr.publicKey.rawData);
     const record: CertificateRecord = {

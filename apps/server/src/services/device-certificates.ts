@@ -14,6 +14,7 @@ import { AppError } from '@coconutpay/core/errors';
 import {
   approvalMessage, checkMasterApproval, deviceCode, encodeMasterApproval, revocationMessage,
 } from '@coconutpay/core/pki/master-approval';
+import { derUtf8String } from '@coconutpay/core/pki/der-writer';
 import { EKU, EXTENSION } from '@coconutpay/core/pki/oids';
 import type { Purpose } from '@coconutpay/core/pki/validate-path';
 import type { CertificateRequestRecord, CertificateRequestsRepository } from '../db/certificate-requests-repository.js';
@@ -133,12 +134,6 @@ function sha256Hex(bytes: Uint8Array): string {
 
 function der(record: CertificateRecord): Buffer<ArrayBuffer> {
   return Buffer.from(record.derBase64, 'base64');
-}
-
-/** DER UTF8String of a short text. */
-function utf8StringDer(text: string): ArrayBuffer {
-  const bytes = Buffer.from(text, 'utf8');
-  return new Uint8Array([0x0c, bytes.length, ...bytes]).buffer;
 }
 
 function cleanNickname(raw: string): string {
@@ -316,7 +311,7 @@ export class DeviceCertificatesService {
       keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation,
       extendedKeyUsage: [EKU.paymentSigning, ...(user.role === 'seller' ? [EKU.receiptSigning] : [])],
       extraExtensions: [
-        new x509.Extension(EXTENSION.certificateKind, false, utf8StringDer('additional')),
+        new x509.Extension(EXTENSION.certificateKind, false, derUtf8String('additional')),
         new x509.Extension(EXTENSION.masterApproval, false, approval),
       ],
     });

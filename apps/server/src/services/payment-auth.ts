@@ -5,7 +5,7 @@
  * of exactly that command (plus the typed code when the policy asks) moves the
  * money, once, with the evidence stored in the same transaction.
  */
-import { createHash, KeyObject, randomBytes, randomUUID, type ECDH } from 'node:crypto';
+import { KeyObject, randomBytes, randomUUID, type ECDH } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
@@ -345,9 +345,4 @@ export class PaymentAuthService {
     if (!evidence) throw new AppError('EVIDENCE_NOT_FOUND');
     return { der: Buffer.from(evidence.cmsBase64, 'base64'), orderNumber: order.orderNumber };
   }
-}
-
-/** SHA-256 hex, for logs and receipts that name evidence without holding it. */
-export function evidenceFingerprint(der: Uint8Array): string {
-  return createHash('sha256').update(der).digest('hex');
 }
