@@ -19,13 +19,13 @@
  *
  * Run as a child of bench/run.ts (IPC), or alone: `npx tsx bench/crypto-ceiling.ts`.
  */
-import { createECDH, KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
+import { KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decodeProtectedHeader } from 'jose';
 import { canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import { fromBase64Url, utf8 } from '@coconutpay/core/encoding';
 import {
-  authorizationContent, codeProof, replyKeyPair, seal, signCanonical, unseal, verifyCommand,
+  authorizationContent, codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, unseal, verifyCommand,
   type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
 import { assembleSignedData, checkSignedDataSignature, parseSignedData, signedAttributes } from '@coconutpay/core/pki/cms';
@@ -36,7 +36,7 @@ import { deriveSecretToken, importSecretToken, nonceFromBytes, signRequest } fro
 import type { SessionsRepository } from '../apps/server/src/db/sessions-repository.js';
 import { RequestAuthenticator } from '../apps/server/src/services/request-authenticator.js';
 import type { ReplayCache } from '../apps/server/src/services/replay-cache.js';
-import { openCompactJwe, p256AgreementKey, p256PublicPoint, sealCompactJwe } from '../apps/server/src/services/pki/compact-jwe.js';
+import { openCompactJwe, openDirectJwe, p256AgreementKey, p256PublicPoint, replyKeyFromJwk, sealCompactJwe, sealDirectJwe } from '../apps/server/src/services/pki/compact-jwe.js';
 import { JsonSigner } from '../apps/server/src/services/pki/json-signer.js';
 import { newVerificationCode, renderVerificationCode } from '../apps/server/src/services/verification-code-image.js';
 import { newClient, startTestApp } from '../apps/server/test/helpers.js';
@@ -115,12 +115,11 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
     const commandSigner = new JsonSigner(KeyObject.from(roles.payment.privateKey), roles.payment.x5c, 'coconutpay-com+jws');
 
     // One realistic exchange: the same shapes and sizes as a benchmark payment.
-    const reply = createECDH('prime256v1');
-    const replyPoint = reply.generateKeys();
+    const reply = randomBytes(REPLY_KEY_BYTES);
     const request: PaymentRequest = {
       v: 1, type: 'coconutpay-payment-request', orderId: randomUUID(), payerUserId: buyer.userId, certificateId,
       nonce: randomBytes(16).toString('base64url'), issuedAtMs: Date.now(), locale: 'ko',
-      replyKey: { kty: 'EC', crv: 'P-256', x: replyPoint.subarray(1, 33).toString('base64url'), y: replyPoint.subarray(33, 65).toString('base64url') },
+      replyKey: { kty: 'oct', k: reply.toString('base64url') },
     };
     const requestSignature = sign('sha256', canonicalJsonBytes(request), { key: deviceKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
     const sealedRequest = sealCompactJwe(canonicalJsonBytes({ request, signature: requestSignature }), agreementPublic, 'coconutpay-payment-request');
@@ -134,7 +133,7 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
       verification: { codeRequired: false, codeId: null, policyRule: 'default' },
     };
     const jws = commandSigner.sign(command);
-    const sealedCommand = sealCompactJwe(canonicalJsonBytes({ jws }), replyPoint, 'coconutpay-payment-command');
+    const sealedCommand = sealDirectJwe(canonicalJsonBytes({ jws }), reply, 'coconutpay-payment-command');
     const authorization: PaymentAuthorization = { v: 1, type: 'coconutpay-payment-authorization', command, commandJws: jws, codeProof: null };
     const content = authorizationContent(authorization);
     const attributes = await signedAttributes(content, new Date());
@@ -167,7 +166,7 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
         }, d),
       },
       { name: 'sign COM as A (canonical JSON + ES256 JWS)', perPayment: 1, us_per_call: await costOf(() => commandSigner.sign(command), d) },
-      { name: 'seal COM to the reply key (key check + JWE ECDH-ES + A256GCM)', perPayment: 1, us_per_call: await costOf(() => sealCompactJwe(canonicalJsonBytes({ jws }), p256PublicPoint(request.replyKey), 'coconutpay-payment-command'), d) },
+      { name: 'seal COM to the reply key (key check + JWE dir + A256GCM)', perPayment: 1, us_per_call: await costOf(() => sealDirectJwe(canonicalJsonBytes({ jws }), replyKeyFromJwk(request.replyKey), 'coconutpay-payment-command'), d) },
       {
         name: 'check AUTH (canonical compare, CMS assemble + parse + digest + ECDSA)', perPayment: 1,
         us_per_call: await costOf(async () => {
@@ -181,13 +180,10 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
     const commands = new CommandVerifier([rootDer]);
     const client = side([
       { name: 'sign request proof (SHA-256 + HMAC)', perPayment: 3, us_per_call: await costOf(() => signedHeaders(buyer.publicToken, secretToken, 'POST', '/api/orders', bodies[1]), d) },
-      {
-        name: 'one-payment reply key (ECDH P-256 key pair)', perPayment: 1,
-        us_per_call: await costOf(() => createECDH('prime256v1').generateKeys(), d),
-      },
+      { name: 'one-payment reply key (32 random bytes)', perPayment: 1, us_per_call: await costOf(() => randomBytes(REPLY_KEY_BYTES).toString('base64url'), d) },
       { name: 'sign REQ (canonical JSON + ECDSA)', perPayment: 1, us_per_call: await costOf(() => sign('sha256', canonicalJsonBytes(request), { key: deviceKey, dsaEncoding: 'ieee-p1363' }), d) },
       { name: 'seal REQ to A (JWE ECDH-ES + A256GCM)', perPayment: 1, us_per_call: await costOf(() => sealCompactJwe(canonicalJsonBytes({ request, signature: requestSignature }), agreementPublic, 'coconutpay-payment-request'), d) },
-      { name: 'open COM', perPayment: 1, us_per_call: await costOf(() => openCompactJwe(sealedCommand, reply, 'coconutpay-payment-command'), d) },
+      { name: 'open COM (JWE dir + A256GCM)', perPayment: 1, us_per_call: await costOf(() => openDirectJwe(sealedCommand, reply, 'coconutpay-payment-command'), d) },
       { name: "verify COM (ES256 + canonical form; A's chain verdict cached)", perPayment: 1, us_per_call: await costOf(() => commands.verify(jws, Date.now()), d) },
       {
         name: 'sign AUTH (canonical JSON + CMS signed attributes + ECDSA)', perPayment: 1,
@@ -210,14 +206,14 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
     async function measureBrowser(): Promise<CryptoSide> {
       const secretKey = await importSecretToken(await deriveSecretToken(keys.get(decodeProtectedHeader(buyer.publicToken).kid!)!.secretTokenKey, buyer.publicToken));
       const agreementKey = await crypto.subtle.importKey('jwk', { ...roles.paymentAgreement.publicJwk, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
-      const webReply = await replyKeyPair();
-      const webSealedCommand = await seal({ jws }, await crypto.subtle.importKey('jwk', { ...webReply.jwk, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []), 'coconutpay-payment-command');
+      const webReply = await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
+      const webSealedCommand = sealDirectJwe(canonicalJsonBytes({ jws }), replyKeyFromJwk(webReply.jwk), 'coconutpay-payment-command');
       const browserSide = side([
         { name: 'sign request proof', perPayment: 3, us_per_call: await costOf(() => signRequest({ publicToken: buyer.publicToken, secretKey, method: 'POST', pathWithQuery: '/api/orders', body: bodies[1]!, timestampMs: Date.now(), nonce: nonceFromBytes(randomBytes(16)) }), d) },
-        { name: 'one-payment reply key', perPayment: 1, us_per_call: await costOf(() => replyKeyPair(), d) },
+        { name: 'one-payment reply key (32 random bytes)', perPayment: 1, us_per_call: await costOf(() => replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES))), d) },
         { name: 'sign REQ', perPayment: 1, us_per_call: await costOf(() => signCanonical(deviceKeys.privateKey, request), d) },
         { name: 'seal REQ to A', perPayment: 1, us_per_call: await costOf(() => seal({ request, signature: requestSignature }, agreementKey, 'coconutpay-payment-request'), d) },
-        { name: 'open COM', perPayment: 1, us_per_call: await costOf(() => unseal(webSealedCommand, webReply.keys.privateKey, 'coconutpay-payment-command'), d) },
+        { name: 'open COM (JWE dir + A256GCM)', perPayment: 1, us_per_call: await costOf(() => unseal(webSealedCommand, webReply.key, 'coconutpay-payment-command'), d) },
         { name: "verify COM (A's chain, signature, canonical form)", perPayment: 1, us_per_call: await costOf(() => verifyCommand(jws, [rootDer], new Date()), d) },
         {
           name: 'sign AUTH', perPayment: 1,

@@ -241,6 +241,7 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
       while (!end && Date.now() < endDeadlineMs) await new Promise((r) => setTimeout(r, 20));
       if (!end) throw new Error('the server did not report its counters after the run (hung?)');
       const cpuUs = start ? end.cpu.user - start.cpu.user + end.cpu.system - start.cpu.system : 0;
+      const systemUs = start ? end.cpu.system - start.cpu.system : 0;
       const wallMs = start ? end.wallMs - start.wallMs : 1;
       const server_ = {
         rss_mb: round(end.memory.rss / 1024 / 1024, 1),
@@ -248,12 +249,14 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
         heap_used_mb: round(end.memory.heapUsed / 1024 / 1024, 1),
         cpu_share: round(cpuUs / 1000 / wallMs, 3),
         cpu_us_per_payment: result.completed > 0 ? round(cpuUs / result.completed, 0) : null,
+        // Kernel time (socket I/O, fsync) apart from the process's own code.
+        system_us_per_payment: result.completed > 0 ? round(systemUs / result.completed, 0) : null,
         verdict_cache: end.verifier,
         transactions_per_commit: start && end.groupCommit && start.groupCommit && end.groupCommit.commits > start.groupCommit.commits
           ? round((end.groupCommit.transactions - start.groupCommit.transactions) / (end.groupCommit.commits - start.groupCommit.commits), 1)
           : null,
       };
-      say(`  ${scenario} ×${concurrency}: ${result.per_s}/s, p50 ${result.total.p50_ms} ms, p99 ${result.total.p99_ms} ms, errors ${result.errors}, server CPU ${server_.cpu_share} (${server_.cpu_us_per_payment} µs each), load CPU ${result.load_cpu_share}, transactions/commit ${server_.transactions_per_commit}`);
+      say(`  ${scenario} ×${concurrency}: ${result.per_s}/s, p50 ${result.total.p50_ms} ms, p99 ${result.total.p99_ms} ms, errors ${result.errors}, server CPU ${server_.cpu_share} (${server_.cpu_us_per_payment} µs each, ${server_.system_us_per_payment} in the kernel), load CPU ${result.load_cpu_share}, transactions/commit ${server_.transactions_per_commit}`);
       for (const e of result.errorSamples) say(`    error: ${e}`);
       return { ...result, server: server_ };
     };

@@ -7,14 +7,14 @@
  * compact-jwe.ts, tested against core's `seal`/`unseal`) so that the one load core can
  * keep the server busy; the server checks every byte either way.
  */
-import { createECDH, createPublicKey, KeyObject, randomBytes, sign, verify } from 'node:crypto';
+import { createPublicKey, KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import { fromBase64Url } from '@coconutpay/core/encoding';
-import { authorizationContent, codeProof, verifyCommand, type PaymentAuthorization, type PaymentCommand, type PaymentRequest } from '@coconutpay/core/payment';
+import { authorizationContent, codeProof, REPLY_KEY_BYTES, verifyCommand, type PaymentAuthorization, type PaymentCommand, type PaymentRequest } from '@coconutpay/core/payment';
 import { signedAttributes } from '@coconutpay/core/pki/cms';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
 import { p1363ToDer } from '@coconutpay/core/pki/signature';
-import { openCompactJwe, p256PublicPoint, sealCompactJwe } from '../../apps/server/src/services/pki/compact-jwe.js';
+import { openDirectJwe, p256PublicPoint, sealCompactJwe } from '../../apps/server/src/services/pki/compact-jwe.js';
 import { expectStatus, type SignedClient } from './signed-client.js';
 
 /** A buyer with a master certificate on this "device". */
@@ -112,12 +112,11 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
   const orderMs = performance.now() - t;
 
   // A fresh reply key for this payment only.
-  const reply = createECDH('prime256v1');
-  const replyPoint = reply.generateKeys();
+  const reply = randomBytes(REPLY_KEY_BYTES);
   const request: PaymentRequest = {
     v: 1, type: 'coconutpay-payment-request', orderId: order.id, payerUserId: client.userId, certificateId: holder.certificateId,
     nonce: randomBytes(16).toString('base64url'), issuedAtMs: Date.now(), locale: 'ko',
-    replyKey: { kty: 'EC', crv: 'P-256', x: replyPoint.subarray(1, 33).toString('base64url'), y: replyPoint.subarray(33, 65).toString('base64url') },
+    replyKey: { kty: 'oct', k: reply.toString('base64url') },
   };
   const signature = sign('sha256', canonicalJsonBytes(request), { key: holder.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
   const sealedRequest = sealCompactJwe(canonicalJsonBytes({ request, signature }), context.serverAgreementKey, 'coconutpay-payment-request');
@@ -126,7 +125,7 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
   const requestMs = performance.now() - t;
   if (issued.codeRequired !== (options.withCode === true)) throw new Error(`the command ${issued.codeRequired ? 'asks' : 'does not ask'} for the code`);
 
-  const { jws } = JSON.parse(openCompactJwe(issued.sealedCommand, reply, 'coconutpay-payment-command').toString('utf8')) as { jws: string };
+  const { jws } = JSON.parse(openDirectJwe(issued.sealedCommand, reply, 'coconutpay-payment-command').toString('utf8')) as { jws: string };
   const command = await context.commands.verify(jws, Date.now());
   // What the person would be shown: it must be this order, at the server's total.
   if (command.comId !== issued.comId || command.orderId !== order.id || command.amountWon !== order.totalWon) throw new Error('the command is not for this order');

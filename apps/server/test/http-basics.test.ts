@@ -165,6 +165,25 @@ describe('headers and logs', () => {
     }
   });
 
+  it('logs one line per answered request, with its id, route, status and time', async () => {
+    const lines: string[] = [];
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(path.join(tmpdir(), 'cp-log-'));
+    const config = loadConfig({ DATA_DIR: dir, DEMO: 'off', PASSWORD_HASH_LOG_N: '10', WEB_DIST_DIR: path.join(dir, 'none') });
+    const app = await buildApp(config, { logger: { stream: new Writable({ write(chunk, _e, cb) { lines.push(String(chunk)); cb(); } }) } });
+    try {
+      lines.length = 0;
+      const res = await app.inject({ method: 'GET', url: '/api/products?page=1' });
+      const mine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === res.headers['x-request-id']);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ msg: 'request completed', method: 'GET', url: '/api/products?page=1', route: '/api/products', statusCode: 200 });
+      expect(typeof mine[0]!.ms).toBe('number');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('never writes passwords, tokens or proofs to the log', async () => {
     const lines: string[] = [];
     const { mkdtempSync } = await import('node:fs');

@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import { canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import {
-  authorizationContent, codeProof, replyKeyPair, seal, signCanonical, unseal, verifyCommand,
+  authorizationContent, codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, unseal, verifyCommand,
   type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
 import { signedAttributes } from '@coconutpay/core/pki/cms';
@@ -62,7 +62,7 @@ export async function sealedRequest(
   orderId: string,
   options: { edit?: (r: PaymentRequest) => PaymentRequest; signer?: CryptoKey; certificateId?: string; nonce?: string } = {},
 ) {
-  const reply = await replyKeyPair();
+  const reply = await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
   const request: PaymentRequest = {
     v: 1, type: 'coconutpay-payment-request', orderId, payerUserId: holder.client.userId, certificateId: options.certificateId ?? holder.certificateId,
     nonce: options.nonce ?? Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url'), issuedAtMs: t.clock.nowMs, locale: 'ko', replyKey: reply.jwk,
@@ -79,7 +79,7 @@ export async function requestCommand(t: TestApp, holder: Holder, orderId: string
   const res = await holder.client.request('POST', '/api/payments/requests', { sealedRequest: sealed, locale: 'ko' });
   expect(res.statusCode, res.body).toBe(201);
   const body = res.json();
-  const { jws } = await unseal<{ jws: string }>(body.sealedCommand, reply.keys.privateKey, 'coconutpay-payment-command');
+  const { jws } = await unseal<{ jws: string }>(body.sealedCommand, reply.key, 'coconutpay-payment-command');
   const check = await verifyCommand(jws, [rootDer(t)], new Date(t.clock.nowMs));
   expect(check.ok, JSON.stringify(check)).toBe(true);
   if (!check.ok) throw new Error('unreachable');

@@ -167,6 +167,19 @@ describe('direct payment', () => {
       expect((await buyer.client.request('POST', '/api/payments/requests', { sealedRequest: 'a.b.c.d.e'.replace(/[a-e]/g, 'x'.repeat(12)), locale: 'ko' })).json().code).toBe('PAYMENT_REQUEST_INVALID');
     });
 
+    it('a REQ whose reply key is not 32 secret bytes → PAYMENT_REQUEST_INVALID, and no command is issued', async () => {
+      const buyer = await funded(100_000);
+      const o = await order(buyer, cheap);
+      const ecKey = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
+      for (const replyKey of [ecKey, { kty: 'oct', k: Buffer.alloc(16, 7).toString('base64url') }, { kty: 'oct' }]) {
+        const sent = await sealedRequest(t, buyer, o.id, { edit: (r) => ({ ...r, replyKey: replyKey as never }) });
+        const res = await buyer.client.request('POST', '/api/payments/requests', { sealedRequest: sent.sealed, locale: 'ko' });
+        expect(res.json(), JSON.stringify(replyKey)).toMatchObject({ code: 'PAYMENT_REQUEST_INVALID', detail: 'The reply key is not a 256-bit symmetric key.' });
+      }
+      const issued = await t.app.internals.database.db.selectFrom('paymentCommands').select('comId').where('orderId', '=', o.id).execute();
+      expect(issued).toEqual([]);
+    });
+
     it('a replayed REQ → PAYMENT_REQUEST_REPLAYED', async () => {
       const buyer = await funded(100_000);
       const o = await order(buyer, cheap);

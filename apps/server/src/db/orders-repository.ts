@@ -47,12 +47,14 @@ export interface OrderRecord {
 /** An order to insert: it starts awaiting payment. */
 export type NewOrder = Omit<OrderRecord, 'storeName' | 'businessNumber' | 'status' | 'paidAtMs' | 'cancelledAtMs' | 'expiredAtMs' | 'evidenceRef'>;
 
-/** A product as the order transaction sees it, after its stock was taken. */
+/** A product as the order transaction sees it, after its stock was taken, with its store. */
 export interface ReservedProduct {
   id: string;
   sellerId: string;
   name: string;
   priceWon: bigint;
+  storeName: string;
+  businessNumber: string;
 }
 
 /** Why a product could not be reserved. */
@@ -113,8 +115,16 @@ export class OrdersRepository {
     }
     // Read after the updates: the rows are now locked by this transaction, so the prices
     // read here are the ones the order is made at.
-    const rows = await trx.selectFrom('products').select(['id', 'sellerId', 'name', 'priceWon']).where('id', 'in', sorted.map((l) => l.productId)).execute();
-    return { ok: true, products: new Map(rows.map((r) => [r.id, { id: r.id, sellerId: r.sellerId, name: r.name, priceWon: wonOf(r.priceWon) }])) };
+    const rows = await trx
+      .selectFrom('products')
+      .innerJoin('stores', 'stores.userId', 'products.sellerId')
+      .select(['products.id', 'products.sellerId', 'products.name', 'products.priceWon', 'stores.storeName', 'stores.businessNumber'])
+      .where('products.id', 'in', sorted.map((l) => l.productId))
+      .execute();
+    return {
+      ok: true,
+      products: new Map(rows.map((r) => [r.id, { id: r.id, sellerId: r.sellerId, name: r.name, priceWon: wonOf(r.priceWon), storeName: r.storeName, businessNumber: r.businessNumber }])),
+    };
   }
 
   /** Inserts an order awaiting payment with its items, inside the caller's transaction. */

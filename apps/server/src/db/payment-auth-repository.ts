@@ -50,8 +50,24 @@ function commandOf(row: Selectable<PaymentCommandsTable>): PaymentCommandRecord 
   };
 }
 
+/**
+ * How long the enabled policy is kept in memory. Every payment reads it; a change (by
+ * the admin console, later) reaches every server process within this time.
+ */
+export const POLICY_CACHE_MS = 5_000;
+
+/** Certificates remembered as having paid before; the oldest leaves first. */
+export const PAID_CERTIFICATES_REMEMBERED_MAX = 100_000;
+
 export class PaymentAuthRepository {
-  constructor(readonly db: Kysely<Database>) {}
+  private policy: { rules: PolicyRule[]; readAtMs: number } | null = null;
+  /** "Has paid before" never turns false again (evidence is never deleted), so a yes is kept. */
+  private readonly paidCertificates = new Set<string>();
+
+  constructor(
+    readonly db: Kysely<Database>,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   /** Writes the default policy into an empty policy table. */
   async ensureDefaultPolicy(nowMs: number): Promise<void> {
@@ -69,15 +85,29 @@ export class PaymentAuthRepository {
     });
   }
 
+  /** The enabled rules by priority, read at most every {@link POLICY_CACHE_MS}. */
   async enabledPolicy(): Promise<PolicyRule[]> {
+    const nowMs = this.clock();
+    if (this.policy && nowMs - this.policy.readAtMs < POLICY_CACHE_MS && nowMs >= this.policy.readAtMs) return this.policy.rules;
     const rows = await this.db.selectFrom('paymentPolicies').selectAll().where('enabled', '=', 1).orderBy('priority').execute();
-    return rows.map(policyOf);
+    const rules = rows.map(policyOf);
+    this.policy = { rules, readAtMs: nowMs };
+    return rules;
+  }
+
+  /** Forgets the cached policy, for a process that has just changed it. */
+  forgetPolicy(): void {
+    this.policy = null;
   }
 
   /** Whether a certificate has paid before (its first payment may need the code). */
   async hasPaidWith(certificateId: string): Promise<boolean> {
+    if (this.paidCertificates.has(certificateId)) return true;
     const row = await this.db.selectFrom('paymentEvidence').select('id').where('certificateId', '=', certificateId).limit(1).executeTakeFirst();
-    return row !== undefined;
+    if (row === undefined) return false;
+    if (this.paidCertificates.size >= PAID_CERTIFICATES_REMEMBERED_MAX) this.paidCertificates.delete(this.paidCertificates.values().next().value as string);
+    this.paidCertificates.add(certificateId);
+    return true;
   }
 
   async insertCommand(trx: Db, record: PaymentCommandRecord): Promise<void> {

@@ -14,7 +14,7 @@ import { ORDER_NUMBER_RANDOM_LENGTH, ORDER_PAYMENT_WINDOW_MS, formatOrderNumber,
 import { CART_QUANTITY_MAX } from '@coconutpay/core/catalogue';
 import type { DatabaseEngine } from '../config.js';
 import { isUniqueViolation } from '../db/database.js';
-import type { OrderItemRecord, OrderRecord, OrdersRepository, ReservationFailure } from '../db/orders-repository.js';
+import type { NewOrder, OrderItemRecord, OrderRecord, OrdersRepository, ReservationFailure } from '../db/orders-repository.js';
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
@@ -101,20 +101,17 @@ export class OrdersService {
     }
 
     const nowMs = clock();
-    // Expired orders still holding these products' stock give it back first, so a new
-    // order is not refused for stock that is only held by an order nobody can pay any more.
-    await this.expireWhere({ productIds: lines.map((l) => l.productId) }, nowMs);
-
     const shipping = {
       recipientName: input.shipping?.recipientName ?? buyer.name,
       shippingAddress: input.shipping?.address ?? buyer.address,
       shippingPhone: input.shipping?.phone ?? buyer.phone,
     };
+    let expiredFirst = false;
     for (let attempt = 1; ; attempt += 1) {
       const id = randomUUID();
       const orderNumber = formatOrderNumber(nowMs, this.randomBytes(ORDER_NUMBER_RANDOM_LENGTH));
       try {
-        await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
+        return await runWriteTransaction(this.deps.db, this.deps.engine, async (trx): Promise<OrderRecord> => {
           const reserved = await orders.reserveStock(trx, lines);
           // Throwing rolls back the stock already taken for earlier lines.
           if (!reserved.ok) throw reservationError(reserved.failure);
@@ -122,21 +119,33 @@ export class OrdersService {
             const product = reserved.products.get(line.productId)!;
             return { productId: product.id, productName: product.name, unitPriceWon: product.priceWon, quantity: line.quantity, lineTotalWon: lineTotalWon(product.priceWon, line.quantity) };
           });
-          const sellerIds = new Set(lines.map((l) => reserved.products.get(l.productId)!.sellerId));
-          if (sellerIds.size !== 1) throw new AppError('CART_SELLERS_MIXED');
+          const sellers = new Set(lines.map((l) => reserved.products.get(l.productId)!.sellerId));
+          if (sellers.size !== 1) throw new AppError('CART_SELLERS_MIXED');
+          const store = reserved.products.get(lines[0]!.productId)!;
           const totalWon = items.reduce((sum, item) => sum + item.lineTotalWon, 0n);
           if (totalWon > AMOUNT_MAX_WON) throw new AppError('VALIDATION_FAILED', { detail: 'The order total is over the largest amount one payment can move.' });
-          await orders.insert(trx, {
-            id, orderNumber, buyerId: actor.userId, sellerId: [...sellerIds][0]!, totalWon, ...shipping,
+          const order: NewOrder = {
+            id, orderNumber, buyerId: actor.userId, sellerId: store.sellerId, totalWon, ...shipping,
             fromCart: input.source === 'cart', createdAtMs: nowMs, expiresAtMs: nowMs + ORDER_PAYMENT_WINDOW_MS, items,
-          });
+          };
+          await orders.insert(trx, order);
+          // The record as written, rather than read back after the commit.
+          return {
+            ...order, storeName: store.storeName, businessNumber: store.businessNumber, status: 'awaiting_payment',
+            paidAtMs: null, cancelledAtMs: null, expiredAtMs: null, evidenceRef: null,
+          };
         });
       } catch (error) {
         // Two orders drew the same number: rare (32^6 per day), and a fresh number fixes it.
         if (isUniqueViolation(error) && attempt < ORDER_NUMBER_ATTEMPTS_MAX) continue;
+        // Stock may be held by orders past their window that no sweep has expired yet:
+        // those give it back, and the order is tried once more.
+        if (error instanceof AppError && error.code === 'STOCK_INSUFFICIENT' && !expiredFirst) {
+          expiredFirst = true;
+          if ((await this.expireWhere({ productIds: lines.map((l) => l.productId) }, nowMs)) > 0) continue;
+        }
         throw error;
       }
-      return (await orders.findById(id))!;
     }
   }
 

@@ -12,7 +12,7 @@ import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import type { DatabaseEngine } from '../config.js';
 import type { LedgerRepository } from '../db/ledger-repository.js';
-import type { OrderRecord, OrdersRepository } from '../db/orders-repository.js';
+import type { LockedOrder, OrdersRepository } from '../db/orders-repository.js';
 import type { Database } from '../db/schema.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
 import { requireRole, type Actor } from './actor.js';
@@ -20,9 +20,16 @@ import { requireRole, type Actor } from './actor.js';
 /** Longest evidence reference stored with a paid order. */
 export const EVIDENCE_REF_LENGTH_MAX = 200;
 
+/** The paid order as the payment transaction left it (read again with `OrdersRepository.findById` for its items). */
+export interface PaidOrder extends LockedOrder {
+  status: 'paid';
+  paidAtMs: number;
+  evidenceRef: string | null;
+}
+
 /** A paid order and the entry that paid it. */
 export interface PaymentResult {
-  order: OrderRecord;
+  order: PaidOrder;
   /** The journal entry that moved the money. */
   entryId: string;
 }
@@ -46,7 +53,7 @@ export interface PaymentsDeps {
 
 /** How one payment transaction ended: the only outcome that wrote money is `paid`. */
 type PaymentOutcome =
-  | { kind: 'paid'; entryId: string }
+  | { kind: 'paid'; entryId: string; order: PaidOrder }
   | { kind: 'not_found' | 'already_paid' | 'cancelled' | 'expired' | 'insufficient_balance' };
 
 /** Moving an order's total from buyer to seller. */
@@ -108,12 +115,13 @@ export class PaymentsService {
       if (!(await orders.markPaid(trx, order.id, nowMs, evidenceRef))) throw new Error(`order ${order.id} changed under its row lock`);
       if (order.fromCart) await orders.removeFromCart(trx, order.buyerId, await orders.productIds(trx, order.id));
       if (options.within) await options.within(trx);
-      return { kind: 'paid', entryId: posted.entryId };
+      return { kind: 'paid', entryId: posted.entryId, order: { ...order, status: 'paid', paidAtMs: nowMs, evidenceRef } };
     });
 
     switch (outcome.kind) {
       case 'paid':
-        return { order: (await orders.findById(orderId))!, entryId: outcome.entryId };
+        // What the transaction wrote, not a second read: the caller has the order's id for more.
+        return { order: outcome.order, entryId: outcome.entryId };
       case 'not_found':
         throw new AppError('ORDER_NOT_FOUND');
       case 'already_paid':

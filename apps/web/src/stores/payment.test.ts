@@ -9,7 +9,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toHex } from '@coconutpay/core/encoding';
-import { codeProof, signCommand, unseal, verifyCanonical, seal, type PaymentCommand, type PaymentRequest } from '@coconutpay/core/payment';
+import { codeProof, REPLY_KEY_BYTES, replyKey, signCommand, unseal, verifyCanonical, seal, type PaymentCommand, type PaymentRequest } from '@coconutpay/core/payment';
 import { createCertificate } from '@coconutpay/core/pki/certificate-builder';
 import { assembleSignedData, checkSignedDataSignature, parseSignedData } from '@coconutpay/core/pki/cms';
 import { EKU } from '@coconutpay/core/pki/oids';
@@ -140,8 +140,9 @@ describe('direct payment in the browser', () => {
 
   async function answer(req: PaymentRequest, command: PaymentCommand, signer = aKeys.privateKey, chain = [der(aCert)]): Promise<IssuedCommand> {
     const jws = await signCommand(command, signer, chain);
-    const replyKey = await crypto.subtle.importKey('jwk', { ...req.replyKey, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
-    return { comId: 'com-1', sealedCommand: await seal({ jws }, replyKey, 'coconutpay-payment-command'), codeRequired: true, expiresAtMs: command.expiresAtMs };
+    // A reads the reply key's bytes from REQ and seals under them (dir).
+    const sealingKey = await crypto.subtle.importKey('raw', fromBase64Url(req.replyKey.k), 'AES-GCM', false, ['encrypt']);
+    return { comId: 'com-1', sealedCommand: await seal({ jws }, sealingKey, 'coconutpay-payment-command'), codeRequired: true, expiresAtMs: command.expiresAtMs };
   }
 
   it('seals a request only A opens, signed by the device key over its canonical form', async () => {
@@ -150,6 +151,8 @@ describe('direct payment in the browser', () => {
     expect(opened.request).toEqual(built.request);
     expect(opened.request).toMatchObject({ v: 1, type: 'coconutpay-payment-request', orderId: 'order-1', payerUserId: 'user-1', certificateId: 'cert-1', issuedAtMs: NOW_MS, locale: 'ko' });
     expect(opened.request.nonce).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(opened.request.replyKey).toEqual({ kty: 'oct', k: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(built.replyKey).toMatchObject({ extractable: false, usages: ['decrypt'] });
     const spki = new Uint8Array(deviceCert.publicKey.rawData);
     expect(await verifyCanonical(spki, opened.request, opened.signature)).toBe(true);
     expect(await verifyCanonical(spki, { ...opened.request, orderId: 'order-2' }, opened.signature)).toBe(false);
@@ -170,20 +173,20 @@ describe('direct payment in the browser', () => {
   it('opens a command A signed that answers this request', async () => {
     const built = await request();
     const command = commandFor(built.request);
-    const opened = await openCommand({ issued: await answer(built.request, command), replyKey: built.replyKeys.privateKey, rootDer: der(root), request: built.request, at: at() });
+    const opened = await openCommand({ issued: await answer(built.request, command), replyKey: built.replyKey, rootDer: der(root), request: built.request, at: at() });
     expect(opened.command).toEqual(command);
     expect(opened.jws.split('.')).toHaveLength(3);
   });
 
   it('shows nothing signed by another key, sealed to another key, or altered', async () => {
     const built = await request();
-    const open = async (issued: IssuedCommand, replyKey = built.replyKeys.privateKey) => flowCode(openCommand({ issued, replyKey, rootDer: der(root), request: built.request, at: at() }));
+    const open = async (issued: IssuedCommand, key = built.replyKey) => flowCode(openCommand({ issued, replyKey: key, rootDer: der(root), request: built.request, at: at() }));
     const command = commandFor(built.request);
     const userKeys = await ecdsaKeys();
     const userCert = await leaf(userKeys.publicKey, [EKU.paymentSigning]);
     expect(await open(await answer(built.request, command, userKeys.privateKey, [der(userCert)]))).toBe('commandInvalid');
     expect(await open(await answer(built.request, command, userKeys.privateKey))).toBe('commandInvalid');
-    expect(await open(await answer(built.request, command), (await ecdhKeys()).privateKey)).toBe('commandInvalid');
+    expect(await open(await answer(built.request, command), (await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)))).key)).toBe('commandInvalid');
     const good = await answer(built.request, command);
     const [header, key, iv, ciphertext, tag] = good.sealedCommand.split('.');
     const flipped = `${ciphertext!.slice(0, -2)}${ciphertext!.endsWith('AA') ? 'BA' : 'AA'}`;
@@ -193,7 +196,7 @@ describe('direct payment in the browser', () => {
   it('refuses a genuine command that does not answer this request', async () => {
     const built = await request();
     const open = async (edit: (c: PaymentCommand) => PaymentCommand, issuedEdit: (i: IssuedCommand) => IssuedCommand = (i) => i) =>
-      flowCode(openCommand({ issued: issuedEdit(await answer(built.request, commandFor(built.request, edit))), replyKey: built.replyKeys.privateKey, rootDer: der(root), request: built.request, at: at() }));
+      flowCode(openCommand({ issued: issuedEdit(await answer(built.request, commandFor(built.request, edit))), replyKey: built.replyKey, rootDer: der(root), request: built.request, at: at() }));
     expect(await open((c) => ({ ...c, orderId: 'order-2' }))).toBe('commandMismatch');
     expect(await open((c) => ({ ...c, payer: { ...c.payer, userId: 'user-2' } }))).toBe('commandMismatch');
     expect(await open((c) => ({ ...c, requestNonce: 'an-earlier-request' }))).toBe('commandMismatch');
@@ -207,7 +210,7 @@ describe('direct payment in the browser', () => {
 
   it('signs the authorization as CMS attributes that verify, with the code bound in as its proof', async () => {
     const built = await request();
-    const opened = await openCommand({ issued: await answer(built.request, commandFor(built.request)), replyKey: built.replyKeys.privateKey, rootDer: der(root), request: built.request, at: at() });
+    const opened = await openCommand({ issued: await answer(built.request, commandFor(built.request)), replyKey: built.replyKey, rootDer: der(root), request: built.request, at: at() });
     const body = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: 'K7M3XA', signingKey: device.privateKey, signingTime: at() });
     expect(body.comId).toBe('com-1');
     const content = JSON.parse(new TextDecoder().decode(fromBase64Url(body.content)));
@@ -229,7 +232,7 @@ describe('direct payment in the browser', () => {
 
   it('shows the signature as r‖s hex, the value the evidence verdict reports', async () => {
     const built = await request();
-    const opened = await openCommand({ issued: await answer(built.request, commandFor(built.request)), replyKey: built.replyKeys.privateKey, rootDer: der(root), request: built.request, at: at() });
+    const opened = await openCommand({ issued: await answer(built.request, commandFor(built.request)), replyKey: built.replyKey, rootDer: der(root), request: built.request, at: at() });
     const body = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: null, signingKey: device.privateKey, signingTime: at() });
     const derHex = toHex(fromBase64Url(body.signature));
     expect(signatureDisplayHex(derHex)).toBe(toHex(derToP1363(fromBase64Url(body.signature))));

@@ -22,7 +22,8 @@ import { toBase64Url, toHex, type Bytes } from '@coconutpay/core/encoding';
 import {
   authorizationContent,
   codeProof,
-  replyKeyPair,
+  REPLY_KEY_BYTES,
+  replyKey,
   seal,
   signCanonical,
   unseal,
@@ -125,10 +126,13 @@ export interface RequestInput {
   nonce: Uint8Array;
 }
 
-/** REQ signed with the device key and sealed to A, with this payment's reply key pair. */
-export async function buildSealedRequest(input: RequestInput): Promise<{ request: PaymentRequest; sealedRequest: string; replyKeys: CryptoKeyPair }> {
+/**
+ * REQ signed with the device key and sealed to A, and this payment's reply key: its
+ * bytes leave the page only inside REQ; the page keeps a decrypt-only key for A's answer.
+ */
+export async function buildSealedRequest(input: RequestInput): Promise<{ request: PaymentRequest; sealedRequest: string; replyKey: CryptoKey }> {
   if (input.nonce.length !== 16) throw new RangeError('the nonce must be 16 bytes');
-  const reply = await replyKeyPair();
+  const reply = await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
   const request: PaymentRequest = {
     v: 1,
     type: 'coconutpay-payment-request',
@@ -142,7 +146,7 @@ export async function buildSealedRequest(input: RequestInput): Promise<{ request
   };
   const signature = await signCanonical(input.signingKey, request);
   const sealedRequest = await seal({ request, signature }, input.agreementKey, 'coconutpay-payment-request');
-  return { request, sealedRequest, replyKeys: reply.keys };
+  return { request, sealedRequest, replyKey: reply.key };
 }
 
 /**
@@ -372,7 +376,7 @@ export const usePaymentStore = defineStore('payment', () => {
         });
         const issued = await sendPaymentRequest(built.sealedRequest, built.request.locale);
         if (run === generation) step.value = 'verifying';
-        const result = await openCommand({ issued, replyKey: built.replyKeys.privateKey, rootDer, request: built.request, at: new Date(serverNowMs()) });
+        const result = await openCommand({ issued, replyKey: built.replyKey, rootDer, request: built.request, at: new Date(serverNowMs()) });
         return { ...result, issued };
       });
       if (run !== generation || !held) return;

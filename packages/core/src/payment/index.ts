@@ -6,9 +6,11 @@
  *   A → C  K_C{ COM as JWS by A (x5c chain) }       payment command from A's records only
  *   C → A  AUTH = { COM, JWS, codeProof }           signed by the device key as CMS SignedData
  *
- * `K_X{…}` is a JWE (ECDH-ES, A256GCM) to X's key agreement key: A publishes one
- * with its certificates; C sends a fresh one inside REQ for this payment only.
- * Every signature covers RFC 8785 canonical JSON. docs/protocol.md has the details.
+ * `K_A{…}` is a JWE (ECDH-ES, A256GCM) to A's key agreement key, which A publishes
+ * with its certificates. `K_C{…}` is a JWE (dir, A256GCM) under the reply key: 32
+ * random bytes C makes for this payment only and sends inside REQ, so A spends no
+ * key agreement on the answer. Every signature covers RFC 8785 canonical JSON.
+ * docs/protocol.md has the details.
  */
 import { CompactEncrypt, compactDecrypt, type CryptoKey as JoseKey } from 'jose';
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
@@ -31,8 +33,12 @@ export interface PaymentRequest {
   nonce: string;
   issuedAtMs: number;
   locale: 'ko' | 'en';
-  /** C's one-payment ECDH P-256 public key (JWK): A encrypts the COM to it. */
-  replyKey: { kty: 'EC'; crv: 'P-256'; x: string; y: string };
+  /**
+   * C's one-payment AES-256-GCM key (JWK, `k` = base64url of 32 random bytes): A
+   * encrypts the COM under it. Only C and A know it, since it travels inside this
+   * REQ, sealed to A and signed by the device.
+   */
+  replyKey: { kty: 'oct'; k: string };
 }
 
 export interface CommandItem {
@@ -92,14 +98,30 @@ export async function verifyCanonical(spkiDer: Uint8Array, value: unknown, signa
   return verifyP1363(await importVerifyingKey(spkiDer), signature, canonicalJsonBytes(value));
 }
 
-/** JWE (compact, ECDH-ES + A256GCM) of the canonical JSON of `value` to `recipient`. */
-export async function seal(value: unknown, recipient: CryptoKey | JoseKey, contentType: string): Promise<string> {
-  return new CompactEncrypt(canonicalJsonBytes(value)).setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', cty: contentType }).encrypt(recipient);
+/** The JWE key management a key stands for: ECDH-ES to a key agreement key, `dir` under a reply key. */
+function keyManagementOf(key: CryptoKey | JoseKey): 'ECDH-ES' | 'dir' {
+  if (key.algorithm.name === 'ECDH') return 'ECDH-ES';
+  if (key.algorithm.name === 'AES-GCM') return 'dir';
+  throw new TypeError(`no JWE key management for a ${key.algorithm.name} key`);
 }
 
-/** Opens a JWE made by {@link seal}; throws when it is not for this key or was altered. */
-export async function unseal<T>(jwe: string, privateKey: CryptoKey, contentType: string): Promise<T> {
-  const { plaintext, protectedHeader } = await compactDecrypt(jwe, privateKey, { keyManagementAlgorithms: ['ECDH-ES'], contentEncryptionAlgorithms: ['A256GCM'] });
+/**
+ * JWE (compact, A256GCM) of the canonical JSON of `value`: ECDH-ES to `recipient`
+ * when it is an ECDH public key (a request to A), `dir` when it is an AES-GCM key
+ * (a command under a reply key, see {@link replyKey}).
+ */
+export async function seal(value: unknown, recipient: CryptoKey | JoseKey, contentType: string): Promise<string> {
+  return new CompactEncrypt(canonicalJsonBytes(value)).setProtectedHeader({ alg: keyManagementOf(recipient), enc: 'A256GCM', cty: contentType }).encrypt(recipient);
+}
+
+/**
+ * Opens a JWE made by {@link seal}; throws when it is not for this key, not of
+ * `contentType`, or was altered. The key decides the one key management accepted
+ * (an ECDH private key: ECDH-ES; an AES-GCM key: dir), so a message can never
+ * choose how it is opened.
+ */
+export async function unseal<T>(jwe: string, key: CryptoKey, contentType: string): Promise<T> {
+  const { plaintext, protectedHeader } = await compactDecrypt(jwe, key, { keyManagementAlgorithms: [keyManagementOf(key)], contentEncryptionAlgorithms: ['A256GCM'] });
   if (protectedHeader.cty !== contentType) throw new Error(`expected content type ${contentType}`);
   return JSON.parse(new TextDecoder().decode(plaintext)) as T;
 }
@@ -138,9 +160,23 @@ export function authorizationContent(authorization: PaymentAuthorization): Uint8
   return canonicalJsonBytes(authorization);
 }
 
-/** A fresh reply key pair for one payment (C side). */
-export async function replyKeyPair(): Promise<{ keys: CryptoKeyPair; jwk: PaymentRequest['replyKey'] }> {
-  const keys = (await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits'])) as CryptoKeyPair;
-  const jwk = await crypto.subtle.exportKey('jwk', keys.publicKey);
-  return { keys, jwk: { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! } };
+/** How many random bytes make a reply key (AES-256). */
+export const REPLY_KEY_BYTES = 32;
+
+/**
+ * This payment's reply key (C side) from `random`, 32 bytes the caller draws fresh for
+ * this payment only: a non-extractable AES-256-GCM key that can only decrypt (for
+ * {@link unseal}), and the JWK that carries the bytes inside REQ. The caller draws the
+ * bytes, as for every random value core uses, so that core stays deterministic in tests.
+ *
+ * @example
+ * const reply = await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
+ * const request = { ...rest, replyKey: reply.jwk };
+ * const { jws } = await unseal<{ jws: string }>(sealedCommand, reply.key, 'coconutpay-payment-command');
+ */
+export async function replyKey(random: Uint8Array): Promise<{ key: CryptoKey; jwk: PaymentRequest['replyKey'] }> {
+  if (random.length !== REPLY_KEY_BYTES) throw new RangeError(`a reply key is ${REPLY_KEY_BYTES} bytes`);
+  const bytes = new Uint8Array(random);
+  const key = await crypto.subtle.importKey('raw', bytes, { name: 'AES-GCM', length: 256 }, false, ['decrypt']);
+  return { key, jwk: { kty: 'oct', k: toBase64Url(bytes) } };
 }

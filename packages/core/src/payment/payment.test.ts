@@ -3,15 +3,28 @@ import * as x509 from '@peculiar/x509';
 import { CompactSign } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
+import { fromBase64Url } from '../encoding/index.js';
 import { createCertificate } from '../pki/certificate-builder.js';
 import { EKU } from '../pki/oids.js';
 import {
-  codeProof, replyKeyPair, seal, signCanonical, signCommand, unseal, verifyCanonical, verifyCommand, type PaymentCommand, type PaymentRequest,
+  codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, signCommand, unseal, verifyCanonical, verifyCommand, type PaymentCommand, type PaymentRequest,
 } from './index.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const NOW = new Date('2026-11-30T12:00:00Z');
 const keys = async () => (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+const agreementKeys = async () => (await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits'])) as CryptoKeyPair;
+const freshReplyKey = () => replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
+/** The reply key as A holds it after reading REQ: the same bytes, for encrypting. */
+const sealingKey = (jwk: PaymentRequest['replyKey']) => crypto.subtle.importKey('raw', fromBase64Url(jwk.k), 'AES-GCM', false, ['encrypt']);
+const flipFirstByte = (jwe: string, part: number) => {
+  const parts = jwe.split('.');
+  const bytes = Buffer.from(parts[part]!, 'base64url');
+  bytes[0] = bytes[0]! ^ 1;
+  parts[part] = bytes.toString('base64url');
+  return parts.join('.');
+};
+const headerOf = (jwe: string) => JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
 const command: PaymentCommand = {
   v: 1, type: 'coconutpay-payment-command', comId: 'c0m-1', orderId: 'o-1', orderNumber: 'CP-20261130-ABC123',
@@ -95,16 +108,41 @@ describe('payment protocol messages', () => {
   });
 
   it('seals to the recipient only; a changed ciphertext or another key cannot open it', async () => {
-    const reply = await replyKeyPair();
-    const jwe = await seal(command, reply.keys.publicKey, 'coconutpay-com');
-    await expect(unseal(jwe, reply.keys.privateKey, 'coconutpay-com')).resolves.toEqual(command);
-    await expect(unseal(jwe, (await replyKeyPair()).keys.privateKey, 'coconutpay-com')).rejects.toThrow();
-    const parts = jwe.split('.');
-    const ct = Buffer.from(parts[3]!, 'base64url');
-    ct[0] = ct[0]! ^ 1;
-    parts[3] = ct.toString('base64url');
-    await expect(unseal(parts.join('.'), reply.keys.privateKey, 'coconutpay-com')).rejects.toThrow();
-    await expect(unseal(jwe, reply.keys.privateKey, 'coconutpay-req')).rejects.toThrow(/content type/);
+    const recipient = await agreementKeys();
+    const jwe = await seal(command, recipient.publicKey, 'coconutpay-com');
+    expect(headerOf(jwe)).toMatchObject({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'coconutpay-com' });
+    await expect(unseal(jwe, recipient.privateKey, 'coconutpay-com')).resolves.toEqual(command);
+    await expect(unseal(jwe, (await agreementKeys()).privateKey, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(flipFirstByte(jwe, 3), recipient.privateKey, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(jwe, recipient.privateKey, 'coconutpay-req')).rejects.toThrow(/content type/);
+  });
+
+  it('seals under a reply key (dir) that opens only with the same 32 bytes, and only as dir', async () => {
+    const reply = await freshReplyKey();
+    expect(reply.jwk.kty).toBe('oct');
+    expect(fromBase64Url(reply.jwk.k)).toHaveLength(REPLY_KEY_BYTES);
+    expect(reply.key.extractable).toBe(false);
+    expect(reply.key.usages).toEqual(['decrypt']);
+    const jwe = await seal(command, await sealingKey(reply.jwk), 'coconutpay-com');
+    expect(headerOf(jwe)).toEqual({ alg: 'dir', enc: 'A256GCM', cty: 'coconutpay-com' });
+    expect(jwe.split('.')[1]).toBe('');
+    await expect(unseal(jwe, reply.key, 'coconutpay-com')).resolves.toEqual(command);
+
+    await expect(unseal(jwe, (await freshReplyKey()).key, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(flipFirstByte(jwe, 3), reply.key, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(flipFirstByte(jwe, 4), reply.key, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(jwe, reply.key, 'coconutpay-req')).rejects.toThrow(/content type/);
+    // The key, not the message, says how a message is opened: each key refuses the other kind.
+    const recipient = await agreementKeys();
+    await expect(unseal(await seal(command, recipient.publicKey, 'coconutpay-com'), reply.key, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(jwe, recipient.privateKey, 'coconutpay-com')).rejects.toThrow();
+  });
+
+  it('makes a reply key from exactly 32 bytes', async () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES));
+    expect(fromBase64Url((await replyKey(bytes)).jwk.k)).toEqual(bytes);
+    await expect(replyKey(new Uint8Array(31))).rejects.toThrow(RangeError);
+    await expect(replyKey(new Uint8Array(33))).rejects.toThrow(RangeError);
   });
 
   it('a request signature covers every field', async () => {
@@ -112,7 +150,7 @@ describe('payment protocol messages', () => {
     const spki = new Uint8Array(await crypto.subtle.exportKey('spki', device.publicKey));
     const req: PaymentRequest = {
       v: 1, type: 'coconutpay-payment-request', orderId: 'o-1', payerUserId: 'u-1', certificateId: 'cert-1', nonce: 'abc', issuedAtMs: NOW.getTime(), locale: 'ko',
-      replyKey: (await replyKeyPair()).jwk,
+      replyKey: (await freshReplyKey()).jwk,
     };
     const signature = await signCanonical(device.privateKey, req);
     expect(await verifyCanonical(spki, req, signature)).toBe(true);

@@ -7,7 +7,8 @@ import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { createCertificate } from './certificate-builder.js';
-import { assembleSignedData, checkSignedDataSignature, parseSignedData, signedAttributes } from './cms.js';
+import { assembleSignedData, checkSignedDataSignature, OID_CMS, parseSignedAttributes, parseSignedData, signedAttributes, signerIdentifier } from './cms.js';
+import { DerError } from './path-der.js';
 import { EKU } from './oids.js';
 import { toPem } from './pem.js';
 import { p1363ToDer } from './signature.js';
@@ -84,6 +85,24 @@ describe('CMS SignedData evidence', () => {
       }
       expect(ours.ok, `byte ${at}`).toBe(false);
     }
+  });
+
+  it('reads the signed attributes alone as the file holds them, and refuses them in any other shape', async () => {
+    const attributes = await signedAttributes(content, signingTime);
+    const parsed = parseSignedData(evidence);
+    expect(parseSignedAttributes(attributes)).toEqual({ messageDigest: parsed.messageDigest, signingTimeSeconds: parsed.signingTimeSeconds, contentTypeOid: OID_CMS.data });
+    // As tagged inside SignerInfo ([0] IMPLICIT) they are not what was signed.
+    const implicit = new Uint8Array(attributes);
+    implicit[0] = 0xa0;
+    expect(() => parseSignedAttributes(implicit)).toThrow(DerError);
+    expect(() => parseSignedAttributes(attributes.subarray(0, attributes.length - 1))).toThrow(DerError);
+    expect(() => parseSignedAttributes(new Uint8Array([0x31, 0x00]))).toThrow(/required/);
+  });
+
+  it('with the signer named up front, assembles the same bytes as when it reads the certificate itself', async () => {
+    const parsed = parseSignedData(evidence);
+    const again = assembleSignedData({ content, signedAttributesDer: parsed.signedAttributesDer, signatureDer: parsed.signatureDer, signerCertificate: signerDer, otherCertificates: [], signer: signerIdentifier(signerDer) });
+    expect(Buffer.from(again).equals(Buffer.from(evidence))).toBe(true);
   });
 
   it('PEM form is what openssl cms -inform PEM reads too', () => {

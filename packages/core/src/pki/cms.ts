@@ -10,7 +10,7 @@
  */
 import { toHex } from '../encoding/index.js';
 import { derOctetString, derOid, derSequence, derSetOf, derSmallInteger, derUtcTime, tlv } from './der-writer.js';
-import { bytesEqual, children, content, DerError, encoding, expectUniversal, isContext, readOid, readRoot, readSmallInteger, readTimeSeconds, sequence, TAG } from './path-der.js';
+import { bytesEqual, children, content, DerError, type DerElement, encoding, expectUniversal, isContext, readOid, readRoot, readSmallInteger, readTimeSeconds, sequence, TAG } from './path-der.js';
 import { parseCertificate } from './path-certificate.js';
 import { derToP1363, importVerifyingKey, verifyP1363 } from './signature.js';
 
@@ -53,11 +53,30 @@ export interface SignedDataParts {
   signerCertificate: Uint8Array;
   /** Further certificates to carry (issuing CA, the master of an additional certificate…). */
   otherCertificates: readonly Uint8Array[];
+  /**
+   * The signer certificate's issuer name (DER) and serial, when the caller has them
+   * already: a server assembling evidence for every payment keeps them per certificate
+   * instead of parsing the certificate each time.
+   */
+  signer?: SignerIdentifier;
+}
+
+/** What names the signer in a SignerInfo (`IssuerAndSerialNumber`). */
+export interface SignerIdentifier {
+  issuerDer: Uint8Array;
+  /** The serial's INTEGER content bytes. */
+  serial: Uint8Array;
+}
+
+/** The issuer and serial of a certificate, as {@link assembleSignedData} names its signer. */
+export function signerIdentifier(certificateDer: Uint8Array): SignerIdentifier {
+  const certificate = parseCertificate(certificateDer);
+  return { issuerDer: certificate.issuer.der, serial: certificate.serial };
 }
 
 /** The DER ContentInfo holding the SignedData. */
 export function assembleSignedData(parts: SignedDataParts): Uint8Array<ArrayBuffer> {
-  const signer = parseCertificate(parts.signerCertificate);
+  const signer = parts.signer ?? signerIdentifier(parts.signerCertificate);
   const sha256Algorithm = derSequence(derOid(OID_CMS.sha256));
   const attributes = new Uint8Array(parts.signedAttributesDer);
   if (attributes[0] !== 0x31) throw new DerError('signed attributes must be a DER SET');
@@ -65,7 +84,7 @@ export function assembleSignedData(parts: SignedDataParts): Uint8Array<ArrayBuff
   attributes[0] = 0xa0;
   const signerInfo = derSequence(
     derSmallInteger(1),
-    derSequence(signer.issuer.der, tlv(0x02, signer.serial)),
+    derSequence(signer.issuerDer, tlv(0x02, signer.serial)),
     sha256Algorithm,
     attributes,
     derSequence(derOid(OID_CMS.ecdsaWithSha256)),
@@ -92,6 +111,41 @@ export interface ParsedSignedData {
   messageDigest: Uint8Array;
   signingTimeSeconds: number;
   contentTypeOid: string;
+}
+
+/** What the three signed attributes say. */
+export interface SignedAttributeValues {
+  messageDigest: Uint8Array;
+  signingTimeSeconds: number;
+  contentTypeOid: string;
+}
+
+function readAttributes(attributes: DerElement): SignedAttributeValues {
+  let messageDigest: Uint8Array | undefined;
+  let signingTimeSeconds: number | undefined;
+  let contentTypeOid: string | undefined;
+  for (const attribute of children(attributes)) {
+    const [oidElement, values] = sequence(attribute, 'Attribute');
+    const oid = readOid(oidElement);
+    const valueList = children(expectUniversal(values, TAG.set, 'attribute values'));
+    if (valueList.length !== 1) throw new DerError('an attribute must have one value');
+    if (oid === OID_CMS.messageDigest) messageDigest = content(expectUniversal(valueList[0], TAG.octetString, 'messageDigest'));
+    else if (oid === OID_CMS.signingTime) signingTimeSeconds = readTimeSeconds(valueList[0], 'signingTime');
+    else if (oid === OID_CMS.contentType) contentTypeOid = readOid(valueList[0]);
+  }
+  if (!messageDigest || signingTimeSeconds === undefined || !contentTypeOid) throw new DerError('contentType, signingTime and messageDigest are required');
+  return { messageDigest, signingTimeSeconds, contentTypeOid };
+}
+
+/**
+ * Reads the DER `SET OF Attribute` a signer signed (as {@link signedAttributes} makes
+ * it, tag 0x31), without the SignedData around it: a server that assembles the file
+ * itself checks the attributes and the signature before it does. Throws DerError.
+ */
+export function parseSignedAttributes(setDer: Uint8Array): SignedAttributeValues {
+  const root = readRoot(setDer);
+  if (setDer[0] !== 0x31) throw new DerError('signed attributes must be a DER SET');
+  return readAttributes(root);
 }
 
 /** Reads a DER ContentInfo/SignedData with one signer (the shape we produce). Throws DerError otherwise. */
@@ -128,19 +182,7 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
   signedAttributesDer[0] = 0x31;
   if (readOid(sequence(info[4], 'signatureAlgorithm')[0]) !== OID_CMS.ecdsaWithSha256) throw new DerError('signature must be ECDSA with SHA-256');
   const signatureDer = content(expectUniversal(info[5], TAG.octetString, 'signature'));
-  let messageDigest: Uint8Array | undefined;
-  let signingTimeSeconds: number | undefined;
-  let contentTypeOid: string | undefined;
-  for (const attribute of children(attrsElement)) {
-    const [oidElement, values] = sequence(attribute, 'Attribute');
-    const oid = readOid(oidElement);
-    const valueList = children(expectUniversal(values, TAG.set, 'attribute values'));
-    if (valueList.length !== 1) throw new DerError('an attribute must have one value');
-    if (oid === OID_CMS.messageDigest) messageDigest = content(expectUniversal(valueList[0], TAG.octetString, 'messageDigest'));
-    else if (oid === OID_CMS.signingTime) signingTimeSeconds = readTimeSeconds(valueList[0], 'signingTime');
-    else if (oid === OID_CMS.contentType) contentTypeOid = readOid(valueList[0]);
-  }
-  if (!messageDigest || signingTimeSeconds === undefined || !contentTypeOid) throw new DerError('contentType, signingTime and messageDigest are required');
+  const { messageDigest, signingTimeSeconds, contentTypeOid } = readAttributes(attrsElement);
   return { content: contentBytes, certificates, signer: { issuerDer, serial }, signedAttributesDer, signatureDer, messageDigest, signingTimeSeconds, contentTypeOid };
 }
 

@@ -12,7 +12,7 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import { AppError, isErrorCode } from '@coconutpay/core/errors';
 import { checkMasterApproval, type ApprovalProblem } from '@coconutpay/core/pki/master-approval';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
-import type { SignatureCheckPrimitives } from '@coconutpay/core/pki/cms';
+import { signerIdentifier, type SignatureCheckPrimitives, type SignerIdentifier } from '@coconutpay/core/pki/cms';
 import { validatePath, type PathValidationReason, type Purpose } from '@coconutpay/core/pki/validate-path';
 import type { CertificateAuthority } from './certificate-authority.js';
 
@@ -34,6 +34,7 @@ export class CertificateVerifier {
   private readonly cache = new Map<string, CachedVerdict>();
   private readonly approvals = new Map<string, ApprovalProblem | undefined>();
   private readonly keys = new Map<string, KeyObject>();
+  private readonly signers = new Map<string, SignerIdentifier>();
   private readonly anchors: Uint8Array[];
   private readonly intermediates: Uint8Array[];
   private hits = 0;
@@ -129,6 +130,20 @@ export class CertificateVerifier {
   signatureValid(der: Uint8Array, signatureP1363: Uint8Array, data: Uint8Array): boolean {
     if (signatureP1363.length !== 64) return false;
     return verify('sha256', data, { key: this.publicKey(der), dsaEncoding: 'ieee-p1363' }, signatureP1363);
+  }
+
+  /**
+   * The issuer and serial that name a certificate as a CMS signer, read once per
+   * certificate (keyed by its bytes, like the keys): evidence is assembled on every payment.
+   */
+  signer(der: Uint8Array): SignerIdentifier {
+    const cacheKey = Buffer.from(der).toString('base64');
+    const cached = this.signers.get(cacheKey);
+    if (cached) return cached;
+    const identifier = signerIdentifier(der);
+    if (this.signers.size >= VERDICT_CACHE_MAX) this.signers.delete(this.signers.keys().next().value as string);
+    this.signers.set(cacheKey, identifier);
+    return identifier;
   }
 
   /** Core's CMS signature check on node:crypto with this cache's keys. */

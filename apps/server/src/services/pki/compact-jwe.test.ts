@@ -1,20 +1,27 @@
 /**
  * The server's node:crypto JWE against core's jose-based `seal`/`unseal`, both ways,
- * and every way of altering a message refused.
+ * for requests (ECDH-ES) and commands (dir under the reply key), and every way of
+ * altering a message refused.
  */
-import { createECDH, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createECDH, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
-import { replyKeyPair, seal, unseal } from '@coconutpay/core/payment';
-import { JweError, openCompactJwe, p256AgreementKey, p256PublicPoint, sealCompactJwe } from './compact-jwe.js';
+import { REPLY_KEY_BYTES, replyKey, seal, unseal } from '@coconutpay/core/payment';
+import { JweError, openCompactJwe, openDirectJwe, p256AgreementKey, p256PublicPoint, replyKeyFromJwk, sealCompactJwe, sealDirectJwe } from './compact-jwe.js';
 
 const CTY = 'coconutpay-payment-request';
 const message = { request: { orderId: 'o-1', amountWon: 12_000, name: '유기농 바나나' }, signature: 'sig' };
 
 /** A recipient in both worlds: WebCrypto keys for core, the same key for node:crypto. */
 async function recipient() {
-  const web = await replyKeyPair();
-  return { web, privateKey: p256AgreementKey(KeyObject.from(web.keys.privateKey).export({ format: 'jwk' })), publicKey: p256PublicPoint(web.jwk) };
+  const keys = (await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits'])) as CryptoKeyPair;
+  return { web: { keys }, privateKey: p256AgreementKey(KeyObject.from(keys.privateKey).export({ format: 'jwk' })), publicKey: p256PublicPoint(await crypto.subtle.exportKey('jwk', keys.publicKey)) };
+}
+
+/** A reply key in both worlds: C's decrypt-only CryptoKey, and the bytes A reads from its JWK. */
+async function replyKeyBothWays() {
+  const web = await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
+  return { web, bytes: replyKeyFromJwk(web.jwk) };
 }
 
 const b64u = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
@@ -83,5 +90,93 @@ describe('compact JWE (ECDH-ES, A256GCM) on node:crypto', () => {
     }
     const offCurve = Buffer.concat([Buffer.from([4]), Buffer.alloc(32, 1), Buffer.alloc(32, 2)]);
     expect(() => sealCompactJwe(canonicalJsonBytes(message), offCurve, CTY)).toThrow(JweError);
+  });
+});
+
+describe('compact JWE (dir, A256GCM) under the reply key on node:crypto', () => {
+  const COMMAND = 'coconutpay-payment-command';
+  const answer = { jws: 'eyJhbGciOiJFUzI1NiJ9.eyJ0eXBlIjoiY29tIn0.c2ln' };
+
+  it('core opens what the server seals, and the server opens what core seals', async () => {
+    const reply = await replyKeyBothWays();
+    const fromServer = sealDirectJwe(canonicalJsonBytes(answer), reply.bytes, COMMAND);
+    expect(header(fromServer)).toEqual({ alg: 'dir', enc: 'A256GCM', cty: COMMAND });
+    expect(fromServer.split('.')[1]).toBe('');
+    expect(await unseal(fromServer, reply.web.key, COMMAND)).toEqual(answer);
+
+    // Core seals `dir` under any AES-GCM key; A's copy of the reply key, imported for encrypting, stands in for it.
+    const sealing = await crypto.subtle.importKey('raw', new Uint8Array(reply.bytes), 'AES-GCM', false, ['encrypt']);
+    const fromCore = await seal(answer, sealing, COMMAND);
+    expect(JSON.parse(openDirectJwe(fromCore, reply.bytes, COMMAND).toString('utf8'))).toEqual(answer);
+  });
+
+  it('seals with a fresh IV every time', () => {
+    const key = randomBytes(REPLY_KEY_BYTES);
+    const a = sealDirectJwe(canonicalJsonBytes(answer), key, COMMAND);
+    const b = sealDirectJwe(canonicalJsonBytes(answer), key, COMMAND);
+    expect(a.split('.')[2]).not.toBe(b.split('.')[2]);
+    expect(JSON.parse(openDirectJwe(b, key, COMMAND).toString('utf8'))).toEqual(answer);
+  });
+
+  it('core refuses a command under another key, of another content type, altered, or sealed with ECDH-ES', async () => {
+    const reply = await replyKeyBothWays();
+    const jwe = sealDirectJwe(canonicalJsonBytes(answer), reply.bytes, COMMAND);
+    const parts = jwe.split('.');
+    await expect(unseal(jwe, (await replyKeyBothWays()).web.key, COMMAND)).rejects.toThrow();
+    await expect(unseal(jwe, reply.web.key, 'coconutpay-payment-request')).rejects.toThrow(/content type/);
+    await expect(unseal([parts[0], parts[1], parts[2], parts[3], flip(parts[4]!)].join('.'), reply.web.key, COMMAND)).rejects.toThrow();
+    await expect(unseal([parts[0], parts[1], parts[2], flip(parts[3]!), parts[4]].join('.'), reply.web.key, COMMAND)).rejects.toThrow();
+    await expect(unseal(withHeader(jwe, (h) => ({ ...h, kid: 'x' })), reply.web.key, COMMAND)).rejects.toThrow();
+    // Where a reply key is expected, a message sealed by key agreement is not even tried.
+    const r = await recipient();
+    const agreed = sealCompactJwe(canonicalJsonBytes(answer), r.publicKey, COMMAND);
+    await expect(unseal(agreed, reply.web.key, COMMAND)).rejects.toThrow(/alg/);
+    // And the other way: a request key does not open a `dir` message.
+    await expect(unseal(jwe, r.web.keys.privateKey, COMMAND)).rejects.toThrow(/alg/);
+  });
+
+  it('the server refuses a command under another key, of another content type, altered anywhere, or not dir', async () => {
+    const key = randomBytes(REPLY_KEY_BYTES);
+    const jwe = sealDirectJwe(canonicalJsonBytes(answer), key, COMMAND);
+    const parts = jwe.split('.');
+    const refused = [
+      () => openDirectJwe(jwe, randomBytes(REPLY_KEY_BYTES), COMMAND),
+      () => openDirectJwe(jwe, key.subarray(0, 16), COMMAND),
+      () => openDirectJwe(jwe, key, 'coconutpay-payment-request'),
+      () => openDirectJwe([parts[0], parts[1], parts[2], flip(parts[3]!), parts[4]].join('.'), key, COMMAND),
+      () => openDirectJwe([parts[0], parts[1], parts[2], parts[3], flip(parts[4]!)].join('.'), key, COMMAND),
+      () => openDirectJwe([parts[0], parts[1], flip(parts[2]!), parts[3], parts[4]].join('.'), key, COMMAND),
+      () => openDirectJwe(withHeader(jwe, (h) => ({ ...h, kid: 'x' })), key, COMMAND),
+      () => openDirectJwe(withHeader(jwe, (h) => ({ ...h, alg: 'A256KW' })), key, COMMAND),
+      () => openDirectJwe(withHeader(jwe, (h) => ({ ...h, enc: 'A128GCM' })), key, COMMAND),
+      () => openDirectJwe(withHeader(jwe, (h) => ({ ...h, zip: 'DEF' })), key, COMMAND),
+      () => openDirectJwe([parts[0], 'AAAA', parts[2], parts[3], parts[4]].join('.'), key, COMMAND),
+      () => openDirectJwe([parts[0], parts[1], 'AAAA', parts[3], parts[4]].join('.'), key, COMMAND),
+      () => openDirectJwe(parts.slice(0, 4).join('.'), key, COMMAND),
+    ];
+    for (const attempt of refused) expect(attempt).toThrow(JweError);
+    expect(() => sealDirectJwe(canonicalJsonBytes(answer), key.subarray(0, 31), COMMAND)).toThrow(JweError);
+  });
+
+  it('takes a reply key only as an oct JWK of exactly 32 bytes of canonical base64url', () => {
+    const bytes = randomBytes(REPLY_KEY_BYTES);
+    const k = bytes.toString('base64url');
+    expect(replyKeyFromJwk({ kty: 'oct', k })).toEqual(bytes);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    // The last of 43 characters carries two unused bits: flipping one spells the same key another way.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const otherSpelling = k.slice(0, -1) + alphabet[alphabet.indexOf(k.at(-1)!) ^ 1];
+    expect(Buffer.from(otherSpelling, 'base64url')).toEqual(bytes);
+    for (const bad of [
+      null, 'x', {}, ec, { kty: 'EC', k }, { kty: 'oct' }, { kty: 'oct', k: 7 },
+      { kty: 'oct', k: randomBytes(31).toString('base64url') },
+      { kty: 'oct', k: randomBytes(33).toString('base64url') },
+      { kty: 'oct', k: bytes.toString('base64') + '!' },
+      { kty: 'oct', k: `${k}=` },
+      { kty: 'oct', k: k.replace(/^./, '+') },
+      { kty: 'oct', k: otherSpelling },
+    ]) {
+      expect(() => replyKeyFromJwk(bad)).toThrow(JweError);
+    }
   });
 });

@@ -1,16 +1,28 @@
 /**
  * The server's side of the payment messages' encryption, `K_X{m}` in
- * docs/protocol.md: JWE compact serialisation (RFC 7516) with `alg: ECDH-ES` (direct
- * key agreement on P-256) and `enc: A256GCM` (RFC 7518 §4.6, §5.3) — the same format
- * core's `seal`/`unseal` make and read with `jose` in the browser, here on
- * `node:crypto`. Why a second implementation: on the server WebCrypto costs about twice
- * as much per payment (every call is a thread-pool job, and importing a key validates
- * its point through a slower path), and these two calls are most of A's work per
- * payment. Interoperability with core's version, both ways, is tested.
+ * docs/protocol.md: JWE compact serialisation (RFC 7516) with `enc: A256GCM`
+ * (RFC 7518 §5.3) and one of two key managements — the same formats core's
+ * `seal`/`unseal` make and read with `jose` in the browser, here on `node:crypto`:
  *
- * Opening refuses anything but exactly that algorithm pair, the expected `cty`, an
- * empty encrypted key, a P-256 ephemeral key on the curve, a 96-bit IV and a
- * 128-bit tag; `zip` and `crit` are refused (we understand no extension).
+ * - `alg: ECDH-ES` (direct key agreement on P-256, RFC 7518 §4.6) for the request C
+ *   seals to A's key agreement key ({@link openCompactJwe}, {@link sealCompactJwe});
+ * - `alg: dir` (RFC 7518 §4.5) for the command A seals under the reply key, 32 random
+ *   bytes C sent inside that request ({@link sealDirectJwe}, {@link openDirectJwe}).
+ *   The key reaches A only inside a REQ sealed to A and signed by the device, so only
+ *   C and A hold it, and A spends no key generation or agreement on the answer; the
+ *   command's authenticity comes from A's JWS inside it, not from this encryption.
+ *   The price: the command is exactly as confidential as the request that carried its
+ *   key — whoever later learns A's key agreement key can read both.
+ *
+ * Why a second implementation: on the server WebCrypto costs about twice as much per
+ * payment (every call is a thread-pool job, and importing a key validates its point
+ * through a slower path), and these calls are most of A's work per payment.
+ * Interoperability with core's version, both ways, is tested.
+ *
+ * Opening refuses anything but exactly the expected algorithm pair, the expected
+ * `cty`, an empty encrypted key, a 96-bit IV and a 128-bit tag (and for ECDH-ES, a
+ * P-256 ephemeral key on the curve); `zip` and `crit` are refused (we understand no
+ * extension).
  *
  * Keys are `ECDH` objects and uncompressed points, not KeyObjects: on Node 20,
  * exporting a KeyObject made by `generateKeyPairSync` can deadlock the thread when a
@@ -28,8 +40,11 @@ export class JweError extends Error {
 }
 
 const ALG = 'ECDH-ES';
+const ALG_DIRECT = 'dir';
 const ENC = 'A256GCM';
 const KEY_BITS = 256;
+/** An A256GCM key, and so a reply key: 32 bytes. */
+const KEY_BYTES = KEY_BITS / 8;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -91,11 +106,11 @@ export function p256AgreementKey(privateJwk: { d?: string }): ECDH {
 }
 
 /**
- * Opens a compact JWE made for `privateKey` (an ECDH P-256 private key) and returns
- * the plaintext. Throws {@link JweError} when it is not for this key, not of the
- * expected content type, or was altered.
+ * The five parts of a compact JWE whose header names exactly `alg`, A256GCM and
+ * `contentType`, with no `zip` or `crit`, an empty encrypted key, a 96-bit IV and a
+ * 128-bit tag. The header is not yet authenticated: only the tag check makes it so.
  */
-export function openCompactJwe(jwe: string, privateKey: ECDH, contentType: string): Buffer {
+function parseCompactJwe(jwe: string, alg: string, contentType: string): { headerPart: string; header: Record<string, unknown>; iv: Buffer; ciphertext: Buffer; tag: Buffer } {
   const parts = jwe.split('.');
   if (parts.length !== 5) throw new JweError('not a compact JWE');
   const [headerPart, encryptedKeyPart, ivPart, ciphertextPart, tagPart] = parts as [string, string, string, string, string];
@@ -106,17 +121,49 @@ export function openCompactJwe(jwe: string, privateKey: ECDH, contentType: strin
     throw new JweError('unreadable header');
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) throw new JweError('unreadable header');
-  if (header.alg !== ALG || header.enc !== ENC) throw new JweError('unexpected algorithms');
+  if (header.alg !== alg || header.enc !== ENC) throw new JweError('unexpected algorithms');
   if (header.cty !== contentType) throw new JweError(`expected content type ${contentType}`);
   if ('zip' in header || 'crit' in header) throw new JweError('unsupported header parameter');
-  if (encryptedKeyPart !== '') throw new JweError('direct key agreement carries no encrypted key');
-  const apu = header.apu === undefined ? Buffer.alloc(0) : typeof header.apu === 'string' ? decodePart(header.apu, 'apu') : undefined;
-  const apv = header.apv === undefined ? Buffer.alloc(0) : typeof header.apv === 'string' ? decodePart(header.apv, 'apv') : undefined;
-  if (!apu || !apv) throw new JweError('unreadable apu/apv');
+  if (encryptedKeyPart !== '') throw new JweError(`${alg} carries no encrypted key`);
   const iv = decodePart(ivPart, 'iv');
   const tag = decodePart(tagPart, 'tag');
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new JweError('wrong IV or tag length');
-  const ciphertext = decodePart(ciphertextPart, 'ciphertext');
+  return { headerPart, header, iv, ciphertext: decodePart(ciphertextPart, 'ciphertext'), tag };
+}
+
+/** AES-256-GCM with the encoded header as additional data, as RFC 7516 §5.1 step 14 says. */
+function decryptContent(key: Uint8Array, parsed: { headerPart: string; iv: Buffer; ciphertext: Buffer; tag: Buffer }): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, parsed.iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(Buffer.from(parsed.headerPart, 'ascii'));
+  decipher.setAuthTag(parsed.tag);
+  try {
+    return Buffer.concat([decipher.update(parsed.ciphertext), decipher.final()]);
+  } catch {
+    throw new JweError('decryption failed');
+  }
+}
+
+/** The compact JWE of `plaintext` under the content key `key`, with the header fields given. */
+function encryptContent(key: Uint8Array, header: Record<string, unknown>, plaintext: Uint8Array): string {
+  const headerPart = Buffer.from(JSON.stringify(header), 'utf8').toString('base64url');
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(headerPart, 'ascii'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return `${headerPart}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+}
+
+/**
+ * Opens a compact JWE made for `privateKey` (an ECDH P-256 private key) and returns
+ * the plaintext. Throws {@link JweError} when it is not for this key, not of the
+ * expected content type, or was altered.
+ */
+export function openCompactJwe(jwe: string, privateKey: ECDH, contentType: string): Buffer {
+  const parsed = parseCompactJwe(jwe, ALG, contentType);
+  const { header } = parsed;
+  const apu = header.apu === undefined ? Buffer.alloc(0) : typeof header.apu === 'string' ? decodePart(header.apu, 'apu') : undefined;
+  const apv = header.apv === undefined ? Buffer.alloc(0) : typeof header.apv === 'string' ? decodePart(header.apv, 'apv') : undefined;
+  if (!apu || !apv) throw new JweError('unreadable apu/apv');
 
   let sharedSecret: Buffer;
   try {
@@ -125,14 +172,7 @@ export function openCompactJwe(jwe: string, privateKey: ECDH, contentType: strin
     if (error instanceof JweError) throw error;
     throw new JweError('key agreement failed');
   }
-  const decipher = createDecipheriv('aes-256-gcm', contentKey(sharedSecret, apu, apv), iv, { authTagLength: TAG_BYTES });
-  decipher.setAAD(Buffer.from(headerPart, 'ascii'));
-  decipher.setAuthTag(tag);
-  try {
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
-  } catch {
-    throw new JweError('decryption failed');
-  }
+  return decryptContent(contentKey(sharedSecret, apu, apv), parsed);
 }
 
 /**
@@ -143,16 +183,44 @@ export function sealCompactJwe(plaintext: Uint8Array, recipient: Uint8Array, con
   const ephemeral = createECDH('prime256v1');
   const point = ephemeral.generateKeys();
   const epk = { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33, 65).toString('base64url') };
-  const headerPart = Buffer.from(JSON.stringify({ alg: ALG, enc: ENC, cty: contentType, epk }), 'utf8').toString('base64url');
   let sharedSecret: Buffer;
   try {
     sharedSecret = ephemeral.computeSecret(recipient);
   } catch {
     throw new JweError('not a P-256 public key');
   }
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', contentKey(sharedSecret, Buffer.alloc(0), Buffer.alloc(0)), iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(Buffer.from(headerPart, 'ascii'));
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return `${headerPart}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+  return encryptContent(contentKey(sharedSecret, Buffer.alloc(0), Buffer.alloc(0)), { alg: ALG, enc: ENC, cty: contentType, epk }, plaintext);
+}
+
+/**
+ * The 32 bytes of a reply key given as a JWK (`{ kty: 'oct', k }`, see core's
+ * `PaymentRequest.replyKey`); throws {@link JweError} unless `k` is the canonical
+ * base64url of exactly 32 bytes.
+ */
+export function replyKeyFromJwk(jwk: unknown): Buffer {
+  const k = jwk as { kty?: unknown; k?: unknown } | null;
+  if (!k || typeof k !== 'object' || k.kty !== 'oct' || typeof k.k !== 'string') throw new JweError('not a 256-bit symmetric key');
+  const key = decodePart(k.k, 'k');
+  // Buffer's decoder ignores stray trailing bits; one key has one spelling.
+  if (key.length !== KEY_BYTES || key.toString('base64url') !== k.k) throw new JweError('not a 256-bit symmetric key');
+  return key;
+}
+
+/**
+ * Encrypts `plaintext` under `key` (a reply key, see {@link replyKeyFromJwk}) with a
+ * fresh IV: the compact JWE (`dir`, A256GCM) core's `unseal` opens with the same key.
+ */
+export function sealDirectJwe(plaintext: Uint8Array, key: Uint8Array, contentType: string): string {
+  if (key.length !== KEY_BYTES) throw new JweError('not a 256-bit symmetric key');
+  return encryptContent(key, { alg: ALG_DIRECT, enc: ENC, cty: contentType }, plaintext);
+}
+
+/**
+ * Opens a compact JWE (`dir`, A256GCM) made under `key` and returns the plaintext.
+ * Throws {@link JweError} when it was made under another key, is not of the expected
+ * content type, or was altered.
+ */
+export function openDirectJwe(jwe: string, key: Uint8Array, contentType: string): Buffer {
+  if (key.length !== KEY_BYTES) throw new JweError('not a 256-bit symmetric key');
+  return decryptContent(key, parseCompactJwe(jwe, ALG_DIRECT, contentType));
 }
