@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import { AMOUNT_MAX_WON } from '@coconutpay/core/money';
 import { AppError } from '@coconutpay/core/errors';
 import type { DatabaseEngine } from '../config.js';
+import { columns, prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, runWriteTransaction, type Db } from './write-transaction.js';
 
@@ -60,14 +61,30 @@ export interface WalletEntryRecord {
 /** A won column as the drivers return it (number, or string for PostgreSQL's SUM) → bigint. */
 const wonOf = (value: unknown): bigint => BigInt(String(value ?? 0));
 
+// What every payment writes here, built once (prepared.ts). A payment is two postings.
+const insertEntryRow = prepare((db, v: { id: string; kind: string; memo: string; orderId: string | null; createdAtMs: number }) =>
+  db.insertInto('journalEntries').values(columns(v, ['id', 'kind', 'memo', 'orderId', 'createdAtMs'])));
+const insertPostingPair = prepare((db, v: { entryId: string; id1: string; account1: string; amount1: number; id2: string; account2: string; amount2: number }) =>
+  db.insertInto('postings').values([
+    { id: v.id1, entryId: v.entryId, accountId: v.account1, amountWon: v.amount1 },
+    { id: v.id2, entryId: v.entryId, accountId: v.account2, amountWon: v.amount2 },
+  ]));
+const addToBalance = prepare((db, v: { id: string; deltaWon: number }) =>
+  db.updateTable('ledgerAccounts').set((eb) => ({ balanceWon: eb('balanceWon', '+', v.deltaWon) })).where('id', '=', v.id));
+
 /** Wallets, the funding account, journal entries and postings. */
 export class LedgerRepository {
   private readonly walletIds = new Map<string, string>();
+  /** Two accounts read under row locks (a transfer), in id order. */
+  private readonly lockPair;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly engine: DatabaseEngine,
-  ) {}
+  ) {
+    this.lockPair = prepare((db, v: { first: string; second: string }) =>
+      lockingRead(engine, db.selectFrom('ledgerAccounts').select(['id', 'kind', 'balanceWon']).where('id', 'in', [v.first, v.second]).orderBy('id')));
+  }
 
   /** Creates the wallet of a new user, inside the caller's transaction. */
   async createWallet(trx: Db, userId: string, nowMs: number): Promise<void> {
@@ -102,7 +119,10 @@ export class LedgerRepository {
    */
   async lockAccounts(trx: Db, accountIds: string[]): Promise<Map<string, LockedAccount>> {
     const ids = [...new Set(accountIds)].sort();
-    const rows = await lockingRead(this.engine, trx.selectFrom('ledgerAccounts').select(['id', 'kind', 'balanceWon']).where('id', 'in', ids).orderBy('id')).execute();
+    const rows =
+      ids.length === 2
+        ? await this.lockPair.rows(trx, { first: ids[0]!, second: ids[1]! })
+        : await lockingRead(this.engine, trx.selectFrom('ledgerAccounts').select(['id', 'kind', 'balanceWon']).where('id', 'in', ids).orderBy('id')).execute();
     return new Map(rows.map((r) => [r.id, { id: r.id, kind: r.kind, balanceWon: wonOf(r.balanceWon) }]));
   }
 
@@ -132,19 +152,21 @@ export class LedgerRepository {
     }
 
     const entryId = randomUUID();
-    await trx.insertInto('journalEntries').values({ id: entryId, kind: entry.kind, memo: entry.memo, orderId: entry.orderId ?? null, createdAtMs: entry.nowMs }).execute();
-    await trx
-      .insertInto('postings')
-      .values(entry.postings.map((p) => ({ id: randomUUID(), entryId, accountId: p.accountId, amountWon: Number(p.amountWon) })))
-      .execute();
+    await insertEntryRow.affected(trx, { id: entryId, kind: entry.kind, memo: entry.memo, orderId: entry.orderId ?? null, createdAtMs: entry.nowMs });
+    const [first, second] = entry.postings as [PostingInput, PostingInput];
+    if (entry.postings.length === 2) {
+      await insertPostingPair.affected(trx, {
+        entryId, id1: randomUUID(), account1: first.accountId, amount1: Number(first.amountWon), id2: randomUUID(), account2: second.accountId, amount2: Number(second.amountWon),
+      });
+    } else {
+      await trx
+        .insertInto('postings')
+        .values(entry.postings.map((p) => ({ id: randomUUID(), entryId, accountId: p.accountId, amountWon: Number(p.amountWon) })))
+        .execute();
+    }
     for (const [accountId, deltaWon] of deltas) {
       if (deltaWon === 0n) continue;
-      const result = await trx
-        .updateTable('ledgerAccounts')
-        .set((eb) => ({ balanceWon: eb('balanceWon', '+', Number(deltaWon)) }))
-        .where('id', '=', accountId)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) throw new Error(`ledger account vanished: ${accountId}`);
+      if ((await addToBalance.affected(trx, { id: accountId, deltaWon: Number(deltaWon) })) !== 1) throw new Error(`ledger account vanished: ${accountId}`);
       // Keep the locked view current, so a caller posting twice in one transaction checks against the truth.
       const account = accounts.get(accountId)!;
       account.balanceWon += deltaWon;

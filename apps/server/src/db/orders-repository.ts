@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import { PRODUCT_STOCK_MAX } from '@coconutpay/core/catalogue';
 import type { OrderStatus } from '@coconutpay/core/orders';
 import type { DatabaseEngine } from '../config.js';
+import { columns, prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, type Db } from './write-transaction.js';
 
@@ -84,12 +85,53 @@ export interface OrderListQuery {
 /** A won column as the drivers return it (number, or string for PostgreSQL's SUM) → bigint. */
 const wonOf = (value: unknown): bigint => BigInt(String(value));
 
+function ordersWithStore(db: Db) {
+  return db
+    .selectFrom('orders')
+    .innerJoin('stores', 'stores.userId', 'orders.sellerId')
+    .select([
+      'orders.id', 'orders.orderNumber', 'orders.buyerId', 'orders.sellerId', 'stores.storeName', 'stores.businessNumber', 'orders.status',
+      'orders.totalWon', 'orders.recipientName', 'orders.shippingAddress', 'orders.shippingPhone', 'orders.fromCart', 'orders.createdAtMs',
+      'orders.expiresAtMs', 'orders.paidAtMs', 'orders.cancelledAtMs', 'orders.expiredAtMs', 'orders.evidenceRef',
+    ]);
+}
+
+function itemsOf(db: Db) {
+  return db.selectFrom('orderItems').select(['orderId', 'productId', 'productName', 'unitPriceWon', 'quantity', 'lineTotalWon']);
+}
+
+// What every payment runs here, built once (prepared.ts).
+const ORDER_COLUMNS = [
+  'id', 'orderNumber', 'buyerId', 'sellerId', 'status', 'totalWon', 'recipientName', 'shippingAddress', 'shippingPhone', 'fromCart',
+  'createdAtMs', 'expiresAtMs', 'paidAtMs', 'cancelledAtMs', 'expiredAtMs', 'evidenceRef',
+] as const;
+const takeStock = prepare((db, v: { id: string; quantity: number }) =>
+  db.updateTable('products').set((eb) => ({ stock: eb('stock', '-', v.quantity) })).where('id', '=', v.id).where('hidden', '=', 0).where('stock', '>=', v.quantity));
+function productsWithStore(db: Db) {
+  return db
+    .selectFrom('products')
+    .innerJoin('stores', 'stores.userId', 'products.sellerId')
+    .select(['products.id', 'products.sellerId', 'products.name', 'products.priceWon', 'stores.storeName', 'stores.businessNumber']);
+}
+const productWithStore = prepare((db, v: { id: string }) => productsWithStore(db).where('products.id', '=', v.id));
+const orderById = prepare((db, v: { id: string }) => ordersWithStore(db).where('orders.id', '=', v.id));
+const itemsOfOrder = prepare((db, v: { orderId: string }) => itemsOf(db).where('orderId', '=', v.orderId).orderBy('lineNo'));
+const insertOrderRow = prepare((db, v: Database['orders']) => db.insertInto('orders').values(columns(v, ORDER_COLUMNS)));
+const markPaidRow = prepare((db, v: { id: string; paidAtMs: number; evidenceRef: string | null }) =>
+  db.updateTable('orders').set({ status: 'paid', paidAtMs: v.paidAtMs, evidenceRef: v.evidenceRef }).where('id', '=', v.id).where('status', '=', 'awaiting_payment'));
+
 /** Orders and their items; status changes take the caller's write transaction. */
 export class OrdersRepository {
+  /** The payment transaction's read of the order, with the row lock where the engine has one. */
+  private readonly lockOrder;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly engine: DatabaseEngine,
-  ) {}
+  ) {
+    this.lockOrder = prepare((db, v: { id: string }) =>
+      lockingRead(engine, db.selectFrom('orders').select(['id', 'orderNumber', 'buyerId', 'sellerId', 'status', 'totalWon', 'fromCart', 'expiresAtMs']).where('id', '=', v.id)));
+  }
 
   /**
    * Takes `quantity` off each product's stock, in product id order (the one lock order
@@ -100,14 +142,7 @@ export class OrdersRepository {
   async reserveStock(trx: Db, lines: { productId: string; quantity: number }[]): Promise<{ ok: true; products: Map<string, ReservedProduct> } | { ok: false; failure: ReservationFailure }> {
     const sorted = [...lines].sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
     for (const line of sorted) {
-      const result = await trx
-        .updateTable('products')
-        .set((eb) => ({ stock: eb('stock', '-', line.quantity) }))
-        .where('id', '=', line.productId)
-        .where('hidden', '=', 0)
-        .where('stock', '>=', line.quantity)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) {
+      if ((await takeStock.affected(trx, { id: line.productId, quantity: line.quantity })) !== 1) {
         const product = await trx.selectFrom('products').select(['hidden']).where('id', '=', line.productId).executeTakeFirst();
         const reason = !product ? 'not_found' : Number(product.hidden) === 1 ? 'hidden' : 'stock';
         return { ok: false, failure: { productId: line.productId, reason } };
@@ -115,12 +150,10 @@ export class OrdersRepository {
     }
     // Read after the updates: the rows are now locked by this transaction, so the prices
     // read here are the ones the order is made at.
-    const rows = await trx
-      .selectFrom('products')
-      .innerJoin('stores', 'stores.userId', 'products.sellerId')
-      .select(['products.id', 'products.sellerId', 'products.name', 'products.priceWon', 'stores.storeName', 'stores.businessNumber'])
-      .where('products.id', 'in', sorted.map((l) => l.productId))
-      .execute();
+    const rows =
+      sorted.length === 1
+        ? await productWithStore.rows(trx, { id: sorted[0]!.productId })
+        : await productsWithStore(trx).where('products.id', 'in', sorted.map((l) => l.productId)).execute();
     return {
       ok: true,
       products: new Map(rows.map((r) => [r.id, { id: r.id, sellerId: r.sellerId, name: r.name, priceWon: wonOf(r.priceWon), storeName: r.storeName, businessNumber: r.businessNumber }])),
@@ -129,9 +162,7 @@ export class OrdersRepository {
 
   /** Inserts an order awaiting payment with its items, inside the caller's transaction. */
   async insert(trx: Db, order: NewOrder): Promise<void> {
-    await trx
-      .insertInto('orders')
-      .values({
+    await insertOrderRow.affected(trx, {
         id: order.id,
         orderNumber: order.orderNumber,
         buyerId: order.buyerId,
@@ -148,8 +179,7 @@ export class OrdersRepository {
         cancelledAtMs: null,
         expiredAtMs: null,
         evidenceRef: null,
-      })
-      .execute();
+      });
     await trx
       .insertInto('orderItems')
       .values(order.items.map((item, i) => ({
@@ -164,26 +194,12 @@ export class OrdersRepository {
       .execute();
   }
 
-  private base(db: Db) {
-    return db
-      .selectFrom('orders')
-      .innerJoin('stores', 'stores.userId', 'orders.sellerId')
-      .select([
-        'orders.id', 'orders.orderNumber', 'orders.buyerId', 'orders.sellerId', 'stores.storeName', 'stores.businessNumber', 'orders.status',
-        'orders.totalWon', 'orders.recipientName', 'orders.shippingAddress', 'orders.shippingPhone', 'orders.fromCart', 'orders.createdAtMs',
-        'orders.expiresAtMs', 'orders.paidAtMs', 'orders.cancelledAtMs', 'orders.expiredAtMs', 'orders.evidenceRef',
-      ]);
-  }
-
-  private async withItems(db: Db, rows: Awaited<ReturnType<ReturnType<OrdersRepository['base']>['execute']>>): Promise<OrderRecord[]> {
+  private async withItems(db: Db, rows: Awaited<ReturnType<ReturnType<typeof ordersWithStore>['execute']>>): Promise<OrderRecord[]> {
     if (rows.length === 0) return [];
-    const itemRows = await db
-      .selectFrom('orderItems')
-      .select(['orderId', 'productId', 'productName', 'unitPriceWon', 'quantity', 'lineTotalWon'])
-      .where('orderId', 'in', rows.map((r) => r.id))
-      .orderBy('orderId')
-      .orderBy('lineNo')
-      .execute();
+    const itemRows =
+      rows.length === 1
+        ? await itemsOfOrder.rows(db, { orderId: rows[0]!.id })
+        : await itemsOf(db).where('orderId', 'in', rows.map((r) => r.id)).orderBy('orderId').orderBy('lineNo').execute();
     const items = new Map<string, OrderItemRecord[]>();
     for (const r of itemRows) {
       const list = items.get(r.orderId) ?? [];
@@ -215,13 +231,13 @@ export class OrdersRepository {
   }
 
   async findById(id: string, db: Db = this.db): Promise<OrderRecord | undefined> {
-    const rows = await this.base(db).where('orders.id', '=', id).execute();
-    return (await this.withItems(db, rows))[0];
+    const row = await orderById.first(db, { id });
+    return row ? (await this.withItems(db, [row]))[0] : undefined;
   }
 
   /** One page of orders, newest first, and the count of the same filter. */
   async list(query: OrderListQuery): Promise<{ items: OrderRecord[]; total: number }> {
-    let filtered = this.base(this.db);
+    let filtered = ordersWithStore(this.db);
     if (query.buyerId !== undefined) filtered = filtered.where('orders.buyerId', '=', query.buyerId);
     if (query.sellerId !== undefined) filtered = filtered.where('orders.sellerId', '=', query.sellerId);
     if (query.status !== undefined) filtered = filtered.where('orders.status', '=', query.status);
@@ -233,10 +249,7 @@ export class OrdersRepository {
 
   /** Reads an order under its row lock, for a transaction that may change its status. */
   async lock(trx: Db, id: string): Promise<LockedOrder | undefined> {
-    const row = await lockingRead(
-      this.engine,
-      trx.selectFrom('orders').select(['id', 'orderNumber', 'buyerId', 'sellerId', 'status', 'totalWon', 'fromCart', 'expiresAtMs']).where('id', '=', id),
-    ).executeTakeFirst();
+    const row = await this.lockOrder.first(trx, { id });
     if (!row) return undefined;
     return {
       id: row.id,
@@ -252,13 +265,7 @@ export class OrdersRepository {
 
   /** `awaiting_payment → paid`; false when the order was no longer awaiting payment. */
   async markPaid(trx: Db, id: string, nowMs: number, evidenceRef: string | null): Promise<boolean> {
-    const result = await trx
-      .updateTable('orders')
-      .set({ status: 'paid', paidAtMs: nowMs, evidenceRef })
-      .where('id', '=', id)
-      .where('status', '=', 'awaiting_payment')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return (await markPaidRow.affected(trx, { id, paidAtMs: nowMs, evidenceRef })) === 1;
   }
 
   /**

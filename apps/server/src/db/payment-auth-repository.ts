@@ -1,6 +1,7 @@
 /** The payment authentication phase's records: policy, commands, codes, lockouts, evidence. */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
+import { columns, prepare } from './prepared.js';
 import type { Database, PaymentCommandsTable, PaymentEvidenceTable, PaymentPoliciesTable, VerificationCodesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -59,6 +60,19 @@ export const POLICY_CACHE_MS = 5_000;
 /** Certificates remembered as having paid before; the oldest leaves first. */
 export const PAID_CERTIFICATES_REMEMBERED_MAX = 100_000;
 
+// What every payment reads and writes here, built once (prepared.ts).
+const COMMAND_COLUMNS = [
+  'comId', 'orderId', 'userId', 'sessionId', 'certificateId', 'requestNonce', 'commandJson', 'commandJws', 'amountWon', 'codeRequired',
+  'policyRule', 'policyReason', 'status', 'issuedAtMs', 'expiresAtMs', 'decidedAtMs', 'failureCode',
+] as const;
+const EVIDENCE_COLUMNS = ['id', 'orderId', 'comId', 'userId', 'certificateId', 'cmsBase64', 'signingTimeMs', 'createdAtMs'] as const;
+const lockoutOf = prepare((db, v: { userId: string }) => db.selectFrom('paymentLockouts').selectAll().where('userId', '=', v.userId));
+const commandById = prepare((db, v: { comId: string }) => db.selectFrom('paymentCommands').selectAll().where('comId', '=', v.comId));
+const insertCommandRow = prepare((db, v: Selectable<PaymentCommandsTable>) => db.insertInto('paymentCommands').values(columns(v, COMMAND_COLUMNS)));
+const decideCommandRow = prepare((db, v: { comId: string; status: 'authorized' | 'failed'; decidedAtMs: number; failureCode: string | null }) =>
+  db.updateTable('paymentCommands').set({ status: v.status, decidedAtMs: v.decidedAtMs, failureCode: v.failureCode }).where('comId', '=', v.comId).where('status', '=', 'issued'));
+const insertEvidenceRow = prepare((db, v: PaymentEvidenceRecord) => db.insertInto('paymentEvidence').values(columns(v, EVIDENCE_COLUMNS)));
+
 export class PaymentAuthRepository {
   private policy: { rules: PolicyRule[]; readAtMs: number } | null = null;
   /** "Has paid before" never turns false again (evidence is never deleted), so a yes is kept. */
@@ -111,18 +125,17 @@ export class PaymentAuthRepository {
   }
 
   async insertCommand(trx: Db, record: PaymentCommandRecord): Promise<void> {
-    await trx.insertInto('paymentCommands').values({ ...record, amountWon: record.amountWon.toString(), codeRequired: record.codeRequired ? 1 : 0 }).execute();
+    await insertCommandRow.affected(trx, { ...record, amountWon: record.amountWon.toString(), codeRequired: record.codeRequired ? 1 : 0 });
   }
 
   async findCommand(comId: string, db: Db = this.db): Promise<PaymentCommandRecord | undefined> {
-    const row = await db.selectFrom('paymentCommands').selectAll().where('comId', '=', comId).executeTakeFirst();
+    const row = await commandById.first(db, { comId });
     return row ? commandOf(row) : undefined;
   }
 
   /** Closes an issued command; conditional, so a command is decided once. */
   async decideCommand(trx: Db, comId: string, status: 'authorized' | 'failed', nowMs: number, failureCode: string | null): Promise<boolean> {
-    const result = await trx.updateTable('paymentCommands').set({ status, decidedAtMs: nowMs, failureCode }).where('comId', '=', comId).where('status', '=', 'issued').executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return (await decideCommandRow.affected(trx, { comId, status, decidedAtMs: nowMs, failureCode })) === 1;
   }
 
   async insertCode(trx: Db, record: VerificationCodeRecord): Promise<void> {
@@ -146,7 +159,7 @@ export class PaymentAuthRepository {
   }
 
   async lockout(userId: string): Promise<{ consecutiveFailures: number; lockedUntilMs: number | null } | undefined> {
-    const row = await this.db.selectFrom('paymentLockouts').selectAll().where('userId', '=', userId).executeTakeFirst();
+    const row = await lockoutOf.first(this.db, { userId });
     return row ? { consecutiveFailures: Number(row.consecutiveFailures), lockedUntilMs: n(row.lockedUntilMs) } : undefined;
   }
 
@@ -168,7 +181,7 @@ export class PaymentAuthRepository {
   }
 
   async insertEvidence(trx: Db, record: PaymentEvidenceRecord): Promise<void> {
-    await trx.insertInto('paymentEvidence').values(record).execute();
+    await insertEvidenceRow.affected(trx, record);
   }
 
   async evidenceOfOrder(orderId: string): Promise<PaymentEvidenceRecord | undefined> {

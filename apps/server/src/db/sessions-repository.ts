@@ -1,8 +1,12 @@
 /** Server-side sessions: the record that makes a public token revocable. */
 import type { Kysely } from 'kysely';
+import { prepare } from './prepared.js';
 import type { Database, SessionsTable } from './schema.js';
 
 export type SessionRecord = SessionsTable;
+
+/** Every authenticated request reads its session: built once (prepared.ts). */
+const sessionById = prepare((db, v: { id: string }) => db.selectFrom('sessions').selectAll().where('id', '=', v.id));
 
 export class SessionsRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -12,7 +16,7 @@ export class SessionsRepository {
   }
 
   async findById(id: string): Promise<SessionRecord | undefined> {
-    const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await sessionById.first(this.db, { id });
     if (!row) return undefined;
     return {
       ...row,

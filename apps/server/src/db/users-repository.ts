@@ -1,5 +1,6 @@
 /** Users and their store profiles. */
 import type { Kysely, Transaction } from 'kysely';
+import { prepare } from './prepared.js';
 import type { Database, Role } from './schema.js';
 
 export interface StoreProfile {
@@ -29,6 +30,22 @@ export interface NewUser extends Omit<UserRecord, 'store'> {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+function userWhere(db: Kysely<Database>, column: 'id' | 'loginId', value: string) {
+  return db
+    .selectFrom('users')
+    .leftJoin('stores', 'stores.userId', 'users.id')
+    .select([
+      'users.id', 'users.loginId', 'users.passwordHash', 'users.role', 'users.name', 'users.phone', 'users.address',
+      'users.email', 'users.createdAtMs', 'stores.storeName', 'stores.businessNumber', 'stores.storeAddress',
+      'stores.representative', 'stores.storePhone',
+    ])
+    .where(`users.${column}`, '=', value);
+}
+
+/** Orders and payments read the user by id: built once (prepared.ts). */
+const userById = prepare((db, v: { id: string }) => userWhere(db, 'id', v.id));
+const userByLoginId = prepare((db, v: { loginId: string }) => userWhere(db, 'loginId', v.loginId));
+
 export class UsersRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -40,24 +57,14 @@ export class UsersRepository {
   }
 
   async findByLoginId(loginId: string): Promise<UserRecord | undefined> {
-    return this.findWhere('loginId', loginId);
+    return this.userOf(await userByLoginId.first(this.db, { loginId }));
   }
 
   async findById(id: string): Promise<UserRecord | undefined> {
-    return this.findWhere('id', id);
+    return this.userOf(await userById.first(this.db, { id }));
   }
 
-  private async findWhere(column: 'id' | 'loginId', value: string): Promise<UserRecord | undefined> {
-    const row = await this.db
-      .selectFrom('users')
-      .leftJoin('stores', 'stores.userId', 'users.id')
-      .select([
-        'users.id', 'users.loginId', 'users.passwordHash', 'users.role', 'users.name', 'users.phone', 'users.address',
-        'users.email', 'users.createdAtMs', 'stores.storeName', 'stores.businessNumber', 'stores.storeAddress',
-        'stores.representative', 'stores.storePhone',
-      ])
-      .where(`users.${column}`, '=', value)
-      .executeTakeFirst();
+  private userOf(row: Awaited<ReturnType<typeof userById.first>>): UserRecord | undefined {
     if (!row) return undefined;
     const { storeName, businessNumber, storeAddress, representative, storePhone, ...user } = row;
     const store =

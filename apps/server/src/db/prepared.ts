@@ -1,0 +1,93 @@
+/**
+ * Queries built and compiled once, then run with new values: for the statements every
+ * payment runs (a session, a certificate, an order, the ledger rows).
+ *
+ * Kysely builds an operation tree, runs it through the plugins (camelCase names) and
+ * compiles it to SQL on every call; for a one-row lookup that cost more than SQLite's
+ * own work. Here the query is built with placeholders standing for the values, compiled
+ * once per database dialect, and each run passes the stored SQL with the values put in
+ * the placeholders' places — the same SQL and parameter order Kysely would have made,
+ * through the same executor, so transactions, the statement cache and result plugins
+ * behave as before.
+ *
+ * Limits, by design: a placeholder must be a single value (not a list for `in`, not a
+ * `null` compared with `is`), since its place in the SQL is fixed when it is compiled.
+ */
+import type { Compilable, CompiledQuery, Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type { Db } from './write-transaction.js';
+
+/** Stands for one named value while the query is built. */
+class Placeholder {
+  constructor(readonly name: string) {}
+}
+
+/** The named values of one run (an interface or a record type). */
+type Values = object;
+
+interface Compiled {
+  query: CompiledQuery;
+  /** For each parameter of the SQL: the name of the value that goes there, or a fixed value. */
+  places: ({ name: string } | { fixed: unknown })[];
+}
+
+/** A query built once by `build`, whose `values` are given on every run. */
+export class PreparedQuery<V extends Values, O> {
+  /** Compiled per dialect adapter: one Kysely and all of its transactions share it. */
+  private readonly compiled = new WeakMap<object, Compiled>();
+
+  constructor(private readonly build: (db: Kysely<Database>, values: V) => Compilable<O>) {}
+
+  private compiledFor(db: Db): Compiled {
+    const adapter = db.getExecutor().adapter;
+    let compiled = this.compiled.get(adapter);
+    if (!compiled) {
+      const values = new Proxy({} as V, { get: (_target, name) => new Placeholder(String(name)) });
+      const query = this.build(db, values).compile();
+      compiled = {
+        query,
+        places: query.parameters.map((p) => (p instanceof Placeholder ? { name: p.name } : { fixed: p })),
+      };
+      this.compiled.set(adapter, compiled);
+    }
+    return compiled;
+  }
+
+  private async run(db: Db, values: V) {
+    const { query, places } = this.compiledFor(db);
+    const parameters = places.map((place) => ('name' in place ? (values as Record<string, unknown>)[place.name] : place.fixed));
+    return db.executeQuery<O>({ ...query, parameters });
+  }
+
+  /** The rows of a select. */
+  async rows(db: Db, values: V): Promise<O[]> {
+    return (await this.run(db, values)).rows;
+  }
+
+  /** The first row of a select, or undefined. */
+  async first(db: Db, values: V): Promise<O | undefined> {
+    return (await this.run(db, values)).rows[0];
+  }
+
+  /** How many rows an insert, update or delete touched. */
+  async affected(db: Db, values: V): Promise<number> {
+    return Number((await this.run(db, values)).numAffectedRows ?? 0n);
+  }
+}
+
+/**
+ * The named values of `keys` as an object, for an insert's `values(…)`: a prepared
+ * insert must name its columns while it is built, since the values are not there yet.
+ */
+export function columns<T extends Values, K extends keyof T & string>(values: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, values[k]])) as Pick<T, K>;
+}
+
+/**
+ * @example
+ * const byId = prepare<{ id: string }, SessionRow>((db, v) => db.selectFrom('sessions').selectAll().where('id', '=', v.id));
+ * const row = await byId.first(db, { id });
+ */
+export function prepare<V extends Values, O>(build: (db: Kysely<Database>, values: V) => Compilable<O>): PreparedQuery<V, O> {
+  return new PreparedQuery(build);
+}
