@@ -10,8 +10,8 @@ import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import {
-  authorizationContent, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
-  type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
+  authorizationContentOf, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
+  type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
 import { assembleSignedData, OID_CMS, parseSignedAttributes } from '@coconutpay/core/pki/cms';
 import { derToP1363, SignatureEncodingError } from '@coconutpay/core/pki/signature';
@@ -41,6 +41,8 @@ export const CODE_TRIES_MAX = 5;
 export const SIGNING_TIME_SKEW_MS = 5 * 60_000;
 
 const REQUEST_CONTENT_TYPE = 'coconutpay-payment-request';
+/** How a canonical authorization begins: its first member, the code's proof (base64url) or null. */
+const AUTHORIZATION_START = /^\{"codeProof":(null|"[A-Za-z0-9_-]{1,128}"),"command":/;
 const COMMAND_CONTENT_TYPE = 'coconutpay-payment-command';
 
 interface SignedRequest {
@@ -212,10 +214,11 @@ export class PaymentAuthService {
       certificateId: certificate.id,
       verification: { codeRequired: decision.requireCode, codeId, policyRule: decision.rule },
     };
-    const jws = this.commandSigner.sign(command);
+    const commandJson = canonicalJson(command);
+    const jws = this.commandSigner.signCanonical(commandJson);
     const record: PaymentCommandRecord = {
       comId, orderId: order.id, userId: actor.userId, sessionId: actor.sessionId, certificateId: certificate.id, requestNonce: req.nonce,
-      commandJson: canonicalJson(command), commandJws: jws, amountWon: order.totalWon, codeRequired: decision.requireCode,
+      commandJson, commandJws: jws, amountWon: order.totalWon, codeRequired: decision.requireCode,
       policyRule: decision.rule, policyReason: decision.reason, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
     };
     // The picture is drawn before the transaction: it takes milliseconds, and the write lock is shared.
@@ -265,17 +268,13 @@ export class PaymentAuthService {
     const { record: certificate } = await this.deps.devices.usable(actor, command.certificateId, 'payment', nowMs);
 
     const content = b64u(input.content, 'content');
-    const storedCommand = JSON.parse(command.commandJson) as PaymentCommand;
-    let authorization: PaymentAuthorization;
-    try {
-      authorization = JSON.parse(Buffer.from(content).toString('utf8')) as PaymentAuthorization;
-    } catch {
-      return this.failed(actor, nowMs);
-    }
     // What was signed must be exactly the authorization of what A issued: same command,
-    // same A signature; any change to amount, payee, items or order ends here.
-    const expected: PaymentAuthorization = { v: 1, type: 'coconutpay-payment-authorization', command: storedCommand, commandJws: command.commandJws, codeProof: authorization?.codeProof ?? null };
-    if (Buffer.compare(Buffer.from(authorizationContent(expected)), Buffer.from(content)) !== 0) return this.failed(actor, nowMs);
+    // same A signature; any change to amount, payee, items or order ends here. The code's
+    // proof is the one member the device adds; it leads the canonical form.
+    const proofMatch = AUTHORIZATION_START.exec(Buffer.from(content.subarray(0, 200)).toString('latin1'));
+    if (!proofMatch) return this.failed(actor, nowMs);
+    const presentedProof = proofMatch[1] === 'null' ? null : proofMatch[1]!.slice(1, -1);
+    if (Buffer.compare(Buffer.from(authorizationContentOf(command.commandJson, command.commandJws, presentedProof)), Buffer.from(content)) !== 0) return this.failed(actor, nowMs);
 
     const certificateDer = new Uint8Array(Buffer.from(certificate.derBase64, 'base64'));
     const signedAttributesDer = b64u(input.signedAttributes, 'signedAttributes');
@@ -304,9 +303,9 @@ export class PaymentAuthService {
       const code = await this.deps.repo.findCodeByCommand(command.comId);
       if (!code || code.usedAtMs !== null || code.code === null || code.expiresAtMs <= nowMs) return this.failed(actor, nowMs);
       if (!(await this.deps.repo.countCodeTry(code.id, CODE_TRIES_MAX))) return this.failed(actor, nowMs);
-      if (authorization.codeProof !== (await codeProof(code.code, command.comId))) return this.failed(actor, nowMs);
+      if (presentedProof !== (await codeProof(code.code, command.comId))) return this.failed(actor, nowMs);
       codeRecordId = code.id;
-    } else if (authorization.codeProof !== null) {
+    } else if (presentedProof !== null) {
       return this.failed(actor, nowMs);
     }
 

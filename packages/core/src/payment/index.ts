@@ -160,6 +160,18 @@ export function authorizationContent(authorization: PaymentAuthorization): Uint8
   return canonicalJsonBytes(authorization);
 }
 
+/**
+ * The same bytes as {@link authorizationContent}, from a command already in canonical
+ * form (as A stores it): RFC 8785 orders the members codeProof, command, commandJws,
+ * type, v, and writes strings as `JSON.stringify` does, so the canonical command is
+ * placed as it is instead of being read back and written again on every payment.
+ */
+export function authorizationContentOf(canonicalCommand: string, commandJws: string, codeProof: string | null): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(
+    `{"codeProof":${JSON.stringify(codeProof)},"command":${canonicalCommand},"commandJws":${JSON.stringify(commandJws)},"type":"coconutpay-payment-authorization","v":1}`,
+  );
+}
+
 /** How many random bytes make a reply key (AES-256). */
 export const REPLY_KEY_BYTES = 32;
 

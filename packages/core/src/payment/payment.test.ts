@@ -2,12 +2,12 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { CompactSign } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJsonBytes } from '../encoding/canonical-json.js';
+import { canonicalJson, canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { fromBase64Url } from '../encoding/index.js';
 import { createCertificate } from '../pki/certificate-builder.js';
 import { EKU } from '../pki/oids.js';
 import {
-  codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, signCommand, unseal, verifyCanonical, verifyCommand, type PaymentCommand, type PaymentRequest,
+  authorizationContent, authorizationContentOf, codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, signCommand, unseal, verifyCanonical, verifyCommand, type PaymentCommand, type PaymentRequest,
 } from './index.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -33,6 +33,23 @@ const command: PaymentCommand = {
   amountWon: 800000, currency: 'KRW', issuedAtMs: NOW.getTime(), expiresAtMs: NOW.getTime() + 120_000, nonce: 'n', requestNonce: 'rn', locale: 'ko',
   certificateId: 'cert-1', verification: { codeRequired: true, codeId: 'code-1', policyRule: 'default' },
 };
+
+describe('the authorization content from a stored canonical command', () => {
+  it('is byte for byte what canonicalizing the whole authorization gives', () => {
+    const variants: PaymentCommand[] = [
+      command,
+      { ...command, payer: { ...command.payer, name: 'Zoë "Q" \\ 𝄞\n' }, items: [...command.items, { productId: 'p-2', name: '바나나\u2028', quantity: 3, unitPriceWon: 1_500, lineTotalWon: 4_500 }] },
+      { ...command, verification: { codeRequired: false, codeId: null, policyRule: 'default' }, amountWon: 1, locale: 'en' },
+    ];
+    for (const c of variants) {
+      for (const proof of [null, 'AbC_-9'.repeat(7).slice(0, 43)]) {
+        const jws = `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(canonicalJson(c)).toString('base64url')}.sig-_`;
+        const expected = authorizationContent({ v: 1, type: 'coconutpay-payment-authorization', command: c, commandJws: jws, codeProof: proof });
+        expect(Buffer.from(authorizationContentOf(canonicalJson(c), jws, proof)).equals(Buffer.from(expected))).toBe(true);
+      }
+    }
+  });
+});
 
 describe('payment protocol messages', () => {
   let root: x509.X509Certificate;

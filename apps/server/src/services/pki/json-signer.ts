@@ -27,7 +27,12 @@ export class JsonSigner {
 
   /** The compact JWS of `value`'s canonical JSON. */
   sign(value: unknown): string {
-    const signingInput = `${this.headerPart}.${Buffer.from(canonicalJsonBytes(value)).toString('base64url')}`;
+    return this.signCanonical(canonicalJsonBytes(value));
+  }
+
+  /** The compact JWS of bytes that are already canonical JSON (the caller keeps them too). */
+  signCanonical(canonical: Uint8Array | string): string {
+    const signingInput = `${this.headerPart}.${Buffer.from(canonical).toString('base64url')}`;
     const signature = sign('sha256', Buffer.from(signingInput, 'ascii'), { key: this.privateKey, dsaEncoding: 'ieee-p1363' });
     return `${signingInput}.${signature.toString('base64url')}`;
   }
