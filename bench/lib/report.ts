@@ -45,7 +45,7 @@ export interface EngineResult {
   };
 }
 
-const ENGINE_NAMES: Record<string, string> = { sqlite: 'SQLite (WAL, synchronous=FULL)', postgres: 'PostgreSQL', mysql: 'MariaDB' };
+const ENGINE_NAMES: Record<string, string> = { sqlite: 'SQLite (WAL, every commit synced before it is answered)', postgres: 'PostgreSQL', mysql: 'MariaDB' };
 const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
 
 export function renderReport(results: EngineResult[], meta: { mode: string; machine: EngineResult['details']['machine']; seconds: number }): string {

@@ -12,6 +12,7 @@ import { createPool as createMysqlPool } from 'mysql2';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
 import { startWalCheckpointer } from './wal-checkpointer.js';
+import { DurableSqliteDriver, WalFlusher, type DurableWrites } from './wal-flusher.js';
 import { enableGroupCommit, type SqliteGroupCommit } from './write-transaction.js';
 
 /** An open database and how to close it. */
@@ -20,6 +21,8 @@ export interface DatabaseHandle {
   engine: DatabaseEngine;
   /** SQLite's group commit (its counters show how many transactions each commit carried); null elsewhere. */
   groupCommit: SqliteGroupCommit | null;
+  /** What syncs a SQLite database file's commits (wal-flusher.ts); null elsewhere. */
+  flusher: WalFlusher | null;
   /** Runs a WAL checkpoint on SQLite; a no-op elsewhere. */
   close(): Promise<void>;
 }
@@ -70,10 +73,12 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const sqlite = new SQLite(file);
-    // WAL lets readers proceed during a write; synchronous=FULL keeps every committed
-    // payment on disk across a power cut, which a payment ledger needs.
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
+    // WAL lets readers proceed during a write. Every committed payment must survive a power
+    // cut: for a database file, SQLite's own sync after each commit (what FULL adds to NORMAL)
+    // is made by the WAL flusher off the event loop, and no write is answered before it.
+    const durability: DurableWrites | null = file === ':memory:' ? null : { flusher: new WalFlusher(`${path.resolve(file)}-wal`), deferred: false };
+    sqlite.pragma(durability ? 'synchronous = NORMAL' : 'synchronous = FULL');
     // A database file is checkpointed from a worker thread, off the event loop (wal-checkpointer.ts).
     const checkpointer = file === ':memory:' ? null : startWalCheckpointer(path.resolve(file), options.onBackgroundError);
     if (checkpointer) sqlite.pragma('wal_autocheckpoint = 0');
@@ -81,10 +86,21 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
     sqlite.pragma('busy_timeout = 5000');
     // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
     sqlite.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), plugins });
-    const groupCommit = enableGroupCommit(db, sqlite);
+    const dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
+    const db = new Kysely<Database>({
+      dialect: durability
+        ? {
+            createAdapter: () => dialect.createAdapter(),
+            createDriver: () => new DurableSqliteDriver(dialect.createDriver(), sqlite, durability),
+            createQueryCompiler: () => dialect.createQueryCompiler(),
+            createIntrospector: (kysely) => dialect.createIntrospector(kysely),
+          }
+        : dialect,
+      plugins,
+    });
+    const groupCommit = enableGroupCommit(db, sqlite, durability);
     return {
-      db, engine: 'sqlite', groupCommit,
+      db, engine: 'sqlite', groupCommit, flusher: durability?.flusher ?? null,
       // The checkpointer stops first; closing the last connection then checkpoints what is left.
       close: async () => {
         await checkpointer?.stop();
@@ -105,7 +121,7 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
     // pool; without a listener that would end the process. The pool replaces the connection.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
-    return { db, engine: 'postgres', groupCommit: null, close: () => db.destroy() };
+    return { db, engine: 'postgres', groupCommit: null, flusher: null, close: () => db.destroy() };
   }
   if (url.startsWith('mysql://') || url.startsWith('mariadb://')) {
     const pool = createMysqlPool({
@@ -119,7 +135,7 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
       timezone: 'Z',
     });
     const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }), plugins });
-    return { db, engine: 'mysql', groupCommit: null, close: () => db.destroy() };
+    return { db, engine: 'mysql', groupCommit: null, flusher: null, close: () => db.destroy() };
   }
   throw new Error('unsupported DATABASE_URL scheme');
 }

@@ -15,13 +15,14 @@
  *   transactions that arrive together share one `BEGIN IMMEDIATE … COMMIT`, each inside
  *   its own savepoint, run one after another. Each still sees every earlier one's writes
  *   and nothing else, a failing one rolls back to its savepoint alone, and nobody is
- *   answered before the common COMMIT — and its fsync under `synchronous=FULL` — is done:
+ *   answered before the common COMMIT is done and synced to disk (wal-flusher.ts):
  *   the same guarantees at one fsync per group instead of one per transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
+import type { DurableWrites } from './wal-flusher.js';
 
 /** A database handle or an open transaction: repositories take either. */
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -88,6 +89,8 @@ export class SqliteGroupCommit {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly sqlite: { readonly inTransaction: boolean },
+    /** The WAL flusher of a database file (wal-flusher.ts): the group waits for it after the commit. */
+    private readonly durability: DurableWrites | null = null,
   ) {}
 
   run<T>(work: Work<T>): Promise<T> {
@@ -118,35 +121,19 @@ export class SqliteGroupCommit {
     let again: QueuedWork[] = [];
     try {
       await this.db.connection().execute(async (connection) => {
-        await sql`begin immediate`.execute(connection);
-        for (const [index, unit] of group.entries()) {
-          await sql`savepoint unit`.execute(connection);
-          try {
-            const value = await unit.work(connection);
-            await sql`release unit`.execute(connection);
-            outcomes.push({ unit, ok: true, value });
-          } catch (error) {
-            if (!this.sqlite.inTransaction) {
-              // SQLite rolled the whole transaction back: this unit fails, the others run again.
-              outcomes.length = 0;
-              outcomes.push({ unit, ok: false, value: error });
-              again = group.filter((_, i) => i !== index);
-              return;
-            }
-            await sql`rollback to unit`.execute(connection);
-            await sql`release unit`.execute(connection);
-            outcomes.push({ unit, ok: false, value: error });
-          }
-        }
+        // The group waits for the WAL sync itself, after giving the connection back, so
+        // reads and the next group go on meanwhile (wal-flusher.ts).
+        if (this.durability) this.durability.deferred = true;
         try {
-          await sql`commit`.execute(connection);
-        } catch (error) {
-          if (this.sqlite.inTransaction) await sql`rollback`.execute(connection).catch(() => undefined);
-          throw error;
+          again = await this.runGroup(connection, group, outcomes);
+        } finally {
+          if (this.durability) this.durability.deferred = false;
         }
       });
+      // Nobody is answered before the group's commit is on disk.
+      if (this.durability && again.length === 0) await this.durability.flusher.durable();
     } catch (error) {
-      // BEGIN or COMMIT failed: nothing of the group was kept; each caller decides whether to retry.
+      // BEGIN or COMMIT failed, or the commit could not be synced: each caller decides whether to retry.
       for (const unit of group) unit.reject(error);
       return;
     }
@@ -158,13 +145,43 @@ export class SqliteGroupCommit {
     }
     for (const { unit, ok, value } of outcomes) (ok ? unit.resolve(value) : unit.reject(value));
   }
+
+  /** One `BEGIN IMMEDIATE … COMMIT` of the group; answers the units to run again when SQLite abandoned it. */
+  private async runGroup(connection: Kysely<Database>, group: QueuedWork[], outcomes: { unit: QueuedWork; ok: boolean; value: unknown }[]): Promise<QueuedWork[]> {
+    await sql`begin immediate`.execute(connection);
+    for (const [index, unit] of group.entries()) {
+      await sql`savepoint unit`.execute(connection);
+      try {
+        const value = await unit.work(connection);
+        await sql`release unit`.execute(connection);
+        outcomes.push({ unit, ok: true, value });
+      } catch (error) {
+        if (!this.sqlite.inTransaction) {
+          // SQLite rolled the whole transaction back: this unit fails, the others run again.
+          outcomes.length = 0;
+          outcomes.push({ unit, ok: false, value: error });
+          return group.filter((_, i) => i !== index);
+        }
+        await sql`rollback to unit`.execute(connection);
+        await sql`release unit`.execute(connection);
+        outcomes.push({ unit, ok: false, value: error });
+      }
+    }
+    try {
+      await sql`commit`.execute(connection);
+    } catch (error) {
+      if (this.sqlite.inTransaction) await sql`rollback`.execute(connection).catch(() => undefined);
+      throw error;
+    }
+    return [];
+  }
 }
 
 const groupCommits = new WeakMap<Kysely<Database>, SqliteGroupCommit>();
 
 /** Makes write transactions on this SQLite database share commits (`openDatabase` calls it). */
-export function enableGroupCommit(db: Kysely<Database>, sqlite: { readonly inTransaction: boolean }): SqliteGroupCommit {
-  const group = new SqliteGroupCommit(db, sqlite);
+export function enableGroupCommit(db: Kysely<Database>, sqlite: { readonly inTransaction: boolean }, durability: DurableWrites | null = null): SqliteGroupCommit {
+  const group = new SqliteGroupCommit(db, sqlite, durability);
   groupCommits.set(db, group);
   return group;
 }

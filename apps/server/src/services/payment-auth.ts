@@ -101,6 +101,42 @@ function b64u(text: string, what: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64url'));
 }
 
+/**
+ * The code's proof in a signed authorization that is exactly the canonical authorization
+ * of the stored command (canonical JSON and A's JWS); undefined when it is anything else.
+ * The proof is the one member the device adds, and it leads the canonical form.
+ */
+export function presentedCodeProof(content: Uint8Array, commandJson: string, commandJws: string): string | null | undefined {
+  const match = AUTHORIZATION_START.exec(Buffer.from(content.subarray(0, 200)).toString('latin1'));
+  if (!match) return undefined;
+  const proof = match[1] === 'null' ? null : match[1]!.slice(1, -1);
+  return Buffer.from(authorizationContentOf(commandJson, commandJws, proof)).equals(content) ? proof : undefined;
+}
+
+/**
+ * The CMS checks of an authorization, on its parts as they arrive rather than on the
+ * assembled file — the same checks as core's checkSignedDataSignature (content type
+ * id-data, message digest of the content, the certificate's ECDSA signature over the
+ * attributes), without parsing the file and every certificate in it back, which cost
+ * more than the signature check itself. The signer is the gate-checked certificate by
+ * construction; a test reads the stored evidence back through core's parser and OpenSSL.
+ * Answers the signing time, or null when any check fails.
+ */
+export function authorizationSigningTimeMs(
+  verifier: CertificateVerifier, certificateDer: Uint8Array, content: Uint8Array, signedAttributesDer: Uint8Array, signatureDer: Uint8Array,
+): number | null {
+  try {
+    const attributes = parseSignedAttributes(signedAttributesDer);
+    if (attributes.contentTypeOid !== OID_CMS.data) return null;
+    if (!createHash('sha256').update(content).digest().equals(attributes.messageDigest)) return null;
+    if (!verifier.signatureValid(certificateDer, derToP1363(signatureDer), signedAttributesDer)) return null;
+    return attributes.signingTimeSeconds * 1000;
+  } catch (error) {
+    if (error instanceof DerError || error instanceof SignatureEncodingError) return null;
+    throw error;
+  }
+}
+
 export class PaymentAuthService {
   /** A's keys as node:crypto keys: the payment messages are sealed and signed with node:crypto (see compact-jwe.ts). */
   private readonly agreementKey: ECDH;
@@ -269,33 +305,15 @@ export class PaymentAuthService {
 
     const content = b64u(input.content, 'content');
     // What was signed must be exactly the authorization of what A issued: same command,
-    // same A signature; any change to amount, payee, items or order ends here. The code's
-    // proof is the one member the device adds; it leads the canonical form.
-    const proofMatch = AUTHORIZATION_START.exec(Buffer.from(content.subarray(0, 200)).toString('latin1'));
-    if (!proofMatch) return this.failed(actor, nowMs);
-    const presentedProof = proofMatch[1] === 'null' ? null : proofMatch[1]!.slice(1, -1);
-    if (Buffer.compare(Buffer.from(authorizationContentOf(command.commandJson, command.commandJws, presentedProof)), Buffer.from(content)) !== 0) return this.failed(actor, nowMs);
+    // same A signature; any change to amount, payee, items or order ends here.
+    const presentedProof = presentedCodeProof(content, command.commandJson, command.commandJws);
+    if (presentedProof === undefined) return this.failed(actor, nowMs);
 
     const certificateDer = new Uint8Array(Buffer.from(certificate.derBase64, 'base64'));
     const signedAttributesDer = b64u(input.signedAttributes, 'signedAttributes');
     const signatureDer = b64u(input.signature, 'signature');
-    // The same checks as core's checkSignedDataSignature, on the parts as they arrive
-    // rather than on the assembled file: parsing the file back (and every certificate in
-    // it) cost more than the signature check itself. The signer is the gate-checked
-    // certificate by construction; a test reads the stored evidence back through core's
-    // parser and OpenSSL.
-    let signingTimeMs: number;
-    try {
-      const attributes = parseSignedAttributes(signedAttributesDer);
-      if (attributes.contentTypeOid !== OID_CMS.data) return this.failed(actor, nowMs);
-      if (!createHash('sha256').update(content).digest().equals(attributes.messageDigest)) return this.failed(actor, nowMs);
-      if (!this.deps.verifier.signatureValid(certificateDer, derToP1363(signatureDer), signedAttributesDer)) return this.failed(actor, nowMs);
-      signingTimeMs = attributes.signingTimeSeconds * 1000;
-    } catch (error) {
-      if (error instanceof AppError) throw error;
-      if (error instanceof DerError || error instanceof SignatureEncodingError) return this.failed(actor, nowMs);
-      throw error;
-    }
+    const signingTimeMs = authorizationSigningTimeMs(this.deps.verifier, certificateDer, content, signedAttributesDer, signatureDer);
+    if (signingTimeMs === null) return this.failed(actor, nowMs);
     if (Math.abs(signingTimeMs - nowMs) > SIGNING_TIME_SKEW_MS) return this.failed(actor, nowMs);
 
     let codeRecordId: string | null = null;

@@ -24,8 +24,17 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffe
 
 /** One element: identifier octet `tag` (low-tag-number form), definite length, content. */
 export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const body = concatBytes(content);
-  return concatBytes([new Uint8Array([tag, ...lengthOctets(body.length)]), body]);
+  // One allocation and one copy of the content: evidence nests kilobytes five levels deep.
+  const length = content.reduce((n, p) => n + p.length, 0);
+  const head = [tag, ...lengthOctets(length)];
+  const out = new Uint8Array(head.length + length);
+  out.set(head, 0);
+  let at = head.length;
+  for (const p of content) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 export const derSequence = (...items: Uint8Array[]) => tlv(0x30, ...items);
@@ -50,8 +59,23 @@ export function derSmallInteger(value: number): Uint8Array<ArrayBuffer> {
   return tlv(0x02, new Uint8Array(octets));
 }
 
-/** An OBJECT IDENTIFIER from its dotted text (arcs of any size). */
+const encodedOids = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/**
+ * An OBJECT IDENTIFIER from its dotted text (arcs of any size). The few OIDs we write are
+ * encoded once and the same bytes are returned after (callers copy them into larger
+ * elements and never change them).
+ */
 export function derOid(dotted: string): Uint8Array<ArrayBuffer> {
+  let encoded = encodedOids.get(dotted);
+  if (!encoded) {
+    encoded = encodeOid(dotted);
+    if (encodedOids.size < 1_000) encodedOids.set(dotted, encoded);
+  }
+  return encoded;
+}
+
+function encodeOid(dotted: string): Uint8Array<ArrayBuffer> {
   const arcs = dotted.split('.').map((a) => BigInt(a));
   if (arcs.length < 2 || arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! >= 40n)) throw new RangeError(`not an OID: ${dotted}`);
   const values = [arcs[0]! * 40n + arcs[1]!, ...arcs.slice(2)];

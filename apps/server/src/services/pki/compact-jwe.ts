@@ -82,12 +82,7 @@ const P256_COORDINATE_BYTES = 32;
  * {@link JweError} unless it is exactly that and the point is on the curve.
  */
 export function p256PublicPoint(jwk: unknown): Buffer {
-  const k = jwk as { kty?: unknown; crv?: unknown; x?: unknown; y?: unknown } | null;
-  if (!k || typeof k !== 'object' || k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.x !== 'string' || typeof k.y !== 'string') throw new JweError('not a P-256 public key');
-  const x = decodePart(k.x, 'x');
-  const y = decodePart(k.y, 'y');
-  if (x.length !== P256_COORDINATE_BYTES || y.length !== P256_COORDINATE_BYTES) throw new JweError('not a P-256 public key');
-  const point = Buffer.concat([Buffer.from([0x04]), x, y]);
+  const point = p256PointBytes(jwk);
   try {
     // Decoding the point checks that it lies on the curve (P-256 has cofactor 1, so that suffices).
     ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'uncompressed');
@@ -95,6 +90,20 @@ export function p256PublicPoint(jwk: unknown): Buffer {
     throw new JweError('not a P-256 public key');
   }
   return point;
+}
+
+/**
+ * The uncompressed point of a P-256 JWK, its shape checked but not yet whether it lies on
+ * the curve: for a key about to be used in a key agreement, which refuses a point off
+ * the curve itself (checking twice cost a sixth of opening a request).
+ */
+function p256PointBytes(jwk: unknown): Buffer {
+  const k = jwk as { kty?: unknown; crv?: unknown; x?: unknown; y?: unknown } | null;
+  if (!k || typeof k !== 'object' || k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.x !== 'string' || typeof k.y !== 'string') throw new JweError('not a P-256 public key');
+  const x = decodePart(k.x, 'x');
+  const y = decodePart(k.y, 'y');
+  if (x.length !== P256_COORDINATE_BYTES || y.length !== P256_COORDINATE_BYTES) throw new JweError('not a P-256 public key');
+  return Buffer.concat([Buffer.from([0x04]), x, y]);
 }
 
 /** An ECDH P-256 key for {@link openCompactJwe} from the private key's JWK `d`. */
@@ -167,10 +176,11 @@ export function openCompactJwe(jwe: string, privateKey: ECDH, contentType: strin
 
   let sharedSecret: Buffer;
   try {
-    sharedSecret = privateKey.computeSecret(p256PublicPoint(header.epk));
+    sharedSecret = privateKey.computeSecret(p256PointBytes(header.epk));
   } catch (error) {
     if (error instanceof JweError) throw error;
-    throw new JweError('key agreement failed');
+    // OpenSSL refuses a point that is not on the curve here.
+    throw new JweError('not a P-256 public key');
   }
   return decryptContent(contentKey(sharedSecret, apu, apv), parsed);
 }
