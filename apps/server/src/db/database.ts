@@ -5,11 +5,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type MysqlPool, type MysqlPoolConnection, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { createPool as createMysqlPool } from 'mysql2';
+import { createPool as createMysqlPool, type Pool as MysqlPoolOfDriver, type PoolConnection as MysqlConnectionOfDriver } from 'mysql2';
 import type { DatabaseEngine } from '../config.js';
+import { preparedStatementName } from './prepared.js';
 import type { Database } from './schema.js';
 import { startWalCheckpointer } from './wal-checkpointer.js';
 import { DurableSqliteDriver, WalFlusher, type DurableWrites } from './wal-flusher.js';
@@ -51,6 +52,52 @@ function withStatementCache(sqlite: SQLite.Database): { prepare(sqlText: string)
       return statement;
     },
     close: () => sqlite.close(),
+  };
+}
+
+/**
+ * The pool as Kysely sees it, with the SQL of prepared queries (prepared.ts) sent as
+ * named statements: PostgreSQL then parses and plans each once per connection, not on
+ * every payment. Everything else passes through unchanged.
+ */
+function namingPreparedStatements(pool: pg.Pool): PostgresPool {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      return {
+        query: ((text: unknown, values?: unknown[]) => {
+          const name = typeof text === 'string' ? preparedStatementName(text) : undefined;
+          return name ? client.query({ name, text: text as string, values: values as unknown[] }) : client.query(text as string, values);
+        }) as unknown as PostgresPoolClient['query'],
+        release: () => client.release(),
+      };
+    },
+    end: () => pool.end(),
+  };
+}
+
+/**
+ * The MariaDB pool as Kysely sees it, with the SQL of prepared queries run as server-side
+ * prepared statements (`execute`, kept per connection by the driver) instead of text
+ * queries the server parses on every payment. Everything else passes through unchanged.
+ */
+function executingPreparedStatements(pool: MysqlPoolOfDriver): MysqlPool {
+  const wrapped = new WeakMap<object, MysqlPoolConnection>();
+  const wrap = (connection: MysqlConnectionOfDriver): MysqlPoolConnection => {
+    let w = wrapped.get(connection);
+    if (!w) {
+      w = {
+        query: ((text: string, values: unknown[], callback?: (error: unknown, result: unknown) => void) =>
+          callback && preparedStatementName(text) ? connection.execute(text, values as never, callback) : connection.query(text, values, callback as never)) as unknown as MysqlPoolConnection['query'],
+        release: () => connection.release(),
+      };
+      wrapped.set(connection, w);
+    }
+    return w;
+  };
+  return {
+    getConnection: (callback) => pool.getConnection((error, connection) => callback(error, error ? (connection as never) : wrap(connection))),
+    end: (callback) => pool.end(callback),
   };
 }
 
@@ -120,7 +167,7 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
     // An idle connection the server closes (restart, admin termination) emits 'error' on the
     // pool; without a listener that would end the process. The pool replaces the connection.
     pool.on('error', () => undefined);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPreparedStatements(pool) }), plugins });
     return { db, engine: 'postgres', groupCommit: null, flusher: null, close: () => db.destroy() };
   }
   if (url.startsWith('mysql://') || url.startsWith('mariadb://')) {
@@ -134,7 +181,7 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
       decimalNumbers: true,
       timezone: 'Z',
     });
-    const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool }), plugins });
+    const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: executingPreparedStatements(pool) }), plugins });
     return { db, engine: 'mysql', groupCommit: null, flusher: null, close: () => db.destroy() };
   }
   throw new Error('unsupported DATABASE_URL scheme');

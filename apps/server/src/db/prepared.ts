@@ -17,6 +17,18 @@ import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Db } from './write-transaction.js';
 
+/**
+ * The SQL of every prepared query, by text, with a statement name: the PostgreSQL pool
+ * (database.ts) sends these as named statements, which the server parses and plans once
+ * per connection instead of on every run.
+ */
+const statementNames = new Map<string, string>();
+
+/** The statement name of SQL text a prepared query compiled to, if it is one. */
+export function preparedStatementName(sqlText: string): string | undefined {
+  return statementNames.get(sqlText);
+}
+
 /** Stands for one named value while the query is built. */
 class Placeholder {
   constructor(readonly name: string) {}
@@ -49,6 +61,7 @@ export class PreparedQuery<V extends Values, O> {
         places: query.parameters.map((p) => (p instanceof Placeholder ? { name: p.name } : { fixed: p })),
       };
       this.compiled.set(adapter, compiled);
+      if (!statementNames.has(query.sql)) statementNames.set(query.sql, `cp_${statementNames.size + 1}`);
     }
     return compiled;
   }
