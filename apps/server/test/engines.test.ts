@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { drawProductPicture } from '../src/services/png-image.js';
 import { enginesUnderTest, newClient, startTestApp } from './helpers.js';
+import { authorizationBody, buyerWithCertificate, codeOf, requestCommand } from './payment-client.js';
 
 describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('the API on %s', (_name, engine) => {
   it('migrates, registers, logs in, sells, lists, fills a cart and logs out', async () => {
@@ -29,6 +30,39 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('the API on
       expect((await buyer.get('/api/me')).json().code).toBe('SESSION_REVOKED');
       const ledger = await t.app.internals.ledger.checkInvariant();
       expect(ledger).toEqual({ postingsSumWon: 0n, balancesSumWon: 0n });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('pays directly with a certificate, with the code and without, refuses a replayed request, and keeps the ledger whole', async () => {
+    const t = await startTestApp({ engine });
+    try {
+      const seller = await newClient(t, 'seller');
+      const product = async (priceWon: number) => (await seller.request('POST', '/api/seller/products', { name: `상품 ${priceWon}`, category: 'food', description: '', priceWon, stock: 10 })).json().id as string;
+      const [dear, cheap] = [await product(80_000), await product(9_000)];
+      const buyer = await buyerWithCertificate(t);
+      expect((await buyer.client.request('POST', '/api/me/wallet/top-ups', { amountWon: 100_000 })).statusCode).toBe(201);
+      const pay = async (productId: string) => {
+        const order = (await buyer.client.request('POST', '/api/orders', { source: 'product', productId, quantity: 1 })).json();
+        const opened = await requestCommand(t, buyer, order.id);
+        const code = opened.codeRequired ? await codeOf(t, opened.comId) : null;
+        const paid = await buyer.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, buyer, opened, { code }));
+        expect(paid.statusCode, paid.body).toBe(200);
+        return { opened, paid: paid.json() };
+      };
+      // The first payment of a certificate asks for the code; the next small one does not.
+      expect((await pay(dear)).opened.codeRequired).toBe(true);
+      const second = await pay(cheap);
+      expect(second.opened.codeRequired).toBe(false);
+      const waiting = (await buyer.client.request('POST', '/api/orders', { source: 'product', productId: cheap, quantity: 1 })).json();
+      const issued = await requestCommand(t, buyer, waiting.id);
+      const replay = await buyer.client.request('POST', '/api/payments/requests', { sealedRequest: issued.sealedRequest, locale: 'ko' });
+      expect(replay.json().code).toBe('PAYMENT_REQUEST_REPLAYED');
+      expect((await buyer.client.get('/api/me/wallet')).json().balanceWon).toBe(100_000 - 80_000 - 9_000);
+      expect((await seller.get('/api/me/wallet')).json().balanceWon).toBe(89_000);
+      expect((await buyer.client.get(`/api/orders/${second.paid.orderId}/evidence.p7s`)).statusCode).toBe(200);
+      expect(await t.app.internals.ledger.checkInvariant()).toEqual({ postingsSumWon: 0n, balancesSumWon: 0n });
     } finally {
       await t.close();
     }

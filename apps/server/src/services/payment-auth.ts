@@ -261,10 +261,16 @@ export class PaymentAuthService {
     const code = codeId ? newVerificationCode() : null;
     const codeRecord = codeId && code ? { id: codeId, comId, code, imageBase64: renderVerificationCode(code).toString('base64'), tries: 0, expiresAtMs, usedAtMs: null } : null;
     try {
-      await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
-        await this.deps.repo.insertCommand(trx, record);
-        if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
-      });
+      if (codeRecord || this.deps.engine === 'sqlite') {
+        await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
+          await this.deps.repo.insertCommand(trx, record);
+          if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
+        });
+      } else {
+        // One statement is its own transaction: on PostgreSQL and MariaDB that saves the
+        // BEGIN and COMMIT round trips (SQLite's group commit is cheaper than a lone commit).
+        await this.deps.repo.insertCommand(this.deps.db, record);
+      }
     } catch (error) {
       // The (session, nonce) pair is unique: a replayed request lands here.
       if (isUniqueViolation(error)) throw new AppError('PAYMENT_REQUEST_REPLAYED');
