@@ -119,6 +119,18 @@ function exited(child: ChildProcess): Promise<void> {
 
 const startedAtMs = Date.now();
 
+/** Share of all cores' time spent busy over the next `ms` milliseconds, before anything of the run starts. */
+async function busyShare(ms: number): Promise<number> {
+  const total = () => os.cpus().reduce((sum, c) => {
+    const t = c.times;
+    return { busy: sum.busy + t.user + t.nice + t.sys + t.irq, all: sum.all + t.user + t.nice + t.sys + t.irq + t.idle };
+  }, { busy: 0, all: 0 });
+  const before = total();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = total();
+  return round((after.busy - before.busy) / Math.max(1, after.all - before.all), 3);
+}
+
 /** Progress on stdout, each line with the seconds since the run began. */
 function say(text: string): void {
   process.stdout.write(`[${String(Math.round((Date.now() - startedAtMs) / 1000)).padStart(3)} s] ${text}\n`);
@@ -304,9 +316,11 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const machine = {
     cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_gb: round(os.totalmem() / 2 ** 30, 1), node: process.version, pinned: PIN,
-    // Anything else running on the two cores shows up here and in every number below.
     load_average_at_start: round(os.loadavg()[0]!, 2),
     load_average_at_end: 0,
+    // Anything else running on the two cores shows up here and in every number below. The
+    // load average remembers the last minute (a test run just before, say); this is now.
+    busy_share_at_start: await busyShare(2_000),
   };
   process.stdout.write(`CoconutPay payment benchmark (${plan.mode}) on ${machine.cpus} × ${machine.cpu_model}, Node ${machine.node}; engines: ${engines.join(', ')}\n`);
   if (!PIN) say('  (not pinning processes to cores: fewer than 2 CPUs or no taskset)');

@@ -35,7 +35,7 @@ export interface EngineResult {
   highest: { payments_per_s: number; p50_ms: number; p99_ms: number; concurrency: number; fraction_of_ceiling: number };
   targets: { payments_per_s_at_least_1000: boolean; p99_at_most_50_ms: boolean; fraction_at_least_half: boolean };
   details: {
-    machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; pinned: boolean; load_average_at_start: number; load_average_at_end: number };
+    machine: { cpus: number; cpu_model: string; memory_gb: number; node: string; pinned: boolean; load_average_at_start: number; load_average_at_end: number; busy_share_at_start?: number };
     ceilings: { crypto_per_s: number; http_per_s: number; ledger_per_s: number; crypto: CryptoCeiling; http: MeasuredRun; ledger: LedgerCeiling };
     runs: MeasuredRun[];
     code_path: CodePathResult;
@@ -52,9 +52,11 @@ export function renderReport(results: EngineResult[], meta: { mode: string; mach
   const m = meta.machine;
   const lines: string[] = [];
   lines.push(`# Payment benchmark — ${results[0]?.date ?? ''} (${meta.mode})`, '');
-  lines.push(`${m.cpus} × ${m.cpu_model}, ${m.memory_gb} GB, Node ${m.node}; server on core 0, load generator on core 1${m.pinned ? '' : ' (not pinned)'}; ${meta.seconds} s in all; 1-minute load average ${m.load_average_at_start} at the start, ${m.load_average_at_end} at the end.`);
-  if (m.load_average_at_start > 0.5 || m.load_average_at_end > 2.5) {
-    lines.push('', `**Other work shared the two cores during this run (load average ${m.load_average_at_start} at the start, ${m.load_average_at_end} at the end, where the benchmark itself accounts for about 2): every number below is low by an unknown amount.**`);
+  lines.push(`${m.cpus} × ${m.cpu_model}, ${m.memory_gb} GB, Node ${m.node}; server on core 0, load generator on core 1${m.pinned ? '' : ' (not pinned)'}; ${meta.seconds} s in all; 1-minute load average ${m.load_average_at_start} at the start, ${m.load_average_at_end} at the end (the database servers under test count in it)${m.busy_share_at_start === undefined ? '' : `; the cores were ${Math.round(m.busy_share_at_start * 100)} % busy in the 2 s before the run`}.`);
+  // What was busy just before the run is other work; older records only have the load average.
+  const otherWork = m.busy_share_at_start === undefined ? m.load_average_at_start > 0.5 || m.load_average_at_end > 2.5 : m.busy_share_at_start > 0.1;
+  if (otherWork) {
+    lines.push('', `**Other work shared the two cores when this run began (${m.busy_share_at_start === undefined ? `load average ${m.load_average_at_start}` : `${Math.round(m.busy_share_at_start * 100)} % busy`}): every number below is low by an unknown amount.**`);
   }
   lines.push('', 'A payment is complete when the buyer holds the receipt: order → sealed signed REQ → sealed A-signed COM → CMS-signed AUTH → paid, three HTTP round trips, over keep-alive loopback connections. Targets: ≥ 1,000 payments/s on SQLite with p99 ≤ 50 ms, and ≥ 50 % of the lowest ceiling.', '');
   lines.push('| engine | payments/s | p50 ms | p99 ms | clients | highest payments/s (clients, p99 ms) | server RSS MB | crypto ceiling/s | HTTP ceiling/s | ledger ceiling/s | fraction of lowest ceiling (headline / highest) |');

@@ -4,11 +4,12 @@
  * plugin, and the same handle inside a transaction.
  */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest } from '../../test/helpers.js';
 import { openDatabase, type DatabaseHandle } from './database.js';
 import { migrateToLatest } from './migrate.js';
-import { columns, prepare } from './prepared.js';
+import { columns, prepare, preparedStatementName } from './prepared.js';
 import { runWriteTransaction } from './write-transaction.js';
 
 const T0_MS = 1_767_225_600_000;
@@ -60,6 +61,25 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('prepared q
     expect(await addIfWallet.affected(database.db, { id: b, deltaWon: 5 })).toBe(0);
     expect(Number((await accountById.first(database.db, { id: a }))!.balanceWon)).toBe(105);
     expect(Number((await accountById.first(database.db, { id: b }))!.balanceWon)).toBe(200);
+  });
+
+  // SQLite needs no such test: better-sqlite3 statements are prepared and kept by database.ts.
+  if (engine.engine !== 'sqlite') it('reach PostgreSQL as named statements and MariaDB as server-side prepared statements', async () => {
+    const id = randomUUID();
+    await runWriteTransaction(database.db, database.engine, async (trx) => {
+      // One transaction is one connection: what it prepared is visible to it.
+      if (database.engine === 'postgres') {
+        await accountById.first(trx, { id });
+        const named = await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(trx);
+        expect(named.rows.some((r) => r.name === preparedStatementName(r.statement))).toBe(true);
+      } else {
+        const executed = async () => Number((await sql<{ Value: string }>`show session status like 'Com_stmt_execute'`.execute(trx)).rows[0]!.Value);
+        const before = await executed();
+        await accountById.first(trx, { id });
+        await accountById.first(trx, { id });
+        expect(await executed()).toBe(before + 2);
+      }
+    });
   });
 
   it('run inside a transaction on its handle, and roll back with it', async () => {
