@@ -13,6 +13,7 @@ import type { DatabaseEngine } from '../config.js';
 import { columns, prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, runWriteTransaction, type Db } from './write-transaction.js';
+import { timeOrderedId } from './time-ordered-id.js';
 
 /** The single funding account's fixed id. */
 export const FUNDING_ACCOUNT_ID = '00000000-0000-0000-0000-00000000f00d';
@@ -151,12 +152,12 @@ export class LedgerRepository {
       if (newBalanceWon > AMOUNT_MAX_WON) throw new RangeError('balance out of range');
     }
 
-    const entryId = randomUUID();
+    const entryId = timeOrderedId(entry.nowMs);
     await insertEntryRow.affected(trx, { id: entryId, kind: entry.kind, memo: entry.memo, orderId: entry.orderId ?? null, createdAtMs: entry.nowMs });
     const [first, second] = entry.postings as [PostingInput, PostingInput];
     if (entry.postings.length === 2) {
       await insertPostingPair.affected(trx, {
-        entryId, id1: randomUUID(), account1: first.accountId, amount1: Number(first.amountWon), id2: randomUUID(), account2: second.accountId, amount2: Number(second.amountWon),
+        entryId, id1: timeOrderedId(entry.nowMs), account1: first.accountId, amount1: Number(first.amountWon), id2: timeOrderedId(entry.nowMs), account2: second.accountId, amount2: Number(second.amountWon),
       });
     } else {
       await trx

@@ -19,6 +19,7 @@ import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
 import { requireRole, type Actor } from './actor.js';
+import { timeOrderedId } from '../db/time-ordered-id.js';
 
 /** Fresh order numbers tried when one collides with an existing order's. */
 const ORDER_NUMBER_ATTEMPTS_MAX = 3;
@@ -108,7 +109,7 @@ export class OrdersService {
     };
     let expiredFirst = false;
     for (let attempt = 1; ; attempt += 1) {
-      const id = randomUUID();
+      const id = timeOrderedId(nowMs);
       const orderNumber = formatOrderNumber(nowMs, this.randomBytes(ORDER_NUMBER_RANDOM_LENGTH));
       try {
         return await runWriteTransaction(this.deps.db, this.deps.engine, async (trx): Promise<OrderRecord> => {

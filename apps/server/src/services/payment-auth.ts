@@ -32,6 +32,7 @@ import type { ServerRoles } from './pki/server-roles.js';
 import { openCompactJwe, p256AgreementKey, replyKeyFromJwk, sealDirectJwe } from './pki/compact-jwe.js';
 import { JsonSigner } from './pki/json-signer.js';
 import { newVerificationCode, renderVerificationCode } from './verification-code-image.js';
+import { timeOrderedId } from '../db/time-ordered-id.js';
 
 /** Consecutive failed authorizations before payments are locked, and for how long. */
 export const PAYMENT_FAILURES_MAX = 5;
@@ -228,9 +229,9 @@ export class PaymentAuthService {
       certificateKind: certificate.kind,
       firstPayment: !(await this.deps.repo.hasPaidWith(certificate.id)),
     });
-    const comId = randomUUID();
+    const comId = timeOrderedId(nowMs);
     const expiresAtMs = Math.min(nowMs + COMMAND_TTL_MS, order.expiresAtMs);
-    const codeId = decision.requireCode ? randomUUID() : null;
+    const codeId = decision.requireCode ? timeOrderedId(nowMs) : null;
     const command: PaymentCommand = {
       v: 1,
       type: 'coconutpay-payment-command',
@@ -338,7 +339,7 @@ export class PaymentAuthService {
       signer: this.deps.verifier.signer(certificateDer),
       otherCertificates: await this.chainFor(certificate.approvedByCertificateId),
     });
-    const evidenceId = randomUUID();
+    const evidenceId = timeOrderedId(nowMs);
     const result = await this.deps.payments.payOrder(actor, command.orderId, {
       evidenceRef: evidenceId,
       within: async (trx) => {

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { timeOrderedId } from './time-ordered-id.js';
+
+describe('timeOrderedId', () => {
+  it('is a version 7 UUID (RFC 9562) whose first 48 bits are the time in milliseconds', () => {
+    const nowMs = Date.UTC(2026, 10, 30, 12, 34, 56, 789);
+    const id = timeOrderedId(nowMs);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(parseInt(id.replace(/-/g, '').slice(0, 12), 16)).toBe(nowMs);
+  });
+
+  it('sorts by time across milliseconds and is unique within one', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => timeOrderedId(1_767_225_600_000 + Math.floor(i / 10)));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (let i = 10; i < ids.length; i += 10) expect(ids[i - 1]! < ids[i]!).toBe(true);
+  });
+});
