@@ -6,8 +6,12 @@ import type { CertificatesTable, Database } from './schema.js';
 
 export type CertificateRecord = Selectable<CertificatesTable>;
 
-/** Read twice per payment (the certificate gate): built once (prepared.ts). */
-const certificateById = prepare((db, v: { id: string }) => db.selectFrom('certificates').selectAll().where('id', '=', v.id));
+/** Read twice per payment (the certificate gate): built once (prepared.ts), columns named as sessions-repository.ts explains. */
+const CERTIFICATE_COLUMNS = [
+  'id', 'userId', 'kind', 'serialHex', 'issuerId', 'subject', 'spkiSha256Hex', 'derBase64', 'status', 'activeMasterOf', 'notBeforeMs', 'notAfterMs',
+  'revokedAtMs', 'revocationReason', 'deviceNickname', 'approvedByCertificateId', 'lastUsedAtMs', 'createdAtMs',
+] as const;
+const certificateById = prepare((db, v: { id: string }) => db.selectFrom('certificates').select(CERTIFICATE_COLUMNS).where('id', '=', v.id));
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -3,7 +3,7 @@
  * returns a Kysely instance with the same behaviour everywhere: camelCase names,
  * 64-bit integers as JavaScript numbers (all our integers stay below 2^53).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type MysqlPool, type MysqlPoolConnection, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import SQLite from 'better-sqlite3';
@@ -61,16 +61,23 @@ function withStatementCache(sqlite: SQLite.Database): { prepare(sqlText: string)
  * every payment. Everything else passes through unchanged.
  */
 function namingPreparedStatements(pool: pg.Pool): PostgresPool {
+  // One wrapper per pooled client, so Kysely recognises a client it has seen before.
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   return {
     async connect() {
       const client = await pool.connect();
-      return {
-        query: ((text: unknown, values?: unknown[]) => {
-          const name = typeof text === 'string' ? preparedStatementName(text) : undefined;
-          return name ? client.query({ name, text: text as string, values: values as unknown[] }) : client.query(text as string, values);
-        }) as unknown as PostgresPoolClient['query'],
-        release: () => client.release(),
-      };
+      let w = wrapped.get(client);
+      if (!w) {
+        w = {
+          query: ((text: unknown, values?: unknown[]) => {
+            const name = typeof text === 'string' ? preparedStatementName(text) : undefined;
+            return name ? client.query({ name, text: text as string, values: values as unknown[] }) : client.query(text as string, values);
+          }) as unknown as PostgresPoolClient['query'],
+          release: () => client.release(),
+        };
+        wrapped.set(client, w);
+      }
+      return w;
     },
     end: () => pool.end(),
   };
@@ -124,7 +131,14 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
     // WAL lets readers proceed during a write. Every committed payment must survive a power
     // cut: for a database file, SQLite's own sync after each commit (what FULL adds to NORMAL)
     // is made by the WAL flusher off the event loop, and no write is answered before it.
-    const durability: DurableWrites | null = file === ':memory:' ? null : { flusher: new WalFlusher(`${path.resolve(file)}-wal`), deferred: false };
+    let durability: DurableWrites | null = null;
+    if (file !== ':memory:') {
+      // The first read in WAL mode creates the -wal file; SQLite keeps it beside the real file
+      // when the path is a link, so that is where the flusher must look.
+      sqlite.pragma('user_version');
+      const onSyncFailure = (error: unknown) => options.onBackgroundError?.(`WAL sync failed; no write is answered until a restart: ${String(error)}`);
+      durability = { flusher: new WalFlusher(`${realpathSync(path.resolve(file))}-wal`, undefined, onSyncFailure), deferred: false };
+    }
     sqlite.pragma(durability ? 'synchronous = NORMAL' : 'synchronous = FULL');
     // A database file is checkpointed from a worker thread, off the event loop (wal-checkpointer.ts).
     const checkpointer = file === ':memory:' ? null : startWalCheckpointer(path.resolve(file), options.onBackgroundError);

@@ -162,7 +162,7 @@ export class LedgerRepository {
     } else {
       await trx
         .insertInto('postings')
-        .values(entry.postings.map((p) => ({ id: randomUUID(), entryId, accountId: p.accountId, amountWon: Number(p.amountWon) })))
+        .values(entry.postings.map((p) => ({ id: timeOrderedId(entry.nowMs), entryId, accountId: p.accountId, amountWon: Number(p.amountWon) })))
         .execute();
     }
     for (const [accountId, deltaWon] of deltas) {

@@ -66,8 +66,14 @@ const COMMAND_COLUMNS = [
   'policyRule', 'policyReason', 'status', 'issuedAtMs', 'expiresAtMs', 'decidedAtMs', 'failureCode',
 ] as const;
 const EVIDENCE_COLUMNS = ['id', 'orderId', 'comId', 'userId', 'certificateId', 'cmsBase64', 'signingTimeMs', 'createdAtMs'] as const;
-const lockoutOf = prepare((db, v: { userId: string }) => db.selectFrom('paymentLockouts').selectAll().where('userId', '=', v.userId));
-const commandById = prepare((db, v: { comId: string }) => db.selectFrom('paymentCommands').selectAll().where('comId', '=', v.comId));
+// Columns are named rather than `*` (see sessions-repository.ts).
+const lockoutOf = prepare((db, v: { userId: string }) =>
+  db.selectFrom('paymentLockouts').select(['userId', 'consecutiveFailures', 'lockedUntilMs', 'updatedAtMs']).where('userId', '=', v.userId));
+const commandById = prepare((db, v: { comId: string }) => db.selectFrom('paymentCommands').select(COMMAND_COLUMNS).where('comId', '=', v.comId));
+// Only a row that holds failures or a lock is written: most payments follow none.
+const resetFailuresRow = prepare((db, v: { userId: string; updatedAtMs: number }) =>
+  db.updateTable('paymentLockouts').set({ consecutiveFailures: 0, lockedUntilMs: null, updatedAtMs: v.updatedAtMs })
+    .where('userId', '=', v.userId).where((eb) => eb.or([eb('consecutiveFailures', '>', 0), eb('lockedUntilMs', 'is not', null)])));
 const insertCommandRow = prepare((db, v: Selectable<PaymentCommandsTable>) => db.insertInto('paymentCommands').values(columns(v, COMMAND_COLUMNS)));
 const decideCommandRow = prepare((db, v: { comId: string; status: 'authorized' | 'failed'; decidedAtMs: number; failureCode: string | null }) =>
   db.updateTable('paymentCommands').set({ status: v.status, decidedAtMs: v.decidedAtMs, failureCode: v.failureCode }).where('comId', '=', v.comId).where('status', '=', 'issued'));
@@ -107,11 +113,6 @@ export class PaymentAuthRepository {
     const rules = rows.map(policyOf);
     this.policy = { rules, readAtMs: nowMs };
     return rules;
-  }
-
-  /** Forgets the cached policy, for a process that has just changed it. */
-  forgetPolicy(): void {
-    this.policy = null;
   }
 
   /** Whether a certificate has paid before (its first payment may need the code). */
@@ -177,7 +178,7 @@ export class PaymentAuthRepository {
   }
 
   async resetFailures(trx: Db, userId: string, nowMs: number): Promise<void> {
-    await trx.updateTable('paymentLockouts').set({ consecutiveFailures: 0, lockedUntilMs: null, updatedAtMs: nowMs }).where('userId', '=', userId).execute();
+    await resetFailuresRow.affected(trx, { userId, updatedAtMs: nowMs });
   }
 
   async insertEvidence(trx: Db, record: PaymentEvidenceRecord): Promise<void> {

@@ -82,6 +82,12 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('prepared q
     });
   });
 
+  it('refuse a value used as a literal while building, and a value missing when run', async () => {
+    const literal = prepare((db, v: { id: string }) => db.selectFrom('ledgerAccounts').selectAll().where('id', '=', `x-${v.id}`));
+    await expect(literal.first(database.db, { id: 'a' })).rejects.toThrow(/used as a literal/);
+    await expect(accountById.first(database.db, {} as { id: string })).rejects.toThrow(/"id" is missing/);
+  });
+
   it('run inside a transaction on its handle, and roll back with it', async () => {
     const id = randomUUID();
     await expect(

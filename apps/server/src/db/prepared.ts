@@ -29,9 +29,17 @@ export function preparedStatementName(sqlText: string): string | undefined {
   return statementNames.get(sqlText);
 }
 
-/** Stands for one named value while the query is built. */
+/**
+ * Stands for one named value while the query is built. Turning it into a string or a
+ * number (a template, `Number(…)`, `??`) would quietly fix the build-time stand-in into the
+ * SQL as a literal, so it refuses.
+ */
 class Placeholder {
   constructor(readonly name: string) {}
+
+  [Symbol.toPrimitive](): never {
+    throw new TypeError(`prepared query value "${this.name}" used as a literal while building; pass it to Kysely as a value`);
+  }
 }
 
 /** The named values of one run (an interface or a record type). */
@@ -68,7 +76,13 @@ export class PreparedQuery<V extends Values, O> {
 
   private async run(db: Db, values: V) {
     const { query, places } = this.compiledFor(db);
-    const parameters = places.map((place) => ('name' in place ? (values as Record<string, unknown>)[place.name] : place.fixed));
+    const parameters = places.map((place) => {
+      if (!('name' in place)) return place.fixed;
+      const value = (values as Record<string, unknown>)[place.name];
+      // Kysely leaves an undefined column out of an insert; here its place is fixed, so it is a mistake.
+      if (value === undefined) throw new TypeError(`prepared query value "${place.name}" is missing`);
+      return value;
+    });
     return db.executeQuery<O>({ ...query, parameters });
   }
 

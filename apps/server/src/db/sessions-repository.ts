@@ -5,8 +5,13 @@ import type { Database, SessionsTable } from './schema.js';
 
 export type SessionRecord = SessionsTable;
 
-/** Every authenticated request reads its session: built once (prepared.ts). */
-const sessionById = prepare((db, v: { id: string }) => db.selectFrom('sessions').selectAll().where('id', '=', v.id));
+/**
+ * Every authenticated request reads its session: built once (prepared.ts). Columns are
+ * named rather than `*`: PostgreSQL refuses to run a prepared statement whose result
+ * columns a migration has changed since it was prepared.
+ */
+const SESSION_COLUMNS = ['id', 'userId', 'keyId', 'createdAtMs', 'lastSeenAtMs', 'expiresAtMs', 'revokedAtMs', 'revokedReason'] as const;
+const sessionById = prepare((db, v: { id: string }) => db.selectFrom('sessions').select(SESSION_COLUMNS).where('id', '=', v.id));
 
 export class SessionsRepository {
   constructor(private readonly db: Kysely<Database>) {}

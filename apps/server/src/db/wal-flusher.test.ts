@@ -4,7 +4,7 @@
  * fails exactly its waiters. And on a real database file: the connection runs
  * NORMAL, and autocommit writes, Kysely transactions and group commits all wait for a sync.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -58,21 +58,30 @@ describe('WalFlusher', () => {
     expect(flusher.counts).toEqual({ syncs: 2, waits: 3 });
   });
 
-  it('fails the waiters of a failed sync and only them', async () => {
+  it('after a failed sync answers no commit as durable again, waiting or later', async () => {
+    const failures: unknown[] = [];
     const control = controlledSync();
-    const flusher = new WalFlusher(walFile(), control.sync);
+    const flusher = new WalFlusher(walFile(), control.sync, (error) => failures.push(error));
     const first = flusher.durable();
     const second = flusher.durable();
     control.finish(0, Object.assign(new Error('EIO'), { code: 'EIO' }));
     await expect(first).rejects.toThrow('EIO');
-    control.finish(1);
-    await expect(second).resolves.toBeUndefined();
+    await expect(second).rejects.toThrow('EIO');
+    await expect(flusher.durable()).rejects.toThrow('EIO');
+    // No further sync was even tried: one that succeeded would prove nothing about the lost pages.
+    expect(control.started()).toBe(1);
+    expect(failures).toHaveLength(1);
   });
 
-  it('has nothing to sync before the WAL file exists', async () => {
+  it('will not start without the WAL file, rather than answer writes it cannot sync', () => {
+    expect(() => new WalFlusher(path.join(tmpdir(), 'no-such-dir-cp', 'db-wal'))).toThrow(/ENOENT/);
+  });
+
+  it('answers nothing as durable once closed', async () => {
     const control = controlledSync();
-    const flusher = new WalFlusher(path.join(tmpdir(), 'no-such-dir-cp', 'db-wal'), control.sync);
-    await expect(flusher.durable()).resolves.toBeUndefined();
+    const flusher = new WalFlusher(walFile(), control.sync);
+    await flusher.close();
+    await expect(flusher.durable()).rejects.toThrow(/closed/);
     expect(control.started()).toBe(0);
   });
 });
@@ -87,6 +96,7 @@ describe('durable writes on a database file', () => {
       expect(mode.rows[0]!.synchronous).toBe(1);
       const flusher = handle.flusher!;
       const syncs = () => flusher.counts.syncs;
+      expect(existsSync(flusher.walPath)).toBe(true);
 
       let before = syncs();
       await handle.db.insertInto('ledgerAccounts').values({ id: 'a1', kind: 'funding', ownerUserId: null, balanceWon: 0, createdAtMs: 1 }).execute();
@@ -109,6 +119,25 @@ describe('durable writes on a database file', () => {
         runWriteTransaction(handle.db, handle.engine, (trx) => trx.insertInto('ledgerAccounts').values({ id, kind: 'funding', ownerUserId: null, balanceWon: 0, createdAtMs: 1 }).execute())));
       expect(syncs()).toBeGreaterThan(before);
       expect(handle.groupCommit!.counts.transactions).toBe(3);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('sync the WAL beside the real file when the database path is a link', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cp-durable-link-'));
+    const real = path.join(dir, 'real.db');
+    const handle0 = openDatabase(`sqlite:${real}`);
+    await handle0.close();
+    symlinkSync(real, path.join(dir, 'link.db'));
+    const handle = openDatabase(`sqlite:${path.join(dir, 'link.db')}`);
+    try {
+      expect(handle.flusher!.walPath).toBe(`${realpathSync(real)}-wal`);
+      await migrateToLatest(handle.db, handle.engine);
+      const before = handle.flusher!.counts.syncs;
+      await handle.db.insertInto('ledgerAccounts').values({ id: 'l1', kind: 'funding', ownerUserId: null, balanceWon: 0, createdAtMs: 1 }).execute();
+      expect(handle.flusher!.counts.syncs).toBeGreaterThan(before);
+      expect(existsSync(`${real}-wal`)).toBe(true);
     } finally {
       await handle.close();
     }

@@ -20,8 +20,8 @@
  *
  * The checkpointer's connection keeps `synchronous=FULL`, so checkpoints sync as before.
  */
-import { closeSync, existsSync, fdatasync, openSync } from 'node:fs';
-import type { CompiledQuery, DatabaseConnection, Driver, QueryResult, TransactionSettings } from 'kysely';
+import { closeSync, fdatasync, openSync } from 'node:fs';
+import { SelectQueryNode, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 
 type Sync = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
 
@@ -43,24 +43,40 @@ function waiters(): Waiters {
 
 /** Syncs one WAL file, one sync at a time, each answering the commits made before it began. */
 export class WalFlusher {
-  private fd: number | null = null;
+  private readonly fd: number;
   private inFlight: Waiters | null = null;
   private next: Waiters | null = null;
-  /** Syncs done and the commits they answered (for the benchmark and tests). */
+  /** The first failed sync: after it nothing is answered as durable again (see `durable`). */
+  private failure: unknown = null;
+  private closed = false;
+  /** Syncs made and the commits that waited for one (for the benchmark and tests). */
   readonly counts = { syncs: 0, waits: 0 };
 
   /**
-   * @param walPath the database file's `-wal` file
+   * @param walPath the database's `-wal` file, as SQLite names it (beside the real file, links
+   *   resolved); it must exist — `openDatabase` reads once in WAL mode first, which creates it
    * @param sync `fs.fdatasync` (tests pass a controllable one)
+   * @param onFailure hears about the first failed sync
    */
   constructor(
-    private readonly walPath: string,
+    readonly walPath: string,
     private readonly sync: Sync = fdatasync,
-  ) {}
+    private readonly onFailure: (error: unknown) => void = () => undefined,
+  ) {
+    // Opened now, not on first use: a write must never be answered because the file was not found.
+    this.fd = openSync(walPath, 'r');
+  }
 
-  /** Resolves once everything committed before this call is on disk. */
+  /**
+   * Resolves once everything committed before this call is on disk. After a failed sync it
+   * rejects, now and for good: the kernel may have dropped the pages it could not write, and
+   * a later sync that succeeds would not bring them back (SQLite's recovery would then stop at
+   * the first missing frame). A restart recovers from what is on disk.
+   */
   durable(): Promise<void> {
     this.counts.waits += 1;
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('the database is closed'));
     if (!this.inFlight) return this.start().promise;
     // The sync in flight may have begun before this commit's frames were written.
     this.next ??= waiters();
@@ -71,41 +87,42 @@ export class WalFlusher {
     const current = waiters();
     this.inFlight = current;
     const finish = (error: unknown) => {
-      this.counts.syncs += 1;
       this.inFlight = null;
-      if (error) current.reject(error);
+      if (error && this.failure === null) {
+        this.failure = error;
+        this.onFailure(error);
+      }
+      if (this.failure !== null) current.reject(this.failure);
       else current.resolve();
       const queued = this.next;
       this.next = null;
-      if (queued) this.start().promise.then(queued.resolve, queued.reject);
+      if (queued) {
+        if (this.failure !== null) queued.reject(this.failure);
+        else this.start().promise.then(queued.resolve, queued.reject);
+      }
     };
-    const fd = this.descriptor();
-    if (fd === null) {
-      // No WAL file yet: nothing has been written that could need syncing.
-      queueMicrotask(() => finish(null));
-    } else {
-      this.sync(fd, (error) => finish(error));
+    try {
+      this.counts.syncs += 1;
+      this.sync(this.fd, (error) => finish(error));
+    } catch (error) {
+      finish(error);
     }
     return current;
   }
 
-  private descriptor(): number | null {
-    if (this.fd === null && existsSync(this.walPath)) this.fd = openSync(this.walPath, 'r');
-    return this.fd;
-  }
-
   /** Waits for the last sync and closes the file (before the database is closed). */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await Promise.allSettled([this.inFlight?.promise, this.next?.promise]);
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
+    closeSync(this.fd);
   }
 }
 
 /**
- * SQLite's one connection, answering a write only when it is durable: after a statement
- * that leaves the connection outside a transaction (an autocommit write, a COMMIT), the
- * answer waits for the flusher. While the group commit runs a group it says so
+ * SQLite's one connection, answering a write only when it is durable: after any statement
+ * but a plain select that leaves the connection outside a transaction (an autocommit write,
+ * `… RETURNING` included, a COMMIT), the answer waits for the flusher. While the group commit runs a group it says so
  * (`deferred`), and waits for the flusher itself after giving the connection back, so
  * reads go on during the sync.
  */
@@ -118,7 +135,7 @@ class DurableConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const result = await this.inner.executeQuery<R>(query);
-    if (result.numAffectedRows !== undefined && !this.sqlite.inTransaction && !this.durability.deferred) await this.durability.flusher.durable();
+    if (!SelectQueryNode.is(query.query) && !this.sqlite.inTransaction && !this.durability.deferred) await this.durability.flusher.durable();
     return result;
   }
 

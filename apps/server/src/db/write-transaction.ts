@@ -126,6 +126,11 @@ export class SqliteGroupCommit {
         if (this.durability) this.durability.deferred = true;
         try {
           again = await this.runGroup(connection, group, outcomes);
+        } catch (error) {
+          // Whatever failed (a savepoint step, say), no transaction may stay open on the one
+          // connection: every later write would land in it uncommitted.
+          if (this.sqlite.inTransaction) await sql`rollback`.execute(connection).catch(() => undefined);
+          throw error;
         } finally {
           if (this.durability) this.durability.deferred = false;
         }

@@ -167,13 +167,11 @@ export class PaymentAuthService {
     return { agreementKey: this.deps.roles.paymentAgreement.publicJwk, x5c: this.deps.roles.payment.x5c.map((c) => Buffer.from(c).toString('base64')) };
   }
 
-  /** Refuses a locked account; answers how many failures in a row it has (0 when none). */
-  private async assertNotLocked(actor: Actor, nowMs: number): Promise<number> {
+  private async assertNotLocked(actor: Actor, nowMs: number): Promise<void> {
     const lock = await this.deps.repo.lockout(actor.userId);
     if (lock?.lockedUntilMs !== null && lock?.lockedUntilMs !== undefined && lock.lockedUntilMs > nowMs) {
       throw new AppError('PAYMENT_LOCKED', { detail: `Payment authorization is locked until ${new Date(lock.lockedUntilMs).toISOString()}.` });
     }
-    return lock?.consecutiveFailures ?? 0;
   }
 
   /** Counts a failed factor and answers without saying which one failed. */
@@ -304,7 +302,7 @@ export class PaymentAuthService {
    */
   async authorize(actor: Actor, input: AuthorizationInput): Promise<PaymentReceipt> {
     const nowMs = this.deps.clock();
-    const failuresBefore = await this.assertNotLocked(actor, nowMs);
+    await this.assertNotLocked(actor, nowMs);
     const command = await this.ownCommand(actor, input.comId);
     if (command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
     if (command.expiresAtMs <= nowMs) throw new AppError('PAYMENT_COMMAND_EXPIRED');
@@ -349,8 +347,8 @@ export class PaymentAuthService {
           id: evidenceId, orderId: command.orderId, comId: command.comId, userId: actor.userId, certificateId: certificate.id,
           cmsBase64: Buffer.from(cms).toString('base64'), signingTimeMs, createdAtMs: nowMs,
         });
-        // Most payments follow no failure: then there is nothing to reset.
-        if (failuresBefore > 0) await this.deps.repo.resetFailures(trx, actor.userId, nowMs);
+        // Inside the payment's transaction, so a failure recorded meanwhile is reset too.
+        await this.deps.repo.resetFailures(trx, actor.userId, nowMs);
       },
     });
     return {
