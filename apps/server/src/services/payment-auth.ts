@@ -260,16 +260,10 @@ export class PaymentAuthService {
     const code = codeId ? newVerificationCode() : null;
     const codeRecord = codeId && code ? { id: codeId, comId, code, imageBase64: renderVerificationCode(code).toString('base64'), tries: 0, expiresAtMs, usedAtMs: null } : null;
     try {
-      if (codeRecord || this.deps.engine === 'sqlite') {
-        await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
-          await this.deps.repo.insertCommand(trx, record);
-          if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
-        });
-      } else {
-        // One statement is its own transaction: on PostgreSQL and MariaDB that saves the
-        // BEGIN and COMMIT round trips (SQLite's group commit is cheaper than a lone commit).
-        await this.deps.repo.insertCommand(this.deps.db, record);
-      }
+      await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
+        await this.deps.repo.insertCommand(trx, record);
+        if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
+      });
     } catch (error) {
       // The (session, nonce) pair is unique: a replayed request lands here.
       if (isUniqueViolation(error)) throw new AppError('PAYMENT_REQUEST_REPLAYED');
@@ -306,7 +300,7 @@ export class PaymentAuthService {
     const command = await this.ownCommand(actor, input.comId);
     if (command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
     if (command.expiresAtMs <= nowMs) throw new AppError('PAYMENT_COMMAND_EXPIRED');
-    const { record: certificate } = await this.deps.devices.usable(actor, command.certificateId, 'payment', nowMs);
+    const { record: certificate, certificateDer } = await this.deps.devices.usable(actor, command.certificateId, 'payment', nowMs);
 
     const content = b64u(input.content, 'content');
     // What was signed must be exactly the authorization of what A issued: same command,
@@ -314,7 +308,6 @@ export class PaymentAuthService {
     const presentedProof = presentedCodeProof(content, command.commandJson, command.commandJws);
     if (presentedProof === undefined) return this.failed(actor, nowMs);
 
-    const certificateDer = new Uint8Array(Buffer.from(certificate.derBase64, 'base64'));
     const signedAttributesDer = b64u(input.signedAttributes, 'signedAttributes');
     const signatureDer = b64u(input.signature, 'signature');
     const signingTimeMs = authorizationSigningTimeMs(this.deps.verifier, certificateDer, content, signedAttributesDer, signatureDer);

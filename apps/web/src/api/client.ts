@@ -248,6 +248,27 @@ async function endSession(code: ErrorCode): Promise<void> {
  * Sends a protected request signed with the stored session. A session-ending 401
  * clears the stored token and calls the {@link onSessionEnded} handler.
  */
+/**
+ * What an authenticated request does with an error answer: a session that has ended is
+ * closed here; a proof outside the server's time window sets the clock offset from the
+ * server's Date header, and the caller signs again (answers true). Anything else throws.
+ */
+async function resyncedAfter(raw: RawResponse, attempt: number): Promise<true> {
+  const error = toApiError(raw);
+  if (error.status === 401 && SESSION_ENDING_CODES.includes(error.code as ErrorCode)) {
+    await endSession(error.code as ErrorCode);
+    throw error;
+  }
+  if (error.code === 'TIMESTAMP_OUT_OF_WINDOW' && attempt < ATTEMPTS_MAX && raw.dateHeader) {
+    const serverNowMs = Date.parse(raw.dateHeader);
+    if (Number.isFinite(serverNowMs)) {
+      clockOffsetMs = serverNowMs - Date.now();
+      return true;
+    }
+  }
+  throw error;
+}
+
 export async function authedRequest<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
   const target = pathWithQuery(path, options.query);
   const { body, contentType } = encodeBody(options);
@@ -276,19 +297,7 @@ export async function authedRequest<T>(method: string, path: string, options: Re
         : await sendWithFetch(method, target, headers, body);
     if (raw.status < 400) return parseBody<T>(raw);
 
-    const error = toApiError(raw);
-    if (error.status === 401 && SESSION_ENDING_CODES.includes(error.code as ErrorCode)) {
-      await endSession(error.code as ErrorCode);
-      throw error;
-    }
-    if (error.code === 'TIMESTAMP_OUT_OF_WINDOW' && attempt < ATTEMPTS_MAX && raw.dateHeader) {
-      const serverNowMs = Date.parse(raw.dateHeader);
-      if (Number.isFinite(serverNowMs)) {
-        clockOffsetMs = serverNowMs - Date.now();
-        continue;
-      }
-    }
-    throw error;
+    if (await resyncedAfter(raw, attempt)) continue;
   }
 }
 
@@ -353,19 +362,7 @@ async function openAuthedGet(path: string, accept: string, signal?: AbortSignal)
       dateHeader: response.headers.get('date'),
       text: await response.text(),
     };
-    const error = toApiError(raw);
-    if (error.status === 401 && SESSION_ENDING_CODES.includes(error.code as ErrorCode)) {
-      await endSession(error.code as ErrorCode);
-      throw error;
-    }
-    if (error.code === 'TIMESTAMP_OUT_OF_WINDOW' && attempt < ATTEMPTS_MAX && raw.dateHeader) {
-      const serverNowMs = Date.parse(raw.dateHeader);
-      if (Number.isFinite(serverNowMs)) {
-        clockOffsetMs = serverNowMs - Date.now();
-        continue;
-      }
-    }
-    throw error;
+    if (await resyncedAfter(raw, attempt)) continue;
   }
 }
 

@@ -30,6 +30,12 @@ interface CachedVerdict extends Verdict {
 /** Most cached verdicts; the oldest entry leaves first. */
 export const VERDICT_CACHE_MAX = 10_000;
 
+/** Stores `value` under `key`, first dropping the oldest entry when the cache is full. */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= VERDICT_CACHE_MAX) cache.delete(cache.keys().next().value as string);
+  cache.set(key, value);
+}
+
 export class CertificateVerifier {
   private readonly cache = new Map<string, CachedVerdict>();
   private readonly approvals = new Map<string, ApprovalProblem | undefined>();
@@ -87,8 +93,7 @@ export class CertificateVerifier {
       untilMs = fromMs;
       fromMs = Number.NEGATIVE_INFINITY;
     }
-    if (this.cache.size >= VERDICT_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, { valid: result.valid, reasons: result.reasons, fromMs, untilMs });
+    remember(this.cache, key, { valid: result.valid, reasons: result.reasons, fromMs, untilMs });
     return { valid: result.valid, reasons: result.reasons };
   }
 
@@ -105,8 +110,7 @@ export class CertificateVerifier {
     }
     this.misses++;
     const problem = await checkMasterApproval(additionalDer, masterDer);
-    if (this.approvals.size >= VERDICT_CACHE_MAX) this.approvals.delete(this.approvals.keys().next().value as string);
-    this.approvals.set(key, problem);
+    remember(this.approvals, key, problem);
     return problem;
   }
 
@@ -121,8 +125,7 @@ export class CertificateVerifier {
     if (cached) return cached;
     const key = createPublicKey({ key: Buffer.from(parseCertificate(der).spki), format: 'der', type: 'spki' });
     if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new AppError('CERTIFICATE_CHAIN_INVALID', { detail: 'The certificate key is not P-256.' });
-    if (this.keys.size >= VERDICT_CACHE_MAX) this.keys.delete(this.keys.keys().next().value as string);
-    this.keys.set(cacheKey, key);
+    remember(this.keys, cacheKey, key);
     return key;
   }
 
@@ -141,8 +144,7 @@ export class CertificateVerifier {
     const cached = this.signers.get(cacheKey);
     if (cached) return cached;
     const identifier = signerIdentifier(der);
-    if (this.signers.size >= VERDICT_CACHE_MAX) this.signers.delete(this.signers.keys().next().value as string);
-    this.signers.set(cacheKey, identifier);
+    remember(this.signers, cacheKey, identifier);
     return identifier;
   }
 
