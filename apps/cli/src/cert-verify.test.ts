@@ -8,12 +8,13 @@ import * as x509 from '@peculiar/x509';
 import { EKU } from '@coconutpay/core/pki/oids';
 import { toPem } from '@coconutpay/core/pki/pem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedVectorPath } from '../../../test-support/shared-vectors.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/coconutpay.mjs', import.meta.url));
-const LIMBO_PATH = fileURLToPath(new URL('../../../../shared/vectors/x509-limbo/limbo.json', import.meta.url));
+const LIMBO_PATH = sharedVectorPath('x509-limbo/limbo.json');
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const F = x509.KeyUsageFlags;
 

@@ -1,13 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLimboCase, type LimboCase, type LimboResult, type LimboSuite } from './limbo-harness.js';
+import { sharedVectorPath } from '../../../test-support/shared-vectors.js';
 
-// The suite lives beside the checkout (/work/shared/vectors), never copied into it.
-const SUITE_PATH = fileURLToPath(new URL('../../../../shared/vectors/x509-limbo/limbo.json', import.meta.url));
-if (!existsSync(SUITE_PATH)) {
-  throw new Error(`x509-limbo suite missing at ${SUITE_PATH}: the shared vectors must sit beside the project checkout`);
-}
+// The suite lives beside the checkout (test-support/shared-vectors.ts), never copied into it.
+const SUITE_PATH = sharedVectorPath('x509-limbo/limbo.json');
 const suite = JSON.parse(readFileSync(SUITE_PATH, 'utf8')) as LimboSuite;
 
 /** Suite size at the pinned commit; a different count means the vectors changed under us. */

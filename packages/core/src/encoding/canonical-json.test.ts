@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, canonicalJsonBytes, CanonicalJsonError } from './canonical-json.js';
+import { sharedVectorPath } from '../../../../test-support/shared-vectors.js';
 
-const VECTORS = fileURLToPath(new URL('../../../../../shared/vectors/jcs/', import.meta.url));
+const VECTORS = `${sharedVectorPath('jcs')}/`;
 
 describe('canonical JSON (RFC 8785)', () => {
   const names = readdirSync(`${VECTORS}input`).filter((n) => n.endsWith('.json'));

@@ -1,8 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair, exportPrivateKeyPkcs8 } from './key-pair.js';
 import { fromPem, toPem } from './pem.js';
@@ -18,6 +17,7 @@ import {
   pbkdf2HmacSha256,
   readEncryptedPrivateKey,
 } from './private-key-encryption.js';
+import { sharedVectorPath } from '../../../../test-support/shared-vectors.js';
 
 interface WycheproofFile<T> {
   numberOfTests: number;
@@ -25,8 +25,7 @@ interface WycheproofFile<T> {
 }
 
 function loadWycheproof<T>(name: string): WycheproofFile<T> {
-  const file = fileURLToPath(new URL(`../../../../../shared/vectors/wycheproof/${name}`, import.meta.url));
-  if (!existsSync(file)) throw new Error(`Wycheproof vectors missing: ${file} (expected /work/shared/vectors beside the checkout)`);
+  const file = sharedVectorPath(`wycheproof/${name}`);
   return JSON.parse(readFileSync(file, 'utf8')) as WycheproofFile<T>;
 }
 

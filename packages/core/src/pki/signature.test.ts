@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../encoding/index.js';
 import { derToP1363, importVerifyingKey, p1363ToDer, signP1363, SignatureEncodingError, verifyDer, verifyP1363 } from './signature.js';
+import { sharedVectorPath } from '../../../../test-support/shared-vectors.js';
 
 interface EcdsaVector {
   tcId: number;
@@ -20,8 +20,7 @@ interface EcdsaFile {
 
 // The vectors live beside the checkout (/work/shared), never copied into it.
 function loadWycheproof(name: string): EcdsaFile {
-  const file = fileURLToPath(new URL(`../../../../../shared/vectors/wycheproof/${name}`, import.meta.url));
-  if (!existsSync(file)) throw new Error(`Wycheproof vectors missing: ${file} (expected /work/shared/vectors beside the checkout)`);
+  const file = sharedVectorPath(`wycheproof/${name}`);
   return JSON.parse(readFileSync(file, 'utf8')) as EcdsaFile;
 }
 

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding/index.js';
@@ -21,6 +21,7 @@ import {
   verifyProof,
   type CanonicalRequestInput,
 } from './dual-token.js';
+import { sharedVectorPath } from '../../../../test-support/shared-vectors.js';
 
 /** 32 bytes 0x00, 0x01, …, 0x1f: a secret token anyone can rebuild by hand. */
 const WORKED_SECRET_BYTES = Uint8Array.from({ length: 32 }, (_, i) => i);
@@ -341,11 +342,9 @@ interface WycheproofMacFile {
   testGroups: WycheproofMacGroup[];
 }
 
-const WYCHEPROOF_URL = new URL('../../../../../shared/vectors/wycheproof/hmac_sha256_test.json', import.meta.url);
 
 function loadWycheproof(): WycheproofMacFile {
-  const file = fileURLToPath(WYCHEPROOF_URL);
-  if (!existsSync(file)) throw new Error(`Wycheproof HMAC-SHA256 vectors are missing: expected them at ${file}`);
+  const file = sharedVectorPath('wycheproof/hmac_sha256_test.json');
   return JSON.parse(readFileSync(file, 'utf8')) as WycheproofMacFile;
 }
 
