@@ -138,7 +138,7 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
     const sealedCommand = sealDirectJwe(canonicalJsonBytes({ jws }), reply, 'coconutpay-payment-command');
     const authorization: PaymentAuthorization = { v: 1, type: 'coconutpay-payment-authorization', command, commandJws: jws, codeProof: null };
     const content = authorizationContent(authorization);
-    const attributes = await signedAttributes(content, new Date());
+    const attributes = await signedAttributes(content, new Date(), certificateDer);
     const signatureDer = p1363ToDer(sign('sha256', attributes, { key: deviceKey, dsaEncoding: 'ieee-p1363' }));
     const bodies = [
       utf8(JSON.stringify({ source: 'product', productId: randomUUID(), quantity: 1 })),
@@ -189,7 +189,7 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
       { name: "verify COM (ES256 + canonical form; A's chain verdict cached)", perPayment: 1, us_per_call: await costOf(() => commands.verify(jws, Date.now()), d) },
       {
         name: 'sign AUTH (canonical JSON + CMS signed attributes + ECDSA)', perPayment: 1,
-        us_per_call: await costOf(async () => p1363ToDer(sign('sha256', await signedAttributes(authorizationContent(authorization), new Date()), { key: deviceKey, dsaEncoding: 'ieee-p1363' })), d),
+        us_per_call: await costOf(async () => p1363ToDer(sign('sha256', await signedAttributes(authorizationContent(authorization), new Date(), certificateDer), { key: deviceKey, dsaEncoding: 'ieee-p1363' })), d),
       },
     ]);
 
@@ -219,7 +219,7 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
         { name: "verify COM (A's chain, signature, canonical form)", perPayment: 1, us_per_call: await costOf(() => verifyCommand(jws, [rootDer], new Date()), d) },
         {
           name: 'sign AUTH', perPayment: 1,
-          us_per_call: await costOf(async () => crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, deviceKeys.privateKey, await signedAttributes(authorizationContent(authorization), new Date())), d),
+          us_per_call: await costOf(async () => crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, deviceKeys.privateKey, await signedAttributes(authorizationContent(authorization), new Date(), certificateDer)), d),
         },
       ]);
       return browserSide;

@@ -10,7 +10,7 @@ import { KeyObject, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { generateSigningKeyPair } from '@coconutpay/core/pki/key-pair';
 import { buildCsr } from '@coconutpay/core/pki/csr';
-import { allPemBlocks } from '@coconutpay/core/pki/pem';
+import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
 import { openDatabase } from '../../apps/server/src/db/database.js';
 import { HttpConnection } from './http-client.js';
 import { ECHO_PATH, type CodePathResult, type LoadMessage, type RunRequest, type RunResult, type SetupRequest } from './messages.js';
@@ -81,9 +81,9 @@ export class LoadGenerator {
     this.holders = await inBatches(Array.from({ length: request.buyers }, (_, i) => i), SETUP_CONCURRENCY, async (i) => {
       const client = await register(new HttpConnection(HOST, request.port), 'buyer', `bb${runId}${i}`);
       const keys = await generateSigningKeyPair();
-      const issued = expectStatus<{ certificate: { id: string } }>('master certificate', await client.request('POST', '/api/certificates/master', { csrPem: await buildCsr(keys, `bench buyer ${i}`) }), 201);
+      const issued = expectStatus<{ certificate: { id: string }; certificatePem: string }>('master certificate', await client.request('POST', '/api/certificates/master', { csrPem: await buildCsr(keys, `bench buyer ${i}`) }), 201);
       expectStatus('top-up', await client.request('POST', '/api/me/wallet/top-ups', { amountWon: request.topUpWon }), 201);
-      return { client, certificateId: issued.certificate.id, keys, signingKey: KeyObject.from(keys.privateKey) };
+      return { client, certificateId: issued.certificate.id, certificateDer: fromPem(issued.certificatePem, 'CERTIFICATE'), keys, signingKey: KeyObject.from(keys.privateKey) };
     });
 
     const caPem = (await this.holders[0]!.client.connection.send('GET', '/pki/ca.pem', {})).text;

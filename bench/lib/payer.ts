@@ -24,6 +24,8 @@ export interface Holder {
   /** The device key (WebCrypto, as made for the CSR) and the same key for node:crypto. */
   keys: CryptoKeyPair;
   signingKey: KeyObject;
+  /** The certificate's DER, named in the signed attributes. */
+  certificateDer: Uint8Array;
 }
 
 /** Times of one payment, in milliseconds. Steps are HTTP round trips; `totalMs` adds the client's own work. */
@@ -145,7 +147,7 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
     v: 1, type: 'coconutpay-payment-authorization', command, commandJws: jws, codeProof: code ? await codeProof(code, issued.comId) : null,
   };
   const content = authorizationContent(authorization);
-  const attributes = await signedAttributes(content, new Date());
+  const attributes = await signedAttributes(content, new Date(), holder.certificateDer);
   const deviceSignature = sign('sha256', attributes, { key: holder.signingKey, dsaEncoding: 'ieee-p1363' });
   const body = {
     comId: issued.comId,

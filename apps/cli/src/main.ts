@@ -18,7 +18,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return exitCode;
   }
   if (group === 'verify') {
-    const { verdict, exitCode } = await runEvidenceVerify(argv.slice(1));
+    const { verdict, exitCode } = await runEvidenceVerify(argv.slice(1), new Date());
     process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
     return exitCode;
   }

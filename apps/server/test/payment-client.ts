@@ -10,6 +10,7 @@ import {
   type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
 import { signedAttributes } from '@coconutpay/core/pki/cms';
+import { fromPem } from '@coconutpay/core/pki/pem';
 import { p1363ToDer } from '@coconutpay/core/pki/signature';
 import { x509 } from '../src/services/pki/x509.js';
 import type { SignedClient, TestApp } from './helpers.js';
@@ -87,13 +88,13 @@ export async function requestCommand(t: TestApp, holder: Holder, orderId: string
 }
 
 /** Signs the authorization of `opened` (with `code` when asked) as the device would. */
-export async function authorizationBody(t: TestApp, holder: Holder, opened: OpenedCommand, options: { code?: string | null; command?: PaymentCommand; signer?: CryptoKey; signingTimeMs?: number } = {}) {
+export async function authorizationBody(t: TestApp, holder: Holder, opened: OpenedCommand, options: { code?: string | null; command?: PaymentCommand; signer?: CryptoKey; signingTimeMs?: number; signingCertificate?: Uint8Array } = {}) {
   const authorization: PaymentAuthorization = {
     v: 1, type: 'coconutpay-payment-authorization', command: options.command ?? opened.command, commandJws: opened.jws,
     codeProof: options.code ? await codeProof(options.code, opened.comId) : null,
   };
   const content = authorizationContent(authorization);
-  const attributes = await signedAttributes(content, new Date(options.signingTimeMs ?? t.clock.nowMs));
+  const attributes = await signedAttributes(content, new Date(options.signingTimeMs ?? t.clock.nowMs), options.signingCertificate ?? fromPem(holder.certificatePem, 'CERTIFICATE'));
   const signature = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, options.signer ?? holder.keys.privateKey, attributes));
   return {
     comId: opened.comId,

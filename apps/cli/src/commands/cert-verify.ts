@@ -116,6 +116,11 @@ function pemBlocks(bytes: Uint8Array, label: string, what: string, path: string)
   return blocks;
 }
 
+/** The CRLs of a file: every "X509 CRL" PEM block, or the file itself when it is DER. */
+export function pemCrlsOrDer(bytes: Uint8Array, path = 'CRL file'): Uint8Array[] {
+  return isPem(bytes) ? pemBlocks(bytes, 'X509 CRL', '--crl file', path) : [bytes];
+}
+
 function describeChain(chain: readonly Uint8Array[]): ChainEntry[] {
   return chain.map((der) => {
     const certificate = parseCertificate(der);
@@ -142,7 +147,7 @@ export async function runCertVerify(args: readonly string[], now: Date): Promise
   if (!leaf) throw new UsageError('--chain holds no certificate');
   const crls = options.crlPaths.flatMap((path) => {
     const bytes = readInput(path, '--crl file');
-    return isPem(bytes) ? pemBlocks(bytes, 'X509 CRL', '--crl file', path) : [bytes];
+    return pemCrlsOrDer(bytes, path);
   });
   const result = await validatePath({ trustAnchors, intermediates, leaf, at: options.at, purpose: options.purpose, crls });
   const verdict: CertVerifyVerdict = {

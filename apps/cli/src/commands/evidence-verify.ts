@@ -1,11 +1,16 @@
 /**
- * `coconutpay verify <file> --trust root.pem`: checks payment evidence (CMS
- * SignedData, DER or PEM) offline and prints a JSON verdict. Exit code 0 when
- * valid, 1 when invalid; usage mistakes throw {@link UsageError} (exit code 2).
+ * `coconutpay verify <file> --trust root.pem [--crl current.crl]… [--order CP-…]`:
+ * checks payment evidence (CMS SignedData, DER or PEM) offline with core's verifier
+ * — every named check, the chain at the time-stamp's time with the revocation data
+ * the file carries — and prints a JSON verdict. `--crl` adds current CRLs (DER or
+ * PEM, e.g. from /pki/crl/<issuer>.crl) to report the signer's status today;
+ * `--order` asks that the evidence be about that order. Exit code 0 when valid, 1
+ * when invalid; usage mistakes throw {@link UsageError} (exit code 2).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { verifyEvidence, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
 import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
+import { pemCrlsOrDer } from './cert-verify.js';
 import { UsageError } from '../usage-error.js';
 import { INPUT_FILE_BYTES_MAX } from './cert-verify.js';
 
@@ -20,15 +25,32 @@ function readLimited(path: string, what: string): Buffer {
   return readFileSync(path);
 }
 
-export async function runEvidenceVerify(args: readonly string[]): Promise<{ verdict: EvidenceVerdict; exitCode: number }> {
+/** Most `--crl` files accepted. */
+const CRL_FILES_MAX = 16;
+
+export async function runEvidenceVerify(args: readonly string[], now: Date): Promise<{ verdict: EvidenceVerdict; exitCode: number }> {
   let file: string | undefined;
   let trustPath: string | undefined;
+  let orderNumber: string | undefined;
+  const crlPaths: string[] = [];
+  const valueOf = (arg: string, i: number): [string, number] => {
+    const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
+    if (!value) throw new UsageError(`${arg.split('=')[0]} needs a value`);
+    return [value, arg.includes('=') ? i : i + 1];
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === '--trust' || arg.startsWith('--trust=')) {
       if (trustPath !== undefined) throw new UsageError('--trust is given twice');
-      trustPath = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
-      if (!trustPath) throw new UsageError('--trust needs a value');
+      [trustPath, i] = valueOf(arg, i);
+    } else if (arg === '--crl' || arg.startsWith('--crl=')) {
+      let value: string;
+      [value, i] = valueOf(arg, i);
+      if (crlPaths.length >= CRL_FILES_MAX) throw new UsageError(`at most ${CRL_FILES_MAX} --crl files`);
+      crlPaths.push(value);
+    } else if (arg === '--order' || arg.startsWith('--order=')) {
+      if (orderNumber !== undefined) throw new UsageError('--order is given twice');
+      [orderNumber, i] = valueOf(arg, i);
     } else if (arg.startsWith('--')) {
       throw new UsageError(`unknown option ${arg}`);
     } else {
@@ -50,6 +72,10 @@ export async function runEvidenceVerify(args: readonly string[]): Promise<{ verd
       throw new UsageError('the evidence file is PEM but not a CMS or PKCS7 block');
     }
   }
-  const verdict = await verifyEvidence(der, anchors);
+  const currentCrls = crlPaths.flatMap((p) => pemCrlsOrDer(readLimited(p, 'CRL file')));
+  const verdict = await verifyEvidence(der, anchors, {
+    ...(currentCrls.length > 0 ? { currentCrls, now } : {}),
+    ...(orderNumber === undefined ? {} : { expectedOrderNumber: orderNumber }),
+  });
   return { verdict, exitCode: verdict.valid ? 0 : 1 };
 }

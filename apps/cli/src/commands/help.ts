@@ -15,10 +15,14 @@ Usage:
       --purpose  payment | receipt | issuing | deviceApproval | ocsp | serverAuth | clientAuth | any (default: payment)
       Exit code: 0 valid, 1 invalid, 2 usage error.
 
-  coconutpay verify FILE --trust root.pem
-      Checks payment evidence (.p7s, CMS SignedData, DER or PEM) offline: the signature, the
-      signer's chain at the signing time, a device's master approval, the server's signature
-      on the payment command inside. Prints a JSON verdict with the payment's details.
+  coconutpay verify FILE --trust root.pem [--crl current.crl]... [--order ORDER-NUMBER]
+      Checks payment evidence (.p7s, CMS SignedData, DER or PEM) offline, check by check:
+      signature, signing-certificate attribute, the payment server's signature on the command,
+      that the signer is the payer (and a device's master approval), signing time and
+      time-stamp within the command's validity, and the chains valid at the time-stamp's time
+      with the revocation data the file carries. Prints a JSON verdict with the payment's details.
+      --crl      a current CRL, PEM or DER (repeatable): reports the signer's status today
+      --order    the order number the evidence must be about
       Exit code: 0 valid, 1 invalid, 2 usage error.
 
   coconutpay x509 limbo-harness < limbo.json > results.json

@@ -11,6 +11,7 @@ import { deviceCertificatesMigration } from './migrations/0003-device-certificat
 import { ordersMigration } from './migrations/0004-orders.js';
 import { paymentsMigration } from './migrations/0005-payments.js';
 import { evidenceIndexMigration } from './migrations/0006-evidence-index.js';
+import { longTermEvidenceMigration } from './migrations/0007-long-term-evidence.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -21,6 +22,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0004-orders': ordersMigration(engine),
     '0005-payments': paymentsMigration(engine),
     '0006-evidence-index': evidenceIndexMigration(),
+    '0007-long-term-evidence': longTermEvidenceMigration(engine),
   };
 }
 

@@ -189,4 +189,10 @@ export class PaymentAuthRepository {
     const row = await this.db.selectFrom('paymentEvidence').selectAll().where('orderId', '=', orderId).executeTakeFirst();
     return row ? { ...row, signingTimeMs: Number(row.signingTimeMs), createdAtMs: Number(row.createdAtMs) } : undefined;
   }
+
+  /** The evidence stored for one payment command (unique per command), if any. */
+  async evidenceOfCommand(comId: string): Promise<PaymentEvidenceRecord | undefined> {
+    const row = await this.db.selectFrom('paymentEvidence').selectAll().where('comId', '=', comId).executeTakeFirst();
+    return row ? { ...row, signingTimeMs: Number(row.signingTimeMs), createdAtMs: Number(row.createdAtMs) } : undefined;
+  }
 }

@@ -13,7 +13,8 @@ import {
   authorizationContentOf, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
   type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
-import { assembleSignedData, OID_CMS, parseSignedAttributes } from '@coconutpay/core/pki/cms';
+import { verifyEvidence, withEvidenceCheck, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
+import { assembleSignedData, OID_CMS, parseSignedAttributes, parseSignedData } from '@coconutpay/core/pki/cms';
 import { derToP1363, SignatureEncodingError } from '@coconutpay/core/pki/signature';
 import { DerError } from '@coconutpay/core/pki/path-der';
 import type { DatabaseEngine } from '../config.js';
@@ -117,9 +118,10 @@ export function presentedCodeProof(content: Uint8Array, commandJson: string, com
 /**
  * The CMS checks of an authorization, on its parts as they arrive rather than on the
  * assembled file — the same checks as core's checkSignedDataSignature (content type
- * id-data, message digest of the content, the certificate's ECDSA signature over the
- * attributes), without parsing the file and every certificate in it back, which cost
- * more than the signature check itself. The signer is the gate-checked certificate by
+ * id-data, message digest of the content, the signing-certificate-v2 attribute naming
+ * exactly this certificate, the certificate's ECDSA signature over the attributes),
+ * without parsing the file and every certificate in it back, which cost more than the
+ * signature check itself. The signer is the gate-checked certificate by
  * construction; a test reads the stored evidence back through core's parser and OpenSSL.
  * Answers the signing time, or null when any check fails.
  */
@@ -130,6 +132,8 @@ export function authorizationSigningTimeMs(
     const attributes = parseSignedAttributes(signedAttributesDer);
     if (attributes.contentTypeOid !== OID_CMS.data) return null;
     if (!createHash('sha256').update(content).digest().equals(attributes.messageDigest)) return null;
+    // Every CMS we keep names its signer's certificate inside the signature (RFC 5035).
+    if (!attributes.signingCertificateHash || !createHash('sha256').update(certificateDer).digest().equals(attributes.signingCertificateHash)) return null;
     if (!verifier.signatureValid(certificateDer, derToP1363(signatureDer), signedAttributesDer)) return null;
     return attributes.signingTimeSeconds * 1000;
   } catch (error) {
@@ -155,6 +159,10 @@ export class PaymentAuthService {
       roles: ServerRoles;
       ca: CertificateAuthority;
       verifier: CertificateVerifier;
+      /** The current CRLs of the issuing CA and the root: they prove the chain's status when the evidence is stamped. */
+      revocationData: () => Promise<Uint8Array[]>;
+      /** Our TSA: an RFC 3161 token over a signature value. */
+      timeStamps: { stampSignature(signatureValue: Uint8Array): Promise<Uint8Array> };
       clock: () => number;
     },
   ) {
@@ -325,10 +333,15 @@ export class PaymentAuthService {
       return this.failed(actor, nowMs);
     }
 
+    // Long-term evidence (CAdES B-LT in spirit): the chain with its root, the CRLs current
+    // now, and our time-stamp over the signature value, taken after the CRLs were made.
+    const [otherCertificates, crls] = await Promise.all([this.chainFor(certificate.approvedByCertificateId), this.deps.revocationData()]);
+    const timeStampToken = await this.deps.timeStamps.stampSignature(signatureDer);
     const cms = assembleSignedData({
       content, signedAttributesDer, signatureDer, signerCertificate: certificateDer,
       signer: this.deps.verifier.signer(certificateDer),
-      otherCertificates: await this.chainFor(certificate.approvedByCertificateId),
+      otherCertificates, crls,
+      unsignedAttributes: [{ oid: OID_CMS.signatureTimeStampToken, values: [timeStampToken] }],
     });
     const evidenceId = timeOrderedId(nowMs);
     const result = await this.deps.payments.payOrder(actor, command.orderId, {
@@ -350,15 +363,37 @@ export class PaymentAuthService {
     };
   }
 
-  /** The certificates the evidence carries beside the signer's: the master of a device, and the issuing CA. */
+  /** The certificates the evidence carries beside the signer's: the master of a device, the issuing CA and the root. */
   private async chainFor(masterId: string | null): Promise<Uint8Array[]> {
     const chain: Uint8Array[] = [];
     if (masterId) {
       const master = await this.deps.devices.certificateDer(masterId);
       if (master) chain.push(master);
     }
-    chain.push(new Uint8Array(this.deps.ca.issuing.certificate.rawData));
+    chain.push(new Uint8Array(this.deps.ca.issuing.certificate.rawData), new Uint8Array(this.deps.ca.root.certificate.rawData));
     return chain;
+  }
+
+  /**
+   * Anyone's check of an evidence file: core's verifier against our root, with the
+   * current CRLs (the signer's status now), then our records — the file's signature
+   * must be the one we stored for that command (a command signed twice, or evidence of
+   * a payment we never made, is not on record).
+   */
+  async verifyEvidenceFile(der: Uint8Array, expectedOrderNumber?: string): Promise<EvidenceVerdict> {
+    const nowMs = this.deps.clock();
+    const verdict = await verifyEvidence(der, [new Uint8Array(this.deps.ca.root.certificate.rawData)], {
+      currentCrls: await this.deps.revocationData(), now: new Date(nowMs), ...(expectedOrderNumber === undefined ? {} : { expectedOrderNumber }),
+    });
+    if (!verdict.payment || verdict.checks.find((c) => c.name === 'signature')?.outcome !== 'passed') return verdict;
+    const comId = verdict.payment.comId;
+    const stored = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(comId) ? await this.deps.repo.evidenceOfCommand(comId) : undefined;
+    if (!stored) return withEvidenceCheck(verdict, 'record', { code: 'EVIDENCE_NOT_ON_RECORD', message: 'this service holds no evidence for that payment command' });
+    const storedSignature = parseSignedData(Buffer.from(stored.cmsBase64, 'base64')).signatureDer;
+    if (!Buffer.from(storedSignature).equals(Buffer.from(parseSignedData(der).signatureDer))) {
+      return withEvidenceCheck(verdict, 'record', { code: 'EVIDENCE_NOT_ON_RECORD', message: 'another signature of that payment command is on record' });
+    }
+    return withEvidenceCheck(verdict, 'record');
   }
 
   /** The evidence of one of the buyer's paid orders, DER CMS. */

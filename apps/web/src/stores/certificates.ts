@@ -458,12 +458,14 @@ export const useCertificatesStore = defineStore('certificates', () => {
 
   /**
    * Opens this device's key of a certificate with its password, as a
-   * non-extractable signing key, for one flow (a payment) to hold in memory only.
+   * non-extractable signing key, for one flow (a payment) to hold in memory only,
+   * with the certificate it belongs to (signatures name it in signing-certificate-v2).
    */
-  async function openSigningKey(certificateId: string, password: string): Promise<CryptoKey> {
+  async function openSigningKey(certificateId: string, password: string): Promise<{ key: CryptoKey; certificateDer: Uint8Array }> {
     const record = await loadDeviceKey(certificateId).catch(() => null);
     if (!record) throw new CertificateFlowError('noKeyOnDevice');
-    return openPrivateKey(record.encryptedKeyPem, password);
+    const certificate = certificateDer(record.certificatePem, 'noKeyOnDevice');
+    return { key: await openPrivateKey(record.encryptedKeyPem, password), certificateDer: certificate };
   }
 
   /** The two files of an export: the encrypted key and the certificate with its chain. */

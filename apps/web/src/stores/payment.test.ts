@@ -211,7 +211,7 @@ describe('direct payment in the browser', () => {
   it('signs the authorization as CMS attributes that verify, with the code bound in as its proof', async () => {
     const built = await request();
     const opened = await openCommand({ issued: await answer(built.request, commandFor(built.request)), replyKey: built.replyKey, rootDer: der(root), request: built.request, at: at() });
-    const body = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: 'K7M3XA', signingKey: device.privateKey, signingTime: at() });
+    const body = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: 'K7M3XA', signingKey: device.privateKey, signingCertificate: der(deviceCert), signingTime: at() });
     expect(body.comId).toBe('com-1');
     const content = JSON.parse(new TextDecoder().decode(fromBase64Url(body.content)));
     expect(content).toEqual({ v: 1, type: 'coconutpay-payment-authorization', command: opened.command, commandJws: opened.jws, codeProof: await codeProof('K7M3XA', 'com-1') });
@@ -222,18 +222,20 @@ describe('direct payment in the browser', () => {
     const parsed = assemble(fromBase64Url(body.content));
     expect(parsed.signingTimeSeconds * 1000).toBe(NOW_MS);
     expect(await checkSignedDataSignature(parsed)).toMatchObject({ ok: true });
+    // The signed attributes name the device's certificate (signing-certificate-v2).
+    expect(toHex(parsed.signingCertificateHash!)).toBe(toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', der(deviceCert)))));
     // Another amount in the content no longer matches the signed digest.
     const changed = new TextEncoder().encode(new TextDecoder().decode(fromBase64Url(body.content)).replace('"amountWon":830000', '"amountWon":830001'));
     expect(await checkSignedDataSignature(assemble(changed))).toMatchObject({ ok: false });
 
-    const withoutCode = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: null, signingKey: device.privateKey, signingTime: at() });
+    const withoutCode = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: null, signingKey: device.privateKey, signingCertificate: der(deviceCert), signingTime: at() });
     expect(JSON.parse(new TextDecoder().decode(fromBase64Url(withoutCode.content))).codeProof).toBeNull();
   });
 
   it('shows the signature as r‖s hex, the value the evidence verdict reports', async () => {
     const built = await request();
     const opened = await openCommand({ issued: await answer(built.request, commandFor(built.request)), replyKey: built.replyKey, rootDer: der(root), request: built.request, at: at() });
-    const body = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: null, signingKey: device.privateKey, signingTime: at() });
+    const body = await signAuthorization({ comId: 'com-1', command: opened.command, jws: opened.jws, code: null, signingKey: device.privateKey, signingCertificate: der(deviceCert), signingTime: at() });
     const derHex = toHex(fromBase64Url(body.signature));
     expect(signatureDisplayHex(derHex)).toBe(toHex(derToP1363(fromBase64Url(body.signature))));
     expect(signatureDisplayHex(derHex)).toHaveLength(128);

@@ -198,6 +198,8 @@ export async function signAuthorization(input: {
   jws: string;
   code: string | null;
   signingKey: CryptoKey;
+  /** The DER certificate of `signingKey`, named in the signed attributes. */
+  signingCertificate: Uint8Array;
   signingTime: Date;
 }): Promise<AuthorizationBody> {
   const content = authorizationContent({
@@ -207,7 +209,7 @@ export async function signAuthorization(input: {
     commandJws: input.jws,
     codeProof: input.code ? await codeProof(input.code, input.comId) : null,
   });
-  const attributes = await signedAttributes(content, input.signingTime);
+  const attributes = await signedAttributes(content, input.signingTime, input.signingCertificate);
   const signature = await signP1363(input.signingKey, attributes);
   return { comId: input.comId, content: toBase64Url(content), signedAttributes: toBase64Url(attributes), signature: toBase64Url(p1363ToDer(signature)) };
 }
@@ -261,6 +263,7 @@ const RETRYABLE_CODES = new Set(['PAYMENT_AUTHORIZATION_FAILED', 'NETWORK_ERROR'
 
 interface HeldKey {
   key: CryptoKey;
+  certificateDer: Uint8Array;
   timer: ReturnType<typeof setTimeout>;
   /** When the key is dropped at the latest. */
   deadlineMs: number;
@@ -304,10 +307,10 @@ export const usePaymentStore = defineStore('payment', () => {
     codePictureFailed.value = false;
   }
 
-  function holdKey(key: CryptoKey): void {
+  function holdKey(opened: { key: CryptoKey; certificateDer: Uint8Array }): void {
     dropKey();
     const deadlineMs = Date.now() + PAYMENT_KEY_HOLD_MS_MAX;
-    held = { key, deadlineMs, comId: null, jws: null, timer: setTimeout(keyExpired, PAYMENT_KEY_HOLD_MS_MAX) };
+    held = { key: opened.key, certificateDer: opened.certificateDer, deadlineMs, comId: null, jws: null, timer: setTimeout(keyExpired, PAYMENT_KEY_HOLD_MS_MAX) };
   }
 
   /** Shortens the hold to the command's end when that comes first. */
@@ -354,13 +357,14 @@ export const usePaymentStore = defineStore('payment', () => {
     receipt.value = null;
     step.value = 'opening';
     try {
-      const [key, rootDer, serverKey] = await Promise.all([
+      const [deviceKey, rootDer, serverKey] = await Promise.all([
         timed(PAYMENT_TIMING.keyOpen, () => certificates.openSigningKey(input.certificateId, input.password)),
         loadRootCertificate(),
         getPaymentServerKey(),
       ]);
       if (run !== generation) return;
-      holdKey(key);
+      holdKey(deviceKey);
+      const key = deviceKey.key;
       step.value = 'requesting';
       const opened = await timed(PAYMENT_TIMING.command, async () => {
         const agreementKey = await importServerKey(serverKey, rootDer, new Date(serverNowMs()));
@@ -421,6 +425,7 @@ export const usePaymentStore = defineStore('payment', () => {
           jws: current.jws!,
           code: codeRequired.value ? code : null,
           signingKey: current.key,
+          signingCertificate: current.certificateDer,
           signingTime: new Date(serverNowMs()),
         });
         if (run === generation) step.value = 'authorizing';

@@ -78,6 +78,16 @@ export const ERRORS = {
   PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for 15 minutes after repeated failures', transient: true },
   EVIDENCE_NOT_FOUND: { status: 404, title: 'No payment evidence for this order', transient: false },
   EVIDENCE_INVALID: { status: 400, title: 'The file is not CoconutPay payment evidence', transient: false },
+  // Evidence verdicts (reasons inside a verification answer; 422 where one is thrown)
+  EVIDENCE_SIGNING_CERTIFICATE_MISMATCH: { status: 422, title: 'The signature does not name the certificate that made it', transient: false },
+  EVIDENCE_SIGNER_NOT_PAYER: { status: 422, title: "The signer's certificate does not belong to the payer", transient: false },
+  EVIDENCE_SIGNING_TIME_OUTSIDE_COMMAND: { status: 422, title: 'The signing time lies outside the payment command’s validity', transient: false },
+  EVIDENCE_TIMESTAMP_MISSING: { status: 422, title: 'The evidence carries no time-stamp', transient: false },
+  EVIDENCE_TIMESTAMP_INVALID: { status: 422, title: 'The time-stamp of the evidence does not verify', transient: false },
+  EVIDENCE_TIMESTAMP_OUTSIDE_COMMAND: { status: 422, title: 'The time-stamp lies outside the payment command’s validity', transient: false },
+  EVIDENCE_REVOCATION_UNPROVEN: { status: 422, title: 'The evidence does not prove the certificates were unrevoked at the time of payment', transient: false },
+  EVIDENCE_ORDER_MISMATCH: { status: 422, title: 'The evidence is about another order', transient: false },
+  EVIDENCE_NOT_ON_RECORD: { status: 422, title: 'This signature is not the one on record for that payment', transient: false },
   SERVER_AUTHENTICATION_FAILED: { status: 502, title: 'The server could not prove its identity', transient: false },
 
   // Orders, wallet and idempotency

@@ -25,13 +25,15 @@ describe('CMS SignedData evidence', () => {
   let rootPem: string;
   let signerDer: Uint8Array;
   let signerKeys: CryptoKeyPair;
+  let caKeys: CryptoKeyPair;
+  let ca: x509.X509Certificate;
   let evidence: Uint8Array;
   const content = canonicalJsonBytes({ type: 'coconutpay-test', amountWon: 800000, payee: '코코넛 마트' });
   const signingTime = new Date('2026-11-30T12:34:56.789Z');
 
   beforeAll(async () => {
-    const caKeys = (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    caKeys = (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+    ca = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: '01', name: 'CN=CMS Test Root', keys: caKeys, signingAlgorithm: ALG,
       notBefore: new Date('2026-01-01'), notAfter: new Date('2036-01-01'),
       extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
@@ -48,7 +50,7 @@ describe('CMS SignedData evidence', () => {
       ],
     });
     signerDer = new Uint8Array(signer.rawData);
-    const attributes = await signedAttributes(content, signingTime);
+    const attributes = await signedAttributes(content, signingTime, signerDer);
     const signature = new Uint8Array(await crypto.subtle.sign(ALG, signerKeys.privateKey, attributes));
     evidence = assembleSignedData({ content, signedAttributesDer: attributes, signatureDer: p1363ToDer(signature), signerCertificate: signerDer, otherCertificates: [] });
   });
@@ -88,9 +90,9 @@ describe('CMS SignedData evidence', () => {
   });
 
   it('reads the signed attributes alone as the file holds them, and refuses them in any other shape', async () => {
-    const attributes = await signedAttributes(content, signingTime);
+    const attributes = await signedAttributes(content, signingTime, signerDer);
     const parsed = parseSignedData(evidence);
-    expect(parseSignedAttributes(attributes)).toEqual({ messageDigest: parsed.messageDigest, signingTimeSeconds: parsed.signingTimeSeconds, contentTypeOid: OID_CMS.data });
+    expect(parseSignedAttributes(attributes)).toEqual({ messageDigest: parsed.messageDigest, signingTimeSeconds: parsed.signingTimeSeconds, contentTypeOid: OID_CMS.data, signingCertificateHash: parsed.signingCertificateHash });
     // As tagged inside SignerInfo ([0] IMPLICIT) they are not what was signed.
     const implicit = new Uint8Array(attributes);
     implicit[0] = 0xa0;
@@ -103,6 +105,49 @@ describe('CMS SignedData evidence', () => {
     const parsed = parseSignedData(evidence);
     const again = assembleSignedData({ content, signedAttributesDer: parsed.signedAttributesDer, signatureDer: parsed.signatureDer, signerCertificate: signerDer, otherCertificates: [], signer: signerIdentifier(signerDer) });
     expect(Buffer.from(again).equals(Buffer.from(evidence))).toBe(true);
+  });
+
+  it('names the signer certificate in signing-certificate-v2 (its SHA-256 hash and issuer/serial), and refuses a file whose attribute names another', async () => {
+    const parsed = parseSignedData(evidence);
+    expect(Buffer.from(parsed.signingCertificateHash!).equals(Buffer.from(await crypto.subtle.digest('SHA-256', signerDer)))).toBe(true);
+    const printed = spawnSync('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', write('print.p7s', evidence)], { encoding: 'utf8' });
+    expect(printed.stdout).toMatch(/id-smime-aa-signingCertificateV2/);
+    // The same signature over attributes naming another certificate: the signer no longer matches.
+    const other = await createCertificate({
+      serialNumberHex: '0a1b2c3d4e5f60718294', subject: 'CN=buyer2', issuer: ca.subjectName, publicKey: signerKeys.publicKey, signingKey: caKeys.privateKey,
+      notBefore: new Date('2026-06-01'), notAfter: new Date('2027-06-01'),
+      extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, true)],
+    });
+    const attributes = await signedAttributes(content, signingTime, new Uint8Array(other.rawData));
+    const signature = new Uint8Array(await crypto.subtle.sign(ALG, signerKeys.privateKey, attributes));
+    const mismatched = assembleSignedData({ content, signedAttributesDer: attributes, signatureDer: p1363ToDer(signature), signerCertificate: signerDer, otherCertificates: [] });
+    await expect(checkSignedDataSignature(parseSignedData(mismatched))).resolves.toMatchObject({ ok: false, reason: expect.stringMatching(/signing-certificate/) });
+    // OpenSSL 3.0's cms -verify does not compare the attribute with the signer (it checks it for
+    // time-stamp tokens only), so this is ours to refuse; see docs/pki.md.
+  });
+
+  it('carries CRLs and unsigned attributes that OpenSSL reads and uses (-crl_check), and reads them back', async () => {
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: ca.subject, thisUpdate: new Date('2026-11-30T00:00:00Z'), nextUpdate: new Date('2026-12-01T00:00:00Z'), signingAlgorithm: ALG, signingKey: caKeys.privateKey,
+      entries: [], extensions: [new x509.Extension('2.5.29.20', false, new Uint8Array([0x02, 0x01, 0x01]))],
+    });
+    const crlDer = new Uint8Array(crl.rawData);
+    const parsed = parseSignedData(evidence);
+    const token = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x07]);
+    const withData = assembleSignedData({
+      content, signedAttributesDer: parsed.signedAttributesDer, signatureDer: parsed.signatureDer, signerCertificate: signerDer, otherCertificates: [],
+      crls: [crlDer], unsignedAttributes: [{ oid: OID_CMS.signatureTimeStampToken, values: [token] }],
+    });
+    const again = parseSignedData(withData);
+    expect(again.crls.map((c) => Buffer.from(c).toString('hex'))).toEqual([Buffer.from(crlDer).toString('hex')]);
+    expect(again.unsignedAttributes).toEqual([{ oid: OID_CMS.signatureTimeStampToken, values: [token] }]);
+    await expect(checkSignedDataSignature(again)).resolves.toMatchObject({ ok: true });
+    const file = write('with-crl.p7s', withData);
+    const verify = (extra: string[]) =>
+      spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', file, '-CAfile', path.join(work, 'root.pem'), '-purpose', 'any', '-out', '/dev/null', ...extra], { encoding: 'utf8' });
+    expect(verify(['-crl_check', '-attime', String(Date.parse('2026-11-30T12:00:00Z') / 1000)]).stderr).toMatch(/Verification successful/);
+    // Outside the CRL's validity OpenSSL has no current CRL and refuses: it does use the one carried.
+    expect(verify(['-crl_check', '-attime', String(Date.parse('2026-12-02T12:00:00Z') / 1000)]).status).not.toBe(0);
   });
 
   it('PEM form is what openssl cms -inform PEM reads too', () => {

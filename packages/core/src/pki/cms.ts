@@ -1,8 +1,12 @@
 /**
  * CMS SignedData (RFC 5652) for payment evidence: one signer, ECDSA P-256 with
- * SHA-256, signed attributes (contentType, signingTime, messageDigest), the
- * content encapsulated, the signer's chain included. OpenSSL checks it with
- * `openssl cms -verify -binary -inform DER -CAfile ca.pem -purpose any`.
+ * SHA-256, signed attributes (contentType, signingTime, messageDigest and the ESS
+ * signing-certificate-v2 of RFC 5035, which binds the signer's certificate itself
+ * into what is signed), the content encapsulated, the signer's chain and root
+ * included, and — for long-term evidence — the CRLs that prove the chain's status
+ * and an RFC 3161 time-stamp token over the signature as an unsigned attribute.
+ * OpenSSL checks it with `openssl cms -verify -binary -inform DER -CAfile root.pem
+ * -purpose any -crl_check_all -attime <time-stamp time>` (docs/pki.md).
  *
  * The signature is made where the key is (the browser): {@link signedAttributes}
  * gives the exact bytes to sign; {@link assembleSignedData} wraps content,
@@ -10,7 +14,7 @@
  */
 import { toHex } from '../encoding/index.js';
 import { derOctetString, derOid, derSequence, derSetOf, derSmallInteger, derUtcTime, tlv } from './der-writer.js';
-import { bytesEqual, children, content, DerError, type DerElement, encoding, expectUniversal, isContext, readOid, readRoot, readSmallInteger, readTimeSeconds, sequence, TAG } from './path-der.js';
+import { bytesEqual, children, content, DerError, type DerElement, encoding, expectUniversal, isContext, isUniversal, readOid, readRoot, readSmallInteger, readTimeSeconds, sequence, TAG } from './path-der.js';
 import { parseCertificate } from './path-certificate.js';
 import { derToP1363, importVerifyingKey, verifyP1363 } from './signature.js';
 
@@ -22,6 +26,10 @@ export const OID_CMS = {
   signingTime: '1.2.840.113549.1.9.5',
   sha256: '2.16.840.1.101.3.4.2.1',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  /** ESS signing-certificate-v2 (RFC 5035). */
+  signingCertificateV2: '1.2.840.113549.1.9.16.2.47',
+  /** Unsigned attribute carrying an RFC 3161 token over the signature (RFC 3161 Appendix A). */
+  signatureTimeStampToken: '1.2.840.113549.1.9.16.2.14',
 } as const;
 
 /** Largest CMS file we read (evidence is a few kilobytes). */
@@ -32,16 +40,39 @@ async function sha256(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
 }
 
 /**
- * The DER `SET OF Attribute` the signer signs: contentType id-data, signingTime,
- * messageDigest = SHA-256(content).
+ * The value of an ESS signing-certificate-v2 attribute naming one certificate:
+ * `SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2 }` with the certificate's
+ * SHA-256 hash (the default algorithm, so omitted as DER asks) and its issuer and
+ * serial number, as RFC 5035 §3 recommends.
  */
-export async function signedAttributes(contentBytes: Uint8Array, signingTime: Date): Promise<Uint8Array<ArrayBuffer>> {
-  const attribute = (oid: string, value: Uint8Array) => derSequence(derOid(oid), derSetOf([value]));
+export async function signingCertificateV2Value(certificateDer: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  const certificate = parseCertificate(certificateDer);
+  const issuerSerial = derSequence(derSequence(tlv(0xa4, certificate.issuer.der)), tlv(0x02, certificate.serial));
+  return derSequence(derSequence(derSequence(derOctetString(await sha256(certificateDer)), issuerSerial)));
+}
+
+/**
+ * The DER `SET OF Attribute` the signer signs: contentType id-data, signingTime,
+ * messageDigest = SHA-256(content), and signing-certificate-v2 naming the signer's
+ * certificate (so a verifier cannot be handed another certificate with the same key).
+ */
+export async function signedAttributes(contentBytes: Uint8Array, signingTime: Date, signerCertificateDer: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   return derSetOf([
     attribute(OID_CMS.contentType, derOid(OID_CMS.data)),
     attribute(OID_CMS.signingTime, derUtcTime(new Date(Math.floor(signingTime.getTime() / 1000) * 1000))),
     attribute(OID_CMS.messageDigest, derOctetString(await sha256(contentBytes))),
+    attribute(OID_CMS.signingCertificateV2, await signingCertificateV2Value(signerCertificateDer)),
   ]);
+}
+
+function attribute(oid: string, ...values: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  return derSequence(derOid(oid), derSetOf(values));
+}
+
+/** An attribute outside the signature (RFC 5652 §5.3 unsignedAttrs): its type and DER values. */
+export interface UnsignedAttribute {
+  oid: string;
+  values: Uint8Array[];
 }
 
 export interface SignedDataParts {
@@ -51,8 +82,12 @@ export interface SignedDataParts {
   /** The ECDSA signature, DER-encoded (`Ecdsa-Sig-Value`). */
   signatureDer: Uint8Array;
   signerCertificate: Uint8Array;
-  /** Further certificates to carry (issuing CA, the master of an additional certificate…). */
+  /** Further certificates to carry (issuing CA, the master of an additional certificate, the root…). */
   otherCertificates: readonly Uint8Array[];
+  /** DER CRLs to carry in `crls` (revocation data proving the chain's status). */
+  crls?: readonly Uint8Array[];
+  /** Unsigned attributes of the signer (the signature time-stamp token). */
+  unsignedAttributes?: readonly UnsignedAttribute[];
   /**
    * The signer certificate's issuer name (DER) and serial, when the caller has them
    * already: a server assembling evidence for every payment keeps them per certificate
@@ -89,21 +124,39 @@ export function assembleSignedData(parts: SignedDataParts): Uint8Array<ArrayBuff
     attributes,
     derSequence(derOid(OID_CMS.ecdsaWithSha256)),
     derOctetString(parts.signatureDer),
+    // unsignedAttrs [1] IMPLICIT SET OF Attribute: DER sorts it like any SET OF.
+    ...(parts.unsignedAttributes && parts.unsignedAttributes.length > 0
+      ? [retag(derSetOf(parts.unsignedAttributes.map((a) => attribute(a.oid, ...a.values))), 0xa1)]
+      : []),
   );
   const signedData = derSequence(
     derSmallInteger(1),
     derSetOf([sha256Algorithm]),
     derSequence(derOid(OID_CMS.data), tlv(0xa0, derOctetString(parts.content))),
     tlv(0xa0, ...[parts.signerCertificate, ...parts.otherCertificates]),
+    // crls [1] IMPLICIT RevocationInfoChoices (a SET OF CertificateList): sorted as DER asks.
+    ...(parts.crls && parts.crls.length > 0 ? [retag(derSetOf(parts.crls), 0xa1)] : []),
     derSetOf([signerInfo]),
   );
   return derSequence(derOid(OID_CMS.signedData), tlv(0xa0, signedData));
+}
+
+/** A SET re-tagged as an IMPLICIT context-specific constructed element (same content). */
+function retag(set: Uint8Array<ArrayBuffer>, tag: number): Uint8Array<ArrayBuffer> {
+  set[0] = tag;
+  return set;
 }
 
 /** What a SignedData holds, read without judging it. */
 export interface ParsedSignedData {
   content: Uint8Array;
   certificates: Uint8Array[];
+  /** DER CRLs carried in `crls` (other revocation formats are skipped). */
+  crls: Uint8Array[];
+  /** The signer's unsigned attributes, in file order. */
+  unsignedAttributes: UnsignedAttribute[];
+  /** SHA-256 of the signer's certificate from the signing-certificate-v2 attribute, when present. */
+  signingCertificateHash: Uint8Array | undefined;
   signer: { issuerDer: Uint8Array; serial: Uint8Array };
   /** The signed attributes re-tagged as the SET that was signed. */
   signedAttributesDer: Uint8Array;
@@ -113,28 +166,60 @@ export interface ParsedSignedData {
   contentTypeOid: string;
 }
 
-/** What the three signed attributes say. */
+/** What the signed attributes say. */
 export interface SignedAttributeValues {
   messageDigest: Uint8Array;
   signingTimeSeconds: number;
   contentTypeOid: string;
+  /** The first ESSCertIDv2's SHA-256 certificate hash, when the attribute is present. */
+  signingCertificateHash: Uint8Array | undefined;
+}
+
+/** The certificate hash of the first ESSCertIDv2 (SHA-256 only: another hash algorithm is refused). */
+function readSigningCertificateV2(value: DerElement): Uint8Array {
+  const [certs] = sequence(value, 'SigningCertificateV2');
+  const [first] = sequence(certs, 'certs');
+  const fields = sequence(first, 'ESSCertIDv2');
+  let at = 0;
+  if (fields[0] && isUniversal(fields[0], TAG.sequence)) {
+    if (readOid(sequence(fields[0], 'hashAlgorithm')[0]) !== OID_CMS.sha256) throw new DerError('signing-certificate-v2 must use SHA-256');
+    at = 1;
+  }
+  const hash = content(expectUniversal(fields[at], TAG.octetString, 'certHash'));
+  if (hash.length !== 32) throw new DerError('certHash must be a SHA-256 hash');
+  return hash;
 }
 
 function readAttributes(attributes: DerElement): SignedAttributeValues {
   let messageDigest: Uint8Array | undefined;
   let signingTimeSeconds: number | undefined;
   let contentTypeOid: string | undefined;
+  let signingCertificateHash: Uint8Array | undefined;
+  const seen = new Set<string>();
   for (const attribute of children(attributes)) {
     const [oidElement, values] = sequence(attribute, 'Attribute');
     const oid = readOid(oidElement);
+    // RFC 5652 §5.3: each of these attribute types appears at most once, with one value.
+    if (seen.has(oid)) throw new DerError(`signed attribute ${oid} appears twice`);
+    seen.add(oid);
     const valueList = children(expectUniversal(values, TAG.set, 'attribute values'));
     if (valueList.length !== 1) throw new DerError('an attribute must have one value');
     if (oid === OID_CMS.messageDigest) messageDigest = content(expectUniversal(valueList[0], TAG.octetString, 'messageDigest'));
     else if (oid === OID_CMS.signingTime) signingTimeSeconds = readTimeSeconds(valueList[0], 'signingTime');
     else if (oid === OID_CMS.contentType) contentTypeOid = readOid(valueList[0]);
+    else if (oid === OID_CMS.signingCertificateV2) signingCertificateHash = readSigningCertificateV2(valueList[0]!);
   }
   if (!messageDigest || signingTimeSeconds === undefined || !contentTypeOid) throw new DerError('contentType, signingTime and messageDigest are required');
-  return { messageDigest, signingTimeSeconds, contentTypeOid };
+  return { messageDigest, signingTimeSeconds, contentTypeOid, signingCertificateHash };
+}
+
+function readUnsignedAttributes(element: DerElement): UnsignedAttribute[] {
+  const result: UnsignedAttribute[] = [];
+  for (const item of children(element)) {
+    const [oidElement, values] = sequence(item, 'unsigned Attribute');
+    result.push({ oid: readOid(oidElement), values: children(expectUniversal(values, TAG.set, 'attribute values')).map(encoding) });
+  }
+  return result;
 }
 
 /**
@@ -167,7 +252,12 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
     for (const c of children(fields[index]!)) certificates.push(encoding(c));
     index++;
   }
-  if (fields[index] && isContext(fields[index]!, 1)) index++; // CRLs: not used
+  const crls: Uint8Array[] = [];
+  if (fields[index] && isContext(fields[index]!, 1)) {
+    // RevocationInfoChoice: a CertificateList is a SEQUENCE; `other` ([1]) formats are skipped.
+    for (const c of children(fields[index]!)) if (isUniversal(c, TAG.sequence)) crls.push(encoding(c));
+    index++;
+  }
   const signerInfos = children(expectUniversal(fields[index], TAG.set, 'signerInfos'));
   if (signerInfos.length !== 1) throw new DerError('exactly one signer expected');
   const info = sequence(signerInfos[0], 'SignerInfo');
@@ -182,8 +272,17 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
   signedAttributesDer[0] = 0x31;
   if (readOid(sequence(info[4], 'signatureAlgorithm')[0]) !== OID_CMS.ecdsaWithSha256) throw new DerError('signature must be ECDSA with SHA-256');
   const signatureDer = content(expectUniversal(info[5], TAG.octetString, 'signature'));
-  const { messageDigest, signingTimeSeconds, contentTypeOid } = readAttributes(attrsElement);
-  return { content: contentBytes, certificates, signer: { issuerDer, serial }, signedAttributesDer, signatureDer, messageDigest, signingTimeSeconds, contentTypeOid };
+  let unsignedAttributes: UnsignedAttribute[] = [];
+  if (info[6]) {
+    if (!isContext(info[6], 1)) throw new DerError('SignerInfo: unexpected trailing field');
+    unsignedAttributes = readUnsignedAttributes(info[6]);
+  }
+  if (info.length > 7) throw new DerError('SignerInfo: too many fields');
+  const { messageDigest, signingTimeSeconds, contentTypeOid, signingCertificateHash } = readAttributes(attrsElement);
+  return {
+    content: contentBytes, certificates, crls, unsignedAttributes, signingCertificateHash, signer: { issuerDer, serial }, signedAttributesDer, signatureDer,
+    messageDigest, signingTimeSeconds, contentTypeOid,
+  };
 }
 
 /**
@@ -220,6 +319,9 @@ export async function checkSignedDataSignature(
     }
   });
   if (!signerCertificate) return { ok: false, reason: 'the signer certificate is not in the file' };
+  if (parsed.signingCertificateHash && !bytesEqual(parsed.signingCertificateHash, await primitives.sha256(signerCertificate))) {
+    return { ok: false, reason: 'the signing-certificate attribute names another certificate than the signer' };
+  }
   if (parsed.contentTypeOid !== OID_CMS.data) return { ok: false, reason: 'the signed content type is not id-data' };
   if (!bytesEqual(parsed.messageDigest, await primitives.sha256(parsed.content))) return { ok: false, reason: 'the content does not match its signed digest' };
   let valid = false;

@@ -153,7 +153,8 @@ export interface ApprovalProblem {
   message: string;
 }
 
-function serialNumberAttribute(certificate: ParsedCertificate): string | undefined {
+/** The subject's serialNumber attribute (2.5.4.5): the user id in our user certificates. */
+export function serialNumberAttribute(certificate: ParsedCertificate): string | undefined {
   for (const rdn of certificate.subject.rdns) for (const a of rdn) if (a.type === '2.5.4.5') return a.text;
   return undefined;
 }

@@ -4,9 +4,9 @@
  * download and public evidence verification.
  */
 import type { FastifyInstance } from 'fastify';
+import { EVIDENCE_CHECKS } from '@coconutpay/core/payment/evidence';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@coconutpay/core/errors';
-import { verifyEvidence } from '@coconutpay/core/payment/evidence';
 import type { PaymentAuthService } from '../../services/payment-auth.js';
 import type { CertificateAuthority } from '../../services/pki/certificate-authority.js';
 import { actorOf } from '../authenticate.js';
@@ -41,14 +41,35 @@ const ServerKey = Type.Object({
   agreementKey: Type.Object({ kty: Type.Literal('EC'), crv: Type.Literal('P-256'), x: Type.String(), y: Type.String() }),
   x5c: Type.Array(Type.String(), { description: "A's certificate, then the issuing CA (base64 DER)" }),
 });
-const VerifyBody = Type.Object({ cmsBase64: Type.String({ minLength: 10, maxLength: 1_400_000, pattern: '^[A-Za-z0-9+/=\\s]+$' }) }, { additionalProperties: false });
+const VerifyBody = Type.Object(
+  {
+    cmsBase64: Type.String({ minLength: 10, maxLength: 1_400_000, pattern: '^[A-Za-z0-9+/=\\s]+$' }),
+    expectedOrderNumber: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'the order the evidence is claimed to prove' })),
+  },
+  { additionalProperties: false },
+);
+const CheckName = Type.Union(EVIDENCE_CHECKS.map((name) => Type.Literal(name)));
 const Verdict = Type.Object({
   valid: Type.Boolean(),
   reasons: Type.Array(Type.Object({ code: Type.String(), message: Type.String() })),
+  checks: Type.Array(Type.Object({ name: CheckName, outcome: Type.Union([Type.Literal('passed'), Type.Literal('failed'), Type.Literal('skipped')]), codes: Type.Array(Type.String()) })),
+  timeStamp: Type.Union([Type.Object({ time: Type.String(), tsa: Type.String(), serialHex: Type.String() }), Type.Null()]),
+  statusNow: Type.Union([
+    Type.Object({
+      checkedAt: Type.String(),
+      status: Type.Union([Type.Literal('good'), Type.Literal('revoked'), Type.Literal('unknown')]),
+      revokedAt: Type.Optional(Type.String()),
+      reasonCode: Type.Optional(Type.Integer()),
+      revokedAfterTimeStamp: Type.Optional(Type.Boolean()),
+      detail: Type.Optional(Type.String()),
+    }),
+    Type.Null(),
+  ]),
   signer: Type.Union([Type.Object({ subject: Type.String(), serialHex: Type.String(), kind: Type.String() }), Type.Null()]),
   signingTime: Type.Union([Type.String(), Type.Null()]),
   payment: Type.Union([
     Type.Object({
+      comId: Type.String(),
       orderNumber: Type.String(),
       amountWon: Type.Integer(),
       currency: Type.String(),
@@ -99,11 +120,11 @@ export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService
 
   app.post<{ Body: Static<typeof VerifyBody> }>(
     '/api/evidence/verify',
-    { schema: { tags: ['payments'], summary: 'Anyone: check a payment evidence file against our root certificate', body: VerifyBody, response: responses({ 200: Verdict }) } },
+    { schema: { tags: ['payments'], summary: 'Anyone: check a payment evidence file against our root certificate, its status now and our records', body: VerifyBody, response: responses({ 200: Verdict }) } },
     async (request) => {
       const der = Buffer.from(request.body.cmsBase64.replace(/\s/g, ''), 'base64');
       if (der.length === 0) throw new AppError('EVIDENCE_INVALID');
-      return verifyEvidence(new Uint8Array(der), [new Uint8Array(ca.root.certificate.rawData)]);
+      return payments.verifyEvidenceFile(new Uint8Array(der), request.body.expectedOrderNumber);
     },
   );
 }
