@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { assembleSignedData, parseSignedData } from '@coconutpay/core/pki/cms';
 import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
 
 const unavailable = browserUnavailableReason();
@@ -279,7 +280,28 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     expect(await serverVerdict.getByTestId('verdict-amount').textContent()).toBe('800,000원');
     expect(await serverVerdict.getByTestId('verdict-payer').textContent()).toContain(buyerId);
     expect((await serverVerdict.getByTestId('verdict-signature').textContent())!.replace(/\s/g, '')).toBe(signature);
+    // The trusted time is our TSA's, and every named check passed (the record check only on the server).
+    expect(await serverVerdict.getByTestId('verdict-time-stamp').textContent()).toMatch(/Time-Stamp Authority/);
+    expect(await serverVerdict.locator('[data-check="record"]').getAttribute('data-outcome')).toBe('passed');
+    expect(await serverVerdict.locator('[data-check="chain"]').getAttribute('data-outcome')).toBe('passed');
     await visitor.screenshot({ path: `${SHOTS}/verify-valid-ko.png`, fullPage: true });
+
+    // The same signature without its time-stamp: both verifiers refuse it, in words, naming the check.
+    const parts = parseSignedData(readFileSync(p7s));
+    const unstamped = assembleSignedData({
+      content: parts.content, signedAttributesDer: parts.signedAttributesDer, signatureDer: parts.signatureDer,
+      signerCertificate: parts.certificates[0]!, otherCertificates: parts.certificates.slice(1), crls: parts.crls,
+    });
+    await visitor.getByTestId('verify-file').setInputFiles({ name: 'unstamped.p7s', mimeType: 'application/pkcs7-signature', buffer: Buffer.from(unstamped) });
+    await visitor.getByTestId('verify-submit').click();
+    await expect.poll(() => visitor.getByTestId('verdict-server').getAttribute('data-valid')).toBe('false');
+    await expect.poll(() => visitor.getByTestId('verdict-local').getAttribute('data-valid')).toBe('false');
+    for (const id of ['verdict-server', 'verdict-local']) {
+      const verdict = visitor.getByTestId(id);
+      expect(await verdict.locator('[data-check="timeStamp"]').getAttribute('data-outcome')).toBe('failed');
+      expect(await verdict.getByTestId('verdict-reasons').textContent()).toContain('시점 확인(타임스탬프)이 없어 언제 서명했는지 증명할 수 없습니다.');
+    }
+    await visitor.screenshot({ path: `${SHOTS}/verify-unstamped-ko.png`, fullPage: true });
 
     // One flipped byte in the amount: both verifiers refuse it.
     const broken = Buffer.from(readFileSync(p7s));

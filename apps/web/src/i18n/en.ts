@@ -572,7 +572,10 @@ export const en: Messages = {
     fileHint: 'The file downloaded from an order’s page. At most 1 MB.',
     submit: 'Verify',
     offlineHeading: 'Verify without our server',
-    offlineBody: 'With the CoconutPay certificate authority’s certificate (ca.pem), OpenSSL checks the same file.',
+    offlineBody: 'With the CoconutPay root certificate (root.pem), OpenSSL checks the same file — years from now too, after every certificate in it has expired, because the file carries the revocation lists and our time-stamp.',
+    attimeHint: 'time-stamp, seconds since 1970',
+    offlineTimeStamp: 'Check the time-stamp token with openssl ts -verify first, then the signature at that time. The complete commands are in the PKI documentation (docs/pki.md, “With OpenSSL alone”).',
+    rootDownload: 'Download the CoconutPay root certificate (root.pem)',
     caDownload: 'Download the CoconutPay CA certificate (ca.pem)',
   },
   wallet: {

@@ -576,7 +576,10 @@ export const ko = {
     fileHint: '주문 상세 화면에서 내려받은 파일입니다. 최대 1MB.',
     submit: '확인하기',
     offlineHeading: '우리 서버 없이 확인하기',
-    offlineBody: 'CoconutPay 인증기관 인증서(ca.pem)를 받아 두면 OpenSSL로도 같은 파일을 확인할 수 있습니다.',
+    offlineBody: 'CoconutPay 최상위 인증서(root.pem)를 받아 두면 OpenSSL로도 같은 파일을 확인할 수 있습니다. 파일에 폐지 목록과 시점 확인(타임스탬프)이 들어 있어, 몇 년 뒤 인증서가 모두 만료된 다음에도 확인할 수 있습니다.',
+    attimeHint: '시점 확인 시각, 1970년부터의 초',
+    offlineTimeStamp: '먼저 openssl ts -verify로 시점 확인 토큰을 확인하고, 그 시각 기준으로 서명을 확인합니다. 전체 명령은 PKI 문서(docs/pki.md의 “With OpenSSL alone”)에 있습니다.',
+    rootDownload: 'CoconutPay 최상위 인증서 내려받기 (root.pem)',
     caDownload: 'CoconutPay 인증기관 인증서 내려받기 (ca.pem)',
   },
   wallet: {

@@ -20,7 +20,7 @@
  * - `timeStamp`: an RFC 3161 token from a TSA certified by our root covers the
  *   signature value, and its time lies within the command's window (with the
  *   token's accuracy and {@link TIMESTAMP_DELAY_MS_MAX});
- * - `chain`: the signer's chain (and A's) is valid *at the time-stamp's time*, with
+ * - `chain`: the signer's chain (and A's and the TSA's) is valid *at the time-stamp's time*, with
  *   the revocation status at that time proven by the CRLs embedded in the file —
  *   revocation data that does not prove a status fails closed;
  * - `order` (when an order number is expected): the command is about that order;
@@ -279,20 +279,23 @@ export async function verifyEvidence(der: Uint8Array, trustAnchors: Uint8Array[]
   const windowStartMs = command.issuedAtMs;
   const windowEndMs = command.expiresAtMs;
   let timeStampMs: number | undefined;
+  let timeStampAuthority: { certificate: Uint8Array; chain: Uint8Array[] } | undefined;
   const tokens = parsed.unsignedAttributes.filter((a) => a.oid === OID_CMS.signatureTimeStampToken).flatMap((a) => a.values);
   if (tokens.length === 0) {
     checks.fail('timeStamp', 'EVIDENCE_TIMESTAMP_MISSING', 'the file carries no signature time-stamp');
   } else if (tokens.length > 1) {
     checks.fail('timeStamp', 'EVIDENCE_TIMESTAMP_INVALID', 'the file carries more than one signature time-stamp');
   } else {
+    // The token's own checks at its time; the TSA's revocation status is judged with the other chains below.
     const token = await verifyTimeStampToken(tokens[0]!, {
-      trustAnchors, intermediates: parsed.certificates, expectedImprint: await sha256(parsed.signatureDer), crls: parsed.crls, revocation: 'require',
+      trustAnchors, intermediates: parsed.certificates, expectedImprint: await sha256(parsed.signatureDer), revocation: 'none',
     });
     if (!token.ok) {
       checks.fail('timeStamp', 'EVIDENCE_TIMESTAMP_INVALID', `${token.code}: ${token.message}`);
     } else {
       const genMs: number = token.genTime.getTime();
       timeStampMs = genMs;
+      timeStampAuthority = { certificate: token.tsaCertificate, chain: token.chain };
       const tsa = parseCertificate(token.tsaCertificate);
       verdict.timeStamp = { time: iso(genMs), tsa: formatDistinguishedName(tsa.subject), serialHex: token.serialHex };
       const accuracyMs = Math.ceil((token.accuracySeconds ?? 0) * 1000);
@@ -323,6 +326,12 @@ export async function verifyEvidence(der: Uint8Array, trustAnchors: Uint8Array[]
     const path = await validatePath({ trustAnchors, intermediates: others, leaf: signerDer, at, purpose: 'payment', crls: parsed.crls, revocation: 'require' });
     for (const r of chainCodes(path.reasons)) checks.fail('chain', r.code, `signer: ${r.message}`);
     if (path.valid) signerChain = path.chain;
+    if (timeStampAuthority) {
+      const tsa = await validatePath({
+        trustAnchors, intermediates: [...timeStampAuthority.chain, ...others], leaf: timeStampAuthority.certificate, at, purpose: 'timeStamping', crls: parsed.crls, revocation: 'require',
+      });
+      for (const r of chainCodes(tsa.reasons)) checks.fail('chain', r.code, `time-stamp authority: ${r.message}`);
+    }
     if (paymentServerCertificate) {
       const server = await validatePath({
         trustAnchors, intermediates: [...paymentServerIntermediates, ...others], leaf: paymentServerCertificate, at, purpose: 'command', crls: parsed.crls, revocation: 'require',

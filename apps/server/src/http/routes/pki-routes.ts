@@ -2,6 +2,7 @@
  * Public PKI endpoints: the CA chain, CA certificates, CRLs and the OCSP responder.
  * Anyone may fetch these: they are what lets a third party check our certificates.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@coconutpay/core/errors';
@@ -23,6 +24,14 @@ export function pkiRoutes(app: FastifyInstance, ca: CertificateAuthority, crls: 
 
   app.get('/pki/ca.pem', { schema: { tags: ['pki'], summary: 'The CA chain in PEM: issuing CA, then root', response: responses({ 200: Type.String() }) } }, async (_request, reply) =>
     reply.type('application/pem-certificate-chain').header('cache-control', 'public, max-age=3600').send(ca.chainPem()),
+  );
+
+  app.get('/pki/root.pem', { schema: { tags: ['pki'], summary: 'The root certificate alone, PEM: the trust anchor a verifier keeps (its SHA-256 fingerprint in x-certificate-sha256)', response: responses({ 200: Type.String() }) } }, async (_request, reply) =>
+    reply
+      .type('application/x-pem-file')
+      .header('cache-control', 'public, max-age=3600')
+      .header('x-certificate-sha256', createHash('sha256').update(Buffer.from(ca.root.certificate.rawData)).digest('hex'))
+      .send(ca.root.certificate.toString('pem')),
   );
 
   app.get<{ Params: Static<typeof CaParams> }>(
