@@ -78,6 +78,9 @@ export const ERRORS = {
   PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for 15 minutes after repeated failures', transient: true },
   EVIDENCE_NOT_FOUND: { status: 404, title: 'No payment evidence for this order', transient: false },
   EVIDENCE_INVALID: { status: 400, title: 'The file is not CoconutPay payment evidence', transient: false },
+  TIME_STAMP_INVALID: { status: 400, title: 'The time-stamp token is malformed or does not verify', transient: false },
+  TIME_STAMP_IMPRINT_MISMATCH: { status: 400, title: 'The time-stamp token covers other data', transient: false },
+  TIME_STAMP_AUTHORITY_UNTRUSTED: { status: 403, title: 'The time-stamp authority was not trusted at the stamped time', transient: false },
   SERVER_AUTHENTICATION_FAILED: { status: 502, title: 'The server could not prove its identity', transient: false },
 
   // Orders, wallet and idempotency
