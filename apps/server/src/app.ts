@@ -63,6 +63,7 @@ import { PaymentsService } from './services/payments.js';
 import { PaymentAuthService } from './services/payment-auth.js';
 import { PaymentAuthRepository } from './db/payment-auth-repository.js';
 import { openServerRoles, type ServerRoles } from './services/pki/server-roles.js';
+import { TimeStampAuthority } from './services/pki/time-stamp-authority.js';
 import { paymentRoutes } from './http/routes/payment-routes.js';
 import { WalletService } from './services/wallet.js';
 
@@ -78,6 +79,8 @@ export interface AppInternals {
   payments: PaymentsService;
   paymentAuth: PaymentAuthService;
   roles: ServerRoles;
+  /** The RFC 3161 time-stamp authority: `stampSignature` for payment evidence, `respond` behind `POST /pki/tsa`. */
+  tsa: TimeStampAuthority;
   wallet: WalletService;
   sweeper: ExpirySweeper;
   ca: CertificateAuthority;
@@ -190,6 +193,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const orders = new OrdersService({ db, engine: database.engine, orders: orderRecords, users, clock });
   const payments = new PaymentsService({ db, engine: database.engine, orders: orderRecords, ledger, clock });
   const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
+  const tsa = await TimeStampAuthority.create({ identity: roles.tsa, clock });
   const paymentRecords = new PaymentAuthRepository(db, clock);
   await paymentRecords.ensureDefaultPolicy(nowMs);
   const paymentAuth = new PaymentAuthService({ db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock });
@@ -205,7 +209,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.log.info('demo data created (accounts are listed in the README)');
   }
 
-  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords });
+  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords });
 
   installAccessLog(app);
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -244,7 +248,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   orderRoutes(app, orders);
   walletRoutes(app, wallet);
   paymentRoutes(app, paymentAuth, ca);
-  pkiRoutes(app, ca, crls, ocsp);
+  pkiRoutes(app, ca, crls, ocsp, tsa);
   certificateRoutes(app, certificates, devices, decisions);
   await installWebHost(app, config.webDistDir);
 

@@ -39,7 +39,7 @@ describe('operations endpoints', () => {
       ['post', '/api/orders'], ['get', '/api/orders'], ['get', '/api/orders/{id}'], ['post', '/api/orders/{id}/cancel'], ['get', '/api/seller/orders'],
       ['get', '/api/me/wallet'], ['post', '/api/me/wallet/top-ups'], ['get', '/api/me/wallet/entries'],
       ['post', '/api/certificates/master'], ['get', '/api/certificates'], ['post', '/api/certificates/{id}/revoke'], ['post', '/api/certificates/{id}/proof'],
-      ['get', '/pki/ca.pem'], ['get', '/pki/crl/{file}'], ['post', '/pki/ocsp'], ['get', '/pki/ocsp/{request}'],
+      ['get', '/pki/ca.pem'], ['get', '/pki/crl/{file}'], ['post', '/pki/ocsp'], ['get', '/pki/ocsp/{request}'], ['post', '/pki/tsa'],
     ];
     for (const [method, route] of expected) {
       const op = doc.paths[route!]?.[method!];

@@ -88,6 +88,9 @@ export const ERRORS = {
   EVIDENCE_REVOCATION_UNPROVEN: { status: 422, title: 'The evidence does not prove the certificates were unrevoked at the time of payment', transient: false },
   EVIDENCE_ORDER_MISMATCH: { status: 422, title: 'The evidence is about another order', transient: false },
   EVIDENCE_NOT_ON_RECORD: { status: 422, title: 'This signature is not the one on record for that payment', transient: false },
+  TIME_STAMP_INVALID: { status: 400, title: 'The time-stamp token is malformed or does not verify', transient: false },
+  TIME_STAMP_IMPRINT_MISMATCH: { status: 400, title: 'The time-stamp token covers other data', transient: false },
+  TIME_STAMP_AUTHORITY_UNTRUSTED: { status: 403, title: 'The time-stamp authority was not trusted at the stamped time', transient: false },
   SERVER_AUTHENTICATION_FAILED: { status: 502, title: 'The server could not prove its identity', transient: false },
 
   // Orders, wallet and idempotency

@@ -22,6 +22,8 @@ export const EKU = {
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
   ocspSigning: '1.3.6.1.5.5.7.3.9',
+  /** id-kp-timeStamping: signs RFC 3161 time-stamp tokens; must be the only EKU and critical (RFC 3161 §2.3). */
+  timeStamping: '1.3.6.1.5.5.7.3.8',
   any: '2.5.29.37.0',
 } as const;
 
@@ -31,6 +33,15 @@ export const EXTENSION = {
   certificateKind: `${COCONUTPAY_ARC}.2.1`,
   /** On an additional certificate: the approval the master device signed (see docs/pki.md). */
   masterApproval: `${COCONUTPAY_ARC}.2.2`,
+} as const;
+
+/** Policies under which CoconutPay signs. */
+export const POLICY = {
+  /**
+   * The time-stamp authority's TSA policy (RFC 3161 §2.4.2 TSAPolicyId): genTime from
+   * the payment server's clock, accuracy 1 second, no ordering; see docs/pki.md.
+   */
+  timeStamping: `${COCONUTPAY_ARC}.3.1`,
 } as const;
 
 /** Standard OIDs used by the validator and the CA. */

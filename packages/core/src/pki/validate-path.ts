@@ -15,14 +15,17 @@
  * - `maxDepth` counts certificates from leaf to anchor, both included, and like
  *   pathLenConstraint does not count self-issued intermediates; no path may hold
  *   more than twice `maxDepth` certificates in total.
- * - Extended key usage. CoconutPay purposes (payment, receipt, deviceApproval) and
- *   `ocsp` need their EKU listed explicitly in the leaf; anyExtendedKeyUsage does
- *   not stand in for them. For serverAuth/clientAuth an absent EKU allows any use
+ * - Extended key usage. CoconutPay purposes (payment, receipt, deviceApproval),
+ *   `ocsp` and `timeStamping` need their EKU listed explicitly in the leaf;
+ *   anyExtendedKeyUsage does not stand in for them. `timeStamping` follows RFC 3161
+ *   §2.3 as OpenSSL does: id-kp-timeStamping is the only EKU and the extension is
+ *   critical. For serverAuth/clientAuth an absent EKU allows any use
  *   (RFC 5280 §4.2.1.12) and anyExtendedKeyUsage is accepted. A CA certificate
  *   (anchor included) that carries extKeyUsage restricts the path below it: it must
  *   list the purpose's EKU or anyExtendedKeyUsage.
  * - Key usage of the leaf: digitalSignature for deviceApproval and ocsp,
- *   digitalSignature and nonRepudiation for payment and receipt; for serverAuth and
+ *   digitalSignature and nonRepudiation for payment and receipt, digitalSignature
+ *   or nonRepudiation and no other bit for timeStamping; for serverAuth and
  *   clientAuth no bit is demanded (TLS needs depend on the key exchange, and RFC 5280
  *   allows a CA certificate as leaf). `issuing` validates a CA certificate: cA and
  *   keyCertSign are required of the leaf.
@@ -38,7 +41,7 @@
  * - The result is deterministic for identical input, except that a path search
  *   cut short by `timeBudgetMs` fails closed.
  */
-import { EKU } from './oids.js';
+import { EKU, OID } from './oids.js';
 import { DerError, toHex } from './path-der.js';
 import { constrainedNames, KEY_USAGE, parseCertificate, type ParsedCertificate } from './path-certificate.js';
 import { parseCrl, type ParsedCrl } from './path-crl.js';
@@ -46,7 +49,7 @@ import { nameConstraintViolation, namesEqual, type NameConstraints } from './pat
 import { createWebCryptoVerifier, schemeKeyMismatch } from './path-signature.js';
 
 /** What the leaf certificate is being validated for. */
-export type Purpose = 'payment' | 'receipt' | 'deviceApproval' | 'command' | 'session' | 'issuing' | 'ocsp' | 'serverAuth' | 'clientAuth' | 'any';
+export type Purpose = 'payment' | 'receipt' | 'deviceApproval' | 'command' | 'session' | 'issuing' | 'ocsp' | 'timeStamping' | 'serverAuth' | 'clientAuth' | 'any';
 
 /** Everything {@link validatePath} needs; it reads nothing else. */
 export interface PathValidationInput {
@@ -122,6 +125,7 @@ const PURPOSE_EKU: Readonly<Record<Purpose, string | undefined>> = {
   command: EKU.commandIssuing,
   session: EKU.sessionAuthority,
   ocsp: EKU.ocspSigning,
+  timeStamping: EKU.timeStamping,
   serverAuth: EKU.serverAuth,
   clientAuth: EKU.clientAuth,
   issuing: undefined,
@@ -129,7 +133,7 @@ const PURPOSE_EKU: Readonly<Record<Purpose, string | undefined>> = {
 };
 
 /** Purposes whose EKU must be named explicitly (anyExtendedKeyUsage does not count) and must be present. */
-const EXPLICIT_EKU_PURPOSES: ReadonlySet<Purpose> = new Set(['payment', 'receipt', 'deviceApproval', 'command', 'session', 'ocsp']);
+const EXPLICIT_EKU_PURPOSES: ReadonlySet<Purpose> = new Set(['payment', 'receipt', 'deviceApproval', 'command', 'session', 'ocsp', 'timeStamping']);
 
 const ANY_POLICY = '2.5.29.32.0';
 
@@ -591,7 +595,19 @@ function leafPurposeProblems(leaf: ParsedCertificate, purpose: Purpose): Problem
       problems.push({ detail: 'EKU_MISSING', message: `extKeyUsage does not allow ${purpose}` });
     }
   }
+  if (purpose === 'timeStamping' && eku) {
+    if (eku.length !== 1) problems.push({ detail: 'EKU_NOT_ALLOWED', message: 'a time-stamping certificate must list id-kp-timeStamping as its only extKeyUsage (RFC 3161 §2.3)' });
+    if (!leaf.extensions.some((extension) => extension.oid === OID.extKeyUsage && extension.critical)) {
+      problems.push({ detail: 'EXTENSION_CRITICALITY', message: 'the extKeyUsage of a time-stamping certificate must be critical (RFC 3161 §2.3)' });
+    }
+  }
   const keyUsage = leaf.keyUsage;
+  if (purpose === 'timeStamping') {
+    // OpenSSL's timestampsign purpose: one of the two signing bits, and nothing else.
+    const allowed: number[] = [KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation];
+    if (!keyUsage || !allowed.some((bit) => keyUsage.has(bit))) problems.push({ detail: 'KEY_USAGE_MISSING', message: 'keyUsage must assert digitalSignature or nonRepudiation for timeStamping' });
+    else if ([...keyUsage].some((bit) => !allowed.includes(bit))) problems.push({ detail: 'KEY_USAGE_NOT_ALLOWED', message: 'keyUsage of a time-stamping certificate may assert only digitalSignature and nonRepudiation' });
+  }
   const needs: number[] = [];
   if (purpose === 'payment' || purpose === 'receipt') needs.push(KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation);
   if (purpose === 'deviceApproval' || purpose === 'ocsp') needs.push(KEY_USAGE.digitalSignature);

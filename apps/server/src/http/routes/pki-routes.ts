@@ -1,6 +1,7 @@
 /**
- * Public PKI endpoints: the CA chain, CA certificates, CRLs and the OCSP responder.
- * Anyone may fetch these: they are what lets a third party check our certificates.
+ * Public PKI endpoints: the CA chain, CA certificates, CRLs, the OCSP responder and
+ * the time-stamp authority. Anyone may use these: they are what lets a third party
+ * check our certificates and evidence.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +10,7 @@ import { AppError } from '@coconutpay/core/errors';
 import type { CertificateAuthority } from '../../services/pki/certificate-authority.js';
 import type { CrlPublisher } from '../../services/pki/crl-publisher.js';
 import type { OcspResponder } from '../../services/pki/ocsp-responder.js';
+import type { TimeStampAuthority } from '../../services/pki/time-stamp-authority.js';
 import { RawBytesBody, responses } from '../schemas.js';
 
 const Binary = (description: string) => Type.Unsafe({ type: 'string', format: 'binary', description });
@@ -16,8 +18,18 @@ const CrlParams = Type.Object({ file: Type.String({ pattern: '^[0-9a-f]{16}\\.cr
 const CaParams = Type.Object({ file: Type.String({ pattern: '^[0-9a-f]{16}\\.cer$' }) }, { additionalProperties: false });
 const OcspGetParams = Type.Object({ request: Type.String({ minLength: 4, maxLength: 2048 }) }, { additionalProperties: false });
 
-export function pkiRoutes(app: FastifyInstance, ca: CertificateAuthority, crls: CrlPublisher, ocsp: OcspResponder): void {
+/** Largest time-stamp query taken: a query is about 60 bytes, with a long nonce and policy under 200. */
+export const TIME_STAMP_QUERY_BYTES_MAX = 8 * 1024;
+
+/** The media type of an RFC 3161 query (§3.4); replies are `application/timestamp-reply`. */
+const TIME_STAMP_QUERY = 'application/timestamp-query';
+
+export function pkiRoutes(app: FastifyInstance, ca: CertificateAuthority, crls: CrlPublisher, ocsp: OcspResponder, tsa: TimeStampAuthority): void {
   app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    done(null, body);
+  });
+  app.addContentTypeParser(TIME_STAMP_QUERY, { parseAs: 'buffer', bodyLimit: TIME_STAMP_QUERY_BYTES_MAX }, (request, body, done) => {
     request.rawBody = body as Buffer;
     done(null, body);
   });
@@ -61,6 +73,28 @@ export function pkiRoutes(app: FastifyInstance, ca: CertificateAuthority, crls: 
     async (request, reply) => {
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       return reply.type('application/ocsp-response').header('cache-control', 'no-store').send(Buffer.from(await ocsp.respond(new Uint8Array(body))));
+    },
+  );
+
+  app.post(
+    '/pki/tsa',
+    {
+      schema: {
+        tags: ['pki'],
+        summary: 'Time-stamp authority (RFC 3161 §3.4): DER TimeStampReq in, DER TimeStampResp out; refusals are PKIStatus rejections',
+        consumes: [TIME_STAMP_QUERY],
+        body: RawBytesBody,
+        response: responses({ 200: Binary('DER TimeStampResp') }),
+      },
+      // Before any parser runs: a JSON or form body must not be parsed (or refused as bad JSON) here.
+      onRequest: async (request) => {
+        const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (mediaType !== TIME_STAMP_QUERY) throw new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: `Send the DER TimeStampReq as ${TIME_STAMP_QUERY}.` });
+      },
+    },
+    async (request, reply) => {
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      return reply.type('application/timestamp-reply').header('cache-control', 'no-store').send(Buffer.from(await tsa.respond(new Uint8Array(body))));
     },
   );
 

@@ -33,6 +33,8 @@ export interface IssueRequest {
   notAfter: Date;
   keyUsage: number;
   extendedKeyUsage: string[];
+  /** Marks extKeyUsage critical; RFC 3161 §2.3 requires it of a time-stamping certificate. Default false. */
+  extendedKeyUsageCritical?: boolean;
   extraExtensions?: x509.Extension[];
 }
 
@@ -142,7 +144,7 @@ export class CertificateAuthority {
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(request.keyUsage, true),
-        new x509.ExtendedKeyUsageExtension(request.extendedKeyUsage, false),
+        new x509.ExtendedKeyUsageExtension(request.extendedKeyUsage, request.extendedKeyUsageCritical ?? false),
         await x509.SubjectKeyIdentifierExtension.create(request.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(this.issuing.certificate.publicKey),
         new x509.CRLDistributionPointsExtension([this.crlUrl(this.issuing)]),

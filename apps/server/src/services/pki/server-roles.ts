@@ -1,8 +1,10 @@
 /**
  * The server's own identities (seed 004's two servers): S, the authentication
- * server, and A, the application (payment) server. Each has a P-256 signing key
- * with a certificate from the service CA; A also has an ECDH P-256 key that
- * browsers encrypt payment requests to. Keys are made at first start and kept
+ * server, and A, the application (payment) server, plus A's time-stamp authority
+ * (TSA), which stamps the signature of each accepted payment (RFC 3161). Each has a
+ * P-256 signing key with a certificate from the service CA; A also has an ECDH P-256
+ * key that browsers encrypt payment requests to. Identities missing from an existing
+ * data folder (the TSA, for data made before it existed) are created at start. Keys are made at first start and kept
  * like the CA's (encrypted PKCS#8 under the CA passphrase, files 0600);
  * certificates are re-issued at start when they are within 30 days of expiry.
  */
@@ -32,6 +34,8 @@ export interface ServerRoles {
   auth: RoleIdentity;
   /** A: application (payment) server; signs payment commands. */
   payment: RoleIdentity;
+  /** The time-stamp authority: signs RFC 3161 tokens (EKU id-kp-timeStamping only, critical). */
+  tsa: RoleIdentity;
   /** A's key agreement key: payment requests are encrypted to it. */
   paymentAgreement: { privateKey: CryptoKey; publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string } };
 }
@@ -54,7 +58,20 @@ async function loadOrCreateKey(file: string, passphrase: string, algorithm: EcKe
   return { privateKey, publicKey };
 }
 
-async function identity(dir: string, name: string, subjectCn: string, eku: string, ca: CertificateAuthority, passphrase: string, nowMs: number): Promise<RoleIdentity> {
+/** What a role's certificate says besides its subject and key. */
+interface RoleProfile {
+  /** Base name of the key and certificate files. */
+  name: string;
+  subjectCn: string;
+  eku: string;
+  /** Default digitalSignature. */
+  keyUsage?: number;
+  /** Default false. */
+  ekuCritical?: boolean;
+}
+
+async function identity(dir: string, profile: RoleProfile, ca: CertificateAuthority, passphrase: string, nowMs: number): Promise<RoleIdentity> {
+  const { name, subjectCn, eku } = profile;
   const keys = await loadOrCreateKey(path.join(dir, `${name}-key.pem`), passphrase, { name: 'ECDSA', namedCurve: 'P-256' }, ['sign']);
   const certFile = path.join(dir, `${name}.pem`);
   let certificate = existsSync(certFile) ? new x509.X509Certificate(readFileSync(certFile, 'utf8')) : undefined;
@@ -70,21 +87,35 @@ async function identity(dir: string, name: string, subjectCn: string, eku: strin
       subject: [{ C: ['KR'] }, { O: ['CoconutPay'] }, { OU: ['Servers'] }, { CN: [subjectCn] }],
       notBefore: new Date(nowMs - 60_000),
       notAfter: new Date(nowMs + VALIDITY_DAYS * DAY_MS),
-      keyUsage: x509.KeyUsageFlags.digitalSignature,
+      keyUsage: profile.keyUsage ?? x509.KeyUsageFlags.digitalSignature,
       extendedKeyUsage: [eku],
+      extendedKeyUsageCritical: profile.ekuCritical ?? false,
     });
     writeSecretFile(certFile, certificate.toString('pem'));
   }
   return { certificate: certificate!, privateKey: keys.privateKey, x5c: [new Uint8Array(certificate!.rawData), new Uint8Array(ca.issuing.certificate.rawData)] };
 }
 
-/** Loads S's and A's identities from `DATA_DIR/pki/roles`, creating them on first start. */
+/** Loads S's, A's and the TSA's identities from `DATA_DIR/pki/roles`, creating any that are missing. */
 export async function openServerRoles(params: { dataDir: string; passphrase: string; ca: CertificateAuthority; nowMs: number }): Promise<ServerRoles> {
   const dir = path.join(params.dataDir, 'pki', 'roles');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const auth = await identity(dir, 'auth-server', 'CoconutPay Authentication Server (S)', EKU.sessionAuthority, params.ca, params.passphrase, params.nowMs);
-  const payment = await identity(dir, 'payment-server', 'CoconutPay Payment Server (A)', EKU.commandIssuing, params.ca, params.passphrase, params.nowMs);
+  const auth = await identity(dir, { name: 'auth-server', subjectCn: 'CoconutPay Authentication Server (S)', eku: EKU.sessionAuthority }, params.ca, params.passphrase, params.nowMs);
+  const payment = await identity(dir, { name: 'payment-server', subjectCn: 'CoconutPay Payment Server (A)', eku: EKU.commandIssuing }, params.ca, params.passphrase, params.nowMs);
+  // RFC 3161 §2.3: id-kp-timeStamping as the only EKU, critical. nonRepudiation too: a
+  // token is evidence of when a payment was signed, kept for years.
+  const tsa = await identity(
+    dir,
+    {
+      name: 'time-stamp-authority',
+      subjectCn: 'CoconutPay Time-Stamp Authority',
+      eku: EKU.timeStamping,
+      keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation,
+      ekuCritical: true,
+    },
+    params.ca, params.passphrase, params.nowMs,
+  );
   const agreement = await loadOrCreateKey(path.join(dir, 'payment-agreement-key.pem'), params.passphrase, { name: 'ECDH', namedCurve: 'P-256' }, ['deriveBits']);
   const jwk = await crypto.subtle.exportKey('jwk', agreement.publicKey);
-  return { auth, payment, paymentAgreement: { privateKey: agreement.privateKey, publicJwk: { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! } } };
+  return { auth, payment, tsa, paymentAgreement: { privateKey: agreement.privateKey, publicJwk: { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! } } };
 }
