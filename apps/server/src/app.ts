@@ -87,6 +87,7 @@ export interface AppInternals {
   verifier: CertificateVerifier;
   devices: DeviceCertificatesService;
   certificates: CertificatesRepository;
+  crls: CrlPublisher;
 }
 
 declare module 'fastify' {
@@ -196,7 +197,11 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const tsa = await TimeStampAuthority.create({ identity: roles.tsa, clock });
   const paymentRecords = new PaymentAuthRepository(db, clock);
   await paymentRecords.ensureDefaultPolicy(nowMs);
-  const paymentAuth = new PaymentAuthService({ db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock });
+  const paymentAuth = new PaymentAuthService({
+    db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock,
+    revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
+    timeStamps: tsa,
+  });
   const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
@@ -209,7 +214,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.log.info('demo data created (accounts are listed in the README)');
   }
 
-  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords });
+  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls });
 
   installAccessLog(app);
   app.addHook('onSend', (request, reply, payload, done) => {

@@ -101,7 +101,7 @@ describe('evidence checked with OpenSSL alone, years after every certificate exp
     expect(runDocumented(altered, rootPem).status).not.toBe(0);
     // One byte of the token's signature (the file's last bytes) changed.
     const badToken = Buffer.from(content);
-    badToken[badToken.length - 2] ^= 0x01;
+    badToken[badToken.length - 2] = badToken[badToken.length - 2]! ^ 0x01;
     expect(runDocumented(badToken, rootPem).status).not.toBe(0);
   });
 

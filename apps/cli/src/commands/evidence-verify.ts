@@ -3,7 +3,8 @@
  * checks payment evidence (CMS SignedData, DER or PEM) offline with core's verifier
  * — every named check, the chain at the time-stamp's time with the revocation data
  * the file carries — and prints a JSON verdict. `--crl` adds current CRLs (DER or
- * PEM, e.g. from /pki/crl/<issuer>.crl) to report the signer's status today;
+ * PEM, e.g. from /pki/crl/<issuer>.crl) to report the signer's status today (or at
+ * `--status-at`, a time at which those CRLs are current);
  * `--order` asks that the evidence be about that order. Exit code 0 when valid, 1
  * when invalid; usage mistakes throw {@link UsageError} (exit code 2).
  */
@@ -32,6 +33,7 @@ export async function runEvidenceVerify(args: readonly string[], now: Date): Pro
   let file: string | undefined;
   let trustPath: string | undefined;
   let orderNumber: string | undefined;
+  let statusAt = now;
   const crlPaths: string[] = [];
   const valueOf = (arg: string, i: number): [string, number] => {
     const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
@@ -48,6 +50,11 @@ export async function runEvidenceVerify(args: readonly string[], now: Date): Pro
       [value, i] = valueOf(arg, i);
       if (crlPaths.length >= CRL_FILES_MAX) throw new UsageError(`at most ${CRL_FILES_MAX} --crl files`);
       crlPaths.push(value);
+    } else if (arg === '--status-at' || arg.startsWith('--status-at=')) {
+      let value: string;
+      [value, i] = valueOf(arg, i);
+      statusAt = new Date(value);
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || !Number.isFinite(statusAt.getTime())) throw new UsageError('--status-at needs an ISO 8601 time, e.g. 2030-01-01T00:00:00Z');
     } else if (arg === '--order' || arg.startsWith('--order=')) {
       if (orderNumber !== undefined) throw new UsageError('--order is given twice');
       [orderNumber, i] = valueOf(arg, i);
@@ -74,7 +81,7 @@ export async function runEvidenceVerify(args: readonly string[], now: Date): Pro
   }
   const currentCrls = crlPaths.flatMap((p) => pemCrlsOrDer(readLimited(p, 'CRL file')));
   const verdict = await verifyEvidence(der, anchors, {
-    ...(currentCrls.length > 0 ? { currentCrls, now } : {}),
+    ...(currentCrls.length > 0 ? { currentCrls, now: statusAt } : {}),
     ...(orderNumber === undefined ? {} : { expectedOrderNumber: orderNumber }),
   });
   return { verdict, exitCode: verdict.valid ? 0 : 1 };

@@ -15,13 +15,14 @@ Usage:
       --purpose  payment | receipt | issuing | deviceApproval | ocsp | serverAuth | clientAuth | any (default: payment)
       Exit code: 0 valid, 1 invalid, 2 usage error.
 
-  coconutpay verify FILE --trust root.pem [--crl current.crl]... [--order ORDER-NUMBER]
+  coconutpay verify FILE --trust root.pem [--crl current.crl]... [--status-at ISO-TIME] [--order ORDER-NUMBER]
       Checks payment evidence (.p7s, CMS SignedData, DER or PEM) offline, check by check:
       signature, signing-certificate attribute, the payment server's signature on the command,
       that the signer is the payer (and a device's master approval), signing time and
       time-stamp within the command's validity, and the chains valid at the time-stamp's time
       with the revocation data the file carries. Prints a JSON verdict with the payment's details.
       --crl      a current CRL, PEM or DER (repeatable): reports the signer's status today
+      --status-at  the time the status is judged at (default: now), ISO 8601
       --order    the order number the evidence must be about
       Exit code: 0 valid, 1 invalid, 2 usage error.
 

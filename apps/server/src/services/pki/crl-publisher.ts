@@ -38,7 +38,8 @@ export class CrlPublisher {
     let pending = this.cache.get(issuer.id);
     if (pending) {
       const cached = await pending.catch(() => undefined);
-      if (!cached || nowMs - cached.thisUpdateMs >= REFRESH_MS) pending = undefined;
+      // A CRL from "the future" (the clock was set back) is no use as proof of status now.
+      if (!cached || nowMs - cached.thisUpdateMs >= REFRESH_MS || cached.thisUpdateMs > nowMs) pending = undefined;
     }
     if (!pending) {
       pending = this.make(issuer, nowMs);
