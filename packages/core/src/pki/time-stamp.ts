@@ -41,7 +41,6 @@ import {
   readString,
   sequence,
   TAG,
-  TAG_CLASS,
   toHex,
 } from './path-der.js';
 import { parseCertificate, type ParsedCertificate } from './path-certificate.js';
@@ -643,8 +642,12 @@ function readAccuracy(element: DerElement): number {
     last = order;
     if (order === 0) seconds = readSmallInteger(field, 'accuracy seconds');
     else {
-      // [0] and [1] IMPLICIT INTEGER (1..999).
-      const value = readSmallInteger({ ...field, tagClass: TAG_CLASS.universal, tagNumber: TAG.integer }, 'accuracy fraction');
+      // [0] and [1] IMPLICIT INTEGER (1..999): one or two content octets, positive, minimal.
+      const bytes = content(field);
+      if (field.constructed || bytes.length === 0 || bytes.length > 2 || (bytes.length === 2 && bytes[0] === 0 && ((bytes[1] as number) & 0x80) === 0)) {
+        throw new DerError('Accuracy: millis and micros must be minimal INTEGERs');
+      }
+      const value = bytes.length === 1 ? (bytes[0] as number) : (bytes[0] as number) * 256 + (bytes[1] as number);
       if (value < 1 || value > 999) throw new DerError('Accuracy: millis and micros are 1 to 999');
       if (order === 1) millis = value;
       else micros = value;
