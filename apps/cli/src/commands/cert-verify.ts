@@ -11,7 +11,7 @@ import { validatePath, type PathValidationReason, type Purpose } from '@coconutp
 import { UsageError } from '../usage-error.js';
 
 /** Purposes `--purpose` accepts. */
-export const PURPOSES: readonly Purpose[] = ['payment', 'receipt', 'issuing', 'deviceApproval', 'ocsp', 'serverAuth', 'clientAuth', 'any'];
+export const PURPOSES: readonly Purpose[] = ['payment', 'receipt', 'issuing', 'deviceApproval', 'ocsp', 'timeStamping', 'serverAuth', 'clientAuth', 'any'];
 
 /** Largest input file read. */
 export const INPUT_FILE_BYTES_MAX = 4 * 1024 * 1024;

@@ -41,7 +41,6 @@ import {
   readString,
   sequence,
   TAG,
-  TAG_CLASS,
   toHex,
 } from './path-der.js';
 import { parseCertificate, type ParsedCertificate } from './path-certificate.js';
@@ -376,6 +375,53 @@ export async function timeStampAuthorityProfile(input: TimeStampAuthorityProfile
   };
 }
 
+/**
+ * An element not yet written: its parts and their total length. A token nests six
+ * levels around two kilobytes of certificates; writing the whole tree once into one
+ * buffer avoids a copy of everything below at each level.
+ */
+interface Pending {
+  readonly tag: number;
+  readonly parts: readonly (Uint8Array | Pending)[];
+  readonly contentLength: number;
+  readonly size: number;
+}
+
+function lengthOctetCount(length: number): number {
+  return length < 0x80 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1000000 ? 4 : 5;
+}
+
+function pending(tag: number, ...parts: (Uint8Array | Pending)[]): Pending {
+  let contentLength = 0;
+  for (const part of parts) contentLength += part instanceof Uint8Array ? part.length : part.size;
+  return { tag, parts, contentLength, size: 1 + lengthOctetCount(contentLength) + contentLength };
+}
+
+function writePending(element: Pending, out: Uint8Array, offset: number): number {
+  let at = offset;
+  out[at++] = element.tag;
+  const length = element.contentLength;
+  const count = lengthOctetCount(length);
+  if (count === 1) out[at++] = length;
+  else {
+    out[at++] = 0x80 | (count - 1);
+    for (let shift = (count - 2) * 8; shift >= 0; shift -= 8) out[at++] = Math.floor(length / 2 ** shift) % 256;
+  }
+  for (const part of element.parts) {
+    if (part instanceof Uint8Array) {
+      out.set(part, at);
+      at += part.length;
+    } else at = writePending(part, out, at);
+  }
+  return at;
+}
+
+function flatten(element: Pending): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(element.size);
+  writePending(element, out, 0);
+  return out;
+}
+
 const two = (n: number) => (n < 10 ? `0${n}` : String(n));
 
 /**
@@ -413,15 +459,18 @@ export interface TstInfoFields {
 
 /** The DER TSTInfo of one token. */
 export function encodeTstInfo(profile: TimeStampAuthorityProfile, fields: TstInfoFields): Uint8Array<ArrayBuffer> {
-  return derSequence(
-    profile.tstInfoHead,
-    fields.messageImprintDer,
-    tlv(0x02, fields.serial),
-    encodeGeneralizedTime(fields.genTimeMs),
-    profile.accuracy,
-    // ordering DEFAULT FALSE is left out.
-    ...(fields.nonce ? [tlv(0x02, fields.nonce)] : []),
-    profile.tsaName,
+  return flatten(
+    pending(
+      0x30,
+      profile.tstInfoHead,
+      fields.messageImprintDer,
+      pending(0x02, fields.serial),
+      encodeGeneralizedTime(fields.genTimeMs),
+      profile.accuracy,
+      // ordering DEFAULT FALSE is left out.
+      ...(fields.nonce ? [pending(0x02, fields.nonce)] : []),
+      profile.tsaName,
+    ),
   );
 }
 
@@ -447,15 +496,17 @@ export interface TimeStampTokenParts {
 
 /** The DER TimeStampToken: ContentInfo holding the SignedData over the TSTInfo. */
 export function assembleTimeStampToken(profile: TimeStampAuthorityProfile, parts: TimeStampTokenParts): Uint8Array<ArrayBuffer> {
-  const attributes = tlv(0xa0, content(readRoot(parts.signedAttributesDer)));
-  const signerInfo = derSequence(profile.signerInfoHead, attributes, profile.signatureAlgorithm, derOctetString(parts.signatureDer));
-  const signedData = derSequence(
+  // In SignerInfo the signed SET is tagged [0] IMPLICIT: same content, tag 0xa0.
+  const attributes = pending(0xa0, content(readRoot(parts.signedAttributesDer)));
+  const signerInfo = pending(0x30, profile.signerInfoHead, attributes, profile.signatureAlgorithm, pending(0x04, parts.signatureDer));
+  const signedData = pending(
+    0x30,
     profile.signedDataHead,
-    derSequence(profile.eContentType, tlv(0xa0, derOctetString(parts.tstInfoDer))),
+    pending(0x30, profile.eContentType, pending(0xa0, pending(0x04, parts.tstInfoDer))),
     ...(parts.includeCertificates ? [profile.certificates] : []),
-    tlv(0x31, signerInfo),
+    pending(0x31, signerInfo),
   );
-  return derSequence(derOid(OID_TSP.signedData), tlv(0xa0, signedData));
+  return flatten(pending(0x30, derOid(OID_TSP.signedData), pending(0xa0, signedData)));
 }
 
 /** A `BIT STRING` with one named bit set (X.690 §11.2.2: no trailing zero bits). */
@@ -591,8 +642,12 @@ function readAccuracy(element: DerElement): number {
     last = order;
     if (order === 0) seconds = readSmallInteger(field, 'accuracy seconds');
     else {
-      // [0] and [1] IMPLICIT INTEGER (1..999).
-      const value = readSmallInteger({ ...field, tagClass: TAG_CLASS.universal, tagNumber: TAG.integer }, 'accuracy fraction');
+      // [0] and [1] IMPLICIT INTEGER (1..999): one or two content octets, positive, minimal.
+      const bytes = content(field);
+      if (field.constructed || bytes.length === 0 || bytes.length > 2 || (bytes.length === 2 && bytes[0] === 0 && ((bytes[1] as number) & 0x80) === 0)) {
+        throw new DerError('Accuracy: millis and micros must be minimal INTEGERs');
+      }
+      const value = bytes.length === 1 ? (bytes[0] as number) : (bytes[0] as number) * 256 + (bytes[1] as number);
       if (value < 1 || value > 999) throw new DerError('Accuracy: millis and micros are 1 to 999');
       if (order === 1) millis = value;
       else micros = value;

@@ -603,7 +603,7 @@ function leafPurposeProblems(leaf: ParsedCertificate, purpose: Purpose): Problem
   }
   const keyUsage = leaf.keyUsage;
   if (purpose === 'timeStamping') {
-    // OpenSSL's timestampsign purpose: one of the two signing bits, and nothing else.
+    // As OpenSSL's timestampsign purpose: one of the two signing bits and nothing else; unlike it, keyUsage must be present.
     const allowed: number[] = [KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation];
     if (!keyUsage || !allowed.some((bit) => keyUsage.has(bit))) problems.push({ detail: 'KEY_USAGE_MISSING', message: 'keyUsage must assert digitalSignature or nonRepudiation for timeStamping' });
     else if ([...keyUsage].some((bit) => !allowed.includes(bit))) problems.push({ detail: 'KEY_USAGE_NOT_ALLOWED', message: 'keyUsage of a time-stamping certificate may assert only digitalSignature and nonRepudiation' });

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@coconutpay/core/errors';
+import { TIME_STAMP_REQUEST_LENGTH_MAX } from '@coconutpay/core/pki/time-stamp';
 import type { CertificateAuthority } from '../../services/pki/certificate-authority.js';
 import type { CrlPublisher } from '../../services/pki/crl-publisher.js';
 import type { OcspResponder } from '../../services/pki/ocsp-responder.js';
@@ -18,9 +19,6 @@ const CrlParams = Type.Object({ file: Type.String({ pattern: '^[0-9a-f]{16}\\.cr
 const CaParams = Type.Object({ file: Type.String({ pattern: '^[0-9a-f]{16}\\.cer$' }) }, { additionalProperties: false });
 const OcspGetParams = Type.Object({ request: Type.String({ minLength: 4, maxLength: 2048 }) }, { additionalProperties: false });
 
-/** Largest time-stamp query taken: a query is about 60 bytes, with a long nonce and policy under 200. */
-export const TIME_STAMP_QUERY_BYTES_MAX = 8 * 1024;
-
 /** The media type of an RFC 3161 query (§3.4); replies are `application/timestamp-reply`. */
 const TIME_STAMP_QUERY = 'application/timestamp-query';
 
@@ -29,7 +27,7 @@ export function pkiRoutes(app: FastifyInstance, ca: CertificateAuthority, crls: 
     request.rawBody = body as Buffer;
     done(null, body);
   });
-  app.addContentTypeParser(TIME_STAMP_QUERY, { parseAs: 'buffer', bodyLimit: TIME_STAMP_QUERY_BYTES_MAX }, (request, body, done) => {
+  app.addContentTypeParser(TIME_STAMP_QUERY, { parseAs: 'buffer', bodyLimit: TIME_STAMP_REQUEST_LENGTH_MAX }, (request, body, done) => {
     request.rawBody = body as Buffer;
     done(null, body);
   });

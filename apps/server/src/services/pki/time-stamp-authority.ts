@@ -14,7 +14,7 @@
  * millisecond resolution, accuracy stated as 1 second, no ordering; serial numbers
  * are the genTime in milliseconds (48 bits) followed by 80 random bits.
  */
-import { createHash, KeyObject, randomFillSync, sign } from 'node:crypto';
+import { hash, KeyObject, randomFillSync, sign } from 'node:crypto';
 import { POLICY } from '@coconutpay/core/pki/oids';
 import {
   assembleTimeStampToken, encodeMessageImprint, encodeTstInfo, IMPRINT_HASH_LENGTHS, NONCE_OCTETS_MAX, OID_TSP, parseTimeStampRequest,
@@ -43,7 +43,15 @@ export interface MessageImprint {
 
 type Refusal = { failure: PkiFailure; text: string };
 
+/** Random octets per serial number. */
+const SERIAL_RANDOM_OCTETS = 10;
+/** Random octets drawn from the system at a time: one draw costs as much as a few hundred serials' worth. */
+const RANDOM_POOL_OCTETS = 4096;
+
 export class TimeStampAuthority {
+  private readonly randomPool = new Uint8Array(RANDOM_POOL_OCTETS);
+  private randomAt = RANDOM_POOL_OCTETS;
+
   private constructor(
     private readonly profile: TimeStampAuthorityProfile,
     private readonly privateKey: KeyObject,
@@ -75,7 +83,7 @@ export class TimeStampAuthority {
    * what payment evidence carries as `signatureTimeStampToken`.
    */
   async stampSignature(signatureValue: Uint8Array): Promise<Uint8Array> {
-    const digest = createHash('sha256').update(signatureValue).digest();
+    const digest = hash('sha256', signatureValue, 'buffer');
     return this.token(encodeMessageImprint(OID_TSP.sha256, digest), undefined, true);
   }
 
@@ -133,29 +141,34 @@ export class TimeStampAuthority {
 
   private token(messageImprintDer: Uint8Array, nonce: Uint8Array | undefined, includeCertificates: boolean): Uint8Array {
     const genTimeMs = Math.floor(this.clock());
-    const tstInfoDer = encodeTstInfo(this.profile, { messageImprintDer, serial: serialNumber(genTimeMs), genTimeMs, ...(nonce ? { nonce } : {}) });
-    const signedAttributesDer = timeStampSignedAttributes(this.profile, createHash('sha256').update(tstInfoDer).digest());
+    const tstInfoDer = encodeTstInfo(this.profile, { messageImprintDer, serial: this.serialNumber(genTimeMs), genTimeMs, ...(nonce ? { nonce } : {}) });
+    const signedAttributesDer = timeStampSignedAttributes(this.profile, hash('sha256', tstInfoDer, 'buffer'));
     const signatureDer = sign('sha256', signedAttributesDer, { key: this.privateKey, dsaEncoding: 'der' });
     return assembleTimeStampToken(this.profile, { tstInfoDer, signedAttributesDer, signatureDer, includeCertificates });
   }
-}
 
-/**
- * A serial number's INTEGER content: genTime in milliseconds (6 octets) then 10
- * random octets. Two tokens share a serial only if made in the same millisecond
- * with the same 80 random bits; the time prefix also sorts serials by issue.
- */
-function serialNumber(genTimeMs: number): Uint8Array {
-  const bytes = new Uint8Array(16);
-  let ms = genTimeMs;
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = ms % 256;
-    ms = Math.floor(ms / 256);
+  /**
+   * A serial number's INTEGER content: genTime in milliseconds (6 octets) then 10
+   * random octets. Two tokens share a serial only if made in the same millisecond
+   * with the same 80 random bits; the time prefix also sorts serials by issue.
+   */
+  private serialNumber(genTimeMs: number): Uint8Array {
+    const bytes = new Uint8Array(6 + SERIAL_RANDOM_OCTETS);
+    let ms = genTimeMs;
+    for (let i = 5; i >= 0; i--) {
+      bytes[i] = ms % 256;
+      ms = Math.floor(ms / 256);
+    }
+    if (this.randomAt + SERIAL_RANDOM_OCTETS > RANDOM_POOL_OCTETS) {
+      randomFillSync(this.randomPool);
+      this.randomAt = 0;
+    }
+    bytes.set(this.randomPool.subarray(this.randomAt, this.randomAt + SERIAL_RANDOM_OCTETS), 6);
+    this.randomAt += SERIAL_RANDOM_OCTETS;
+    // A minimal positive INTEGER: no leading zero octets (only before 2004), top bit clear (until year 6429).
+    let start = 0;
+    while (start < 5 && bytes[start] === 0) start++;
+    if (start > 0 && ((bytes[start] as number) & 0x80) !== 0) start--;
+    return bytes.subarray(start);
   }
-  randomFillSync(bytes, 6, 10);
-  // A minimal positive INTEGER: no leading zero octets (only before 2004), top bit clear (until year 6429).
-  let start = 0;
-  while (start < 5 && bytes[start] === 0) start++;
-  if (start > 0 && ((bytes[start] as number) & 0x80) !== 0) start--;
-  return bytes.subarray(start);
 }
