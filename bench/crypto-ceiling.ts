@@ -28,7 +28,7 @@ import {
   authorizationContent, codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, unseal, verifyCommand,
   type PaymentAuthorization, type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
-import { assembleSignedData, signedAttributes } from '@coconutpay/core/pki/cms';
+import { assembleSignedData, OID_CMS, signedAttributes } from '@coconutpay/core/pki/cms';
 import { p1363ToDer } from '@coconutpay/core/pki/signature';
 import { generateSigningKeyPair } from '@coconutpay/core/pki/key-pair';
 import { buildCsr } from '@coconutpay/core/pki/csr';
@@ -152,6 +152,8 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
     const replay: ReplayCache = { remember: async () => true, close: async () => undefined };
     const authenticator = new RequestAuthenticator(keys, sessions, replay, { sessionIdleTimeoutMs: 3_600_000 }, Date.now);
     const secretToken = fromBase64Url(await deriveSecretToken(keys.get(decodeProtectedHeader(buyer.publicToken).kid!)!.secretTokenKey, buyer.publicToken));
+    const evidenceCrls = await Promise.all([t.app.internals.crls.current(t.app.internals.ca.issuing), t.app.internals.crls.current(t.app.internals.ca.root)]);
+    const evidenceToken = await t.app.internals.tsa.stampSignature(signatureDer);
     let next = 0;
     const authenticate = () => {
       const body = bodies[next++ % bodies.length]!;
@@ -174,9 +176,13 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
         us_per_call: await costOf(() => {
           if (presentedCodeProof(content, commandJson, jws) !== null) throw new Error('content');
           if (authorizationSigningTimeMs(verifier, certificateDer, content, attributes, signatureDer) === null) throw new Error('CMS');
-          assembleSignedData({ content, signedAttributesDer: attributes, signatureDer, signerCertificate: certificateDer, signer: verifier.signer(certificateDer), otherCertificates: [issuingDer] });
+          assembleSignedData({
+            content, signedAttributesDer: attributes, signatureDer, signerCertificate: certificateDer, signer: verifier.signer(certificateDer),
+            otherCertificates: [issuingDer, rootDer], crls: evidenceCrls, unsignedAttributes: [{ oid: OID_CMS.signatureTimeStampToken, values: [evidenceToken] }],
+          });
         }, d),
       },
+      { name: 'time-stamp the signature (RFC 3161 token by our TSA)', perPayment: 1, us_per_call: await costOf(() => t.app.internals.tsa.stampSignature(signatureDer), d) },
     ]);
 
     const commands = new CommandVerifier([rootDer]);
