@@ -620,7 +620,7 @@ class PathSearch {
       reasonsMask |= scope.reasonsMask;
     }
     let good = reasonsMask === ALL_REASONS;
-    if (reasonsMask !== 0 && !good) note(`the usable CRLs cover only some revocation reasons (${describeReasons(reasonsMask)})`);
+    if (reasonsMask !== 0 && !good) note(`the usable CRLs cover only some revocation reasons; not covered: ${describeReasons(ALL_REASONS & ~reasonsMask)}`);
     if (settings.ocsp) {
       let answer: 'good' | 'revoked' | 'unknown';
       try {
@@ -661,19 +661,23 @@ class PathSearch {
     }
     const used = new Set(path.slice(0, depth + 1).map((candidate) => candidate.index));
     for (const candidate of trusted) used.add(candidate.index);
+    let foreign = 0;
     const others = (this.bySubject.get(crl.issuer.key) ?? []).filter((candidate) => {
       if (used.has(candidate.index)) return false;
       if (!direct) return true;
       // A separate CRL key of a direct CRL is certified by the same CA, or self-issued by the issuer (key rollover).
       const from = candidate.certificate.issuer;
-      return namesEqual(from, crl.issuer) || (superior !== undefined && namesEqual(from, superior));
+      const sameCa = namesEqual(from, crl.issuer) || (superior !== undefined && namesEqual(from, superior));
+      if (!sameCa) foreign++;
+      return sameCa;
     });
     const signers = [...trusted.map((candidate) => ({ candidate, needsPath: false })), ...others.slice(0, CRL_SIGNER_CANDIDATES_MAX).map((candidate) => ({ candidate, needsPath: candidate.index !== anchor.index }))];
-    if (signers.length === 0) return `no certificate of the CRL issuer ${formatDistinguishedName(crl.issuer)} that may sign its CRLs is available`;
     const problems: string[] = [];
     const problem = (text: string): void => {
       if (!problems.includes(text)) problems.push(text);
     };
+    if (foreign > 0) problem(`${foreign} certificate(s) named as the CRL issuer but issued by another CA may not sign its CRLs`);
+    if (signers.length === 0) problem(`no certificate of the CRL issuer ${formatDistinguishedName(crl.issuer)} that may sign its CRLs is available`);
     for (const { candidate, needsPath } of signers) {
       const why = crlSignerProblem(crl, candidate.certificate);
       if (why) {
