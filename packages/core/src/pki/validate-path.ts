@@ -66,7 +66,7 @@
 import { EKU } from './oids.js';
 import { DerError, toHex } from './path-der.js';
 import { constrainedNames, KEY_USAGE, parseCertificate, type ParsedCertificate } from './path-certificate.js';
-import { ALL_REASONS, CRL_REASON, REASON_FLAG, crlFreshnessProblem, crlScopeOf, crlSignerProblem, findCrlEntry, parseCrl, type CrlEntry, type ParsedCrl } from './path-crl.js';
+import { ALL_REASONS, CRL_REASON, REASON_FLAG, crlFreshnessProblem, crlScopeOf, crlSignerProblem, findCrlEntry, parseCrl, readCrlDistributionPoints, type CrlEntry, type ParsedCrl } from './path-crl.js';
 import { formatDistinguishedName, nameConstraintViolation, namesEqual, type DistinguishedName, type NameConstraints } from './path-names.js';
 import { createWebCryptoVerifier, schemeKeyMismatch } from './path-signature.js';
 
@@ -84,11 +84,15 @@ export interface PathValidationInput {
   /** Validation time. Compared at whole seconds (fractions are dropped). */
   at: Date;
   purpose: Purpose;
-  /** DER CRLs. */
+  /** DER CRLs: complete CRLs, direct or indirect, for any certificate of the path (see the header). */
   crls?: Uint8Array[];
-  /** Default 'crl-if-present'. */
+  /**
+   * Default 'crl-if-present': a status is required of every certificate below the
+   * anchor once any CRL or the OCSP hook is given, and nothing is checked otherwise.
+   * 'require' always requires one; 'none' checks nothing.
+   */
   revocation?: 'none' | 'crl-if-present' | 'require';
-  /** Asked for each certificate below the anchor when revocation is not 'none'. */
+  /** Asked for each certificate below the anchor when revocation is checked. */
   ocsp?: (cert: Uint8Array, issuer: Uint8Array) => Promise<'good' | 'revoked' | 'unknown'>;
   /** Policy when revocation status is unknown. Default 'reject'. */
   unknownStatus?: 'accept' | 'reject';
@@ -590,13 +594,16 @@ class PathSearch {
     const note = (text: string): void => {
       if (!notes.includes(text)) notes.push(text);
     };
+    // Only CRLs of the issuer, or of a CRL issuer its distribution points name, are worth explaining when out of scope.
+    const crlIssuers = readCrlDistributionPoints(certificate).points.flatMap((point) => point.crlIssuer ?? []);
+    const concerns = (crl: ParsedCrl): boolean =>
+      namesEqual(crl.issuer, certificate.issuer) || crlIssuers.some((name) => name.kind === 'directory' && namesEqual(name.name, crl.issuer));
     let reasonsMask = 0;
     for (let crlIndex = 0; crlIndex < this.crls.length; crlIndex++) {
       const crl = this.crls[crlIndex] as ParsedCrl;
       const scope = crlScopeOf(crl, certificate);
       if (scope.reasonsMask === 0) {
-        // Only CRLs under the issuer's name are worth explaining; the others are about other certificates.
-        if (namesEqual(crl.issuer, certificate.issuer)) note(`a CRL of the issuer is out of scope: ${scope.problems.join('; ')}`);
+        if (concerns(crl)) note(`a CRL of ${formatDistinguishedName(crl.issuer)} is out of scope: ${scope.problems.join('; ')}`);
         continue;
       }
       if (crl.problems.length > 0) {
@@ -608,7 +615,7 @@ class PathSearch {
         note(stale);
         continue;
       }
-      const unsigned = await this.crlSignerProblem(crlIndex, crl, path, depth);
+      const unsigned = await this.crlSignatureProblem(crlIndex, crl, path, depth);
       this.checkBudget();
       if (unsigned) {
         note(unsigned);
@@ -642,7 +649,7 @@ class PathSearch {
    * Why no authorized key signed `crl` for `path[depth]` (§6.3.3 f, g), or undefined
    * when one did. See the header for who is authorized.
    */
-  private async crlSignerProblem(crlIndex: number, crl: ParsedCrl, path: readonly Candidate[], depth: number): Promise<string | undefined> {
+  private async crlSignatureProblem(crlIndex: number, crl: ParsedCrl, path: readonly Candidate[], depth: number): Promise<string | undefined> {
     const certificate = (path[depth] as Candidate).certificate;
     const anchor = path[path.length - 1] as Candidate;
     const direct = namesEqual(crl.issuer, certificate.issuer);
