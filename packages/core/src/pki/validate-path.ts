@@ -29,23 +29,48 @@
  *   clientAuth no bit is demanded (TLS needs depend on the key exchange, and RFC 5280
  *   allows a CA certificate as leaf). `issuing` validates a CA certificate: cA and
  *   keyCertSign are required of the leaf.
- * - Revocation. For each certificate below the anchor the CRLs naming its issuer
- *   are used when their signature verifies with the issuer's key, the issuer's
- *   keyUsage (if present) has cRLSign, `at` lies between thisUpdate and nextUpdate,
- *   and they carry a non-critical cRLNumber; the optional OCSP hook is asked too.
- *   Any source saying revoked wins. With 'crl-if-present' a certificate for which no
- *   source exists is not checked; when sources exist but none could answer (an
- *   unusable CRL, an OCSP 'unknown') the status is unknown. With 'require' a
- *   certificate without an answer is unknown. Unknown is rejected unless
- *   `unknownStatus` is 'accept'.
+ * - Revocation (RFC 5280 §6.3), checked once a path passes every other check, for
+ *   each certificate below the anchor. The modes:
+ *   - 'none': not checked.
+ *   - 'require': every certificate below the anchor needs a status.
+ *   - 'crl-if-present' (the default): the same as 'require' as soon as a revocation
+ *     source was given — at least one CRL in `crls` (even one that cannot be
+ *     decoded) or the `ocsp` hook; with neither, not checked. So supplying one CRL
+ *     means every certificate below the anchor must be covered by some CRL (or by
+ *     OCSP), not only the certificates that happen to have one.
+ *   A status comes from the usable CRLs and the OCSP hook. A CRL is usable for a
+ *   certificate when it decodes without problems (see path-crl.ts: v2, cRLNumber,
+ *   no unknown critical extension, no delta CRL), is in scope (§6.3.3 b: issued by
+ *   the certificate issuer, or as an indirect CRL by the cRLIssuer one of the
+ *   certificate's distribution points names; distribution point names,
+ *   onlyContainsUserCerts/CACerts and onlySomeReasons agree), is current
+ *   (thisUpdate ≤ `at` ≤ nextUpdate), and its signature verifies with the key of an
+ *   authorized CRL signer whose keyUsage, if present, asserts cRLSign and whose key
+ *   identifier matches the CRL's authorityKeyIdentifier when both are present.
+ *   Authorized signers, searched among the trust anchors and intermediates given:
+ *   for a direct CRL, the certificate issuer's certificate and the certificates of
+ *   the same name above it in the path (self-issued key rollover), or another
+ *   certificate of that name issued by the same CA or self-issued by it (a separate
+ *   CRL key, new-with-old / old-with-new rollover certificates) whose own path
+ *   validates to the same trust anchor (§6.3.3 f); for an indirect CRL, a
+ *   certificate of the CRL issuer whose own path validates to the same trust
+ *   anchor. Such a signer's own path is validated with the same revocation settings,
+ *   at most two levels deep; deeper, it fails closed.
+ *   The reasons the usable CRLs cover are united (interim_reasons_mask /
+ *   reasons_mask of §6.3.3); the certificate is not revoked only once every reason
+ *   is covered. Unlike the order-dependent early stop of §6.3.3, every usable CRL is
+ *   read, and any usable source saying revoked wins: an entry with any reason code
+ *   except removeFromCRL, certificateHold included. An OCSP 'good' also gives a
+ *   status. A certificate left without a status is REVOCATION_UNKNOWN, which is
+ *   rejected unless `unknownStatus` is 'accept'.
  * - The result is deterministic for identical input, except that a path search
  *   cut short by `timeBudgetMs` fails closed.
  */
 import { EKU, OID } from './oids.js';
 import { DerError, toHex } from './path-der.js';
 import { constrainedNames, KEY_USAGE, parseCertificate, type ParsedCertificate } from './path-certificate.js';
-import { parseCrl, type ParsedCrl } from './path-crl.js';
-import { nameConstraintViolation, namesEqual, type NameConstraints } from './path-names.js';
+import { ALL_REASONS, CRL_REASON, REASON_FLAG, crlFreshnessProblem, crlScopeOf, crlSignerProblem, findCrlEntry, parseCrl, readCrlDistributionPoints, type CrlEntry, type ParsedCrl } from './path-crl.js';
+import { formatDistinguishedName, nameConstraintViolation, namesEqual, type DistinguishedName, type NameConstraints } from './path-names.js';
 import { createWebCryptoVerifier, schemeKeyMismatch } from './path-signature.js';
 
 /** What the leaf certificate is being validated for. */
@@ -62,11 +87,15 @@ export interface PathValidationInput {
   /** Validation time. Compared at whole seconds (fractions are dropped). */
   at: Date;
   purpose: Purpose;
-  /** DER CRLs. */
+  /** DER CRLs: complete CRLs, direct or indirect, for any certificate of the path (see the header). */
   crls?: Uint8Array[];
-  /** Default 'crl-if-present'. */
+  /**
+   * Default 'crl-if-present': a status is required of every certificate below the
+   * anchor once any CRL or the OCSP hook is given, and nothing is checked otherwise.
+   * 'require' always requires one; 'none' checks nothing.
+   */
   revocation?: 'none' | 'crl-if-present' | 'require';
-  /** Asked for each certificate below the anchor when revocation is not 'none'. */
+  /** Asked for each certificate below the anchor when revocation is checked. */
   ocsp?: (cert: Uint8Array, issuer: Uint8Array) => Promise<'good' | 'revoked' | 'unknown'>;
   /** Policy when revocation status is unknown. Default 'reject'. */
   unknownStatus?: 'accept' | 'reject';
@@ -115,6 +144,14 @@ export const SIGNATURE_CHECKS_MAX = 4096;
 export const NAME_CONSTRAINT_CHECKS_MAX = 250_000;
 /** Most reasons reported. */
 const REASONS_MAX = 20;
+/** How deep the validation of a CRL signer's own path may nest (a signer's signer's…). */
+const CRL_SIGNER_DEPTH_MAX = 2;
+/** Most CRL signer paths validated in one search. */
+const CRL_SIGNER_PATHS_MAX = 16;
+/** Most candidate signer certificates tried for one CRL. */
+const CRL_SIGNER_CANDIDATES_MAX = 16;
+/** Most unusable-CRL explanations in one REVOCATION_UNKNOWN message. */
+const REVOCATION_NOTES_MAX = 4;
 
 const CHAIN_INVALID = 'CERTIFICATE_CHAIN_INVALID';
 
@@ -200,6 +237,8 @@ export async function validatePath(input: PathValidationInput): Promise<PathVali
     purpose: input.purpose,
     maxDepth,
     revocation: input.revocation ?? 'crl-if-present',
+    crlsSupplied: crlsDer.length,
+    crlSignerDepth: 0,
     unknownStatus: input.unknownStatus ?? 'reject',
     ocsp: input.ocsp,
     verify: input.verifySignature ?? createWebCryptoVerifier(),
@@ -231,6 +270,10 @@ interface SearchSettings {
   readonly purpose: Purpose;
   readonly maxDepth: number;
   readonly revocation: 'none' | 'crl-if-present' | 'require';
+  /** How many CRLs the caller gave, decodable or not. */
+  readonly crlsSupplied: number;
+  /** 0 for the caller's validation; 1 and more inside the validation of a CRL signer's path. */
+  readonly crlSignerDepth: number;
   readonly unknownStatus: 'accept' | 'reject';
   readonly ocsp: PathValidationInput['ocsp'];
   readonly verify: (signed: Uint8Array, issuerSpki: Uint8Array) => Promise<boolean>;
@@ -249,8 +292,10 @@ class PathSearch {
   private readonly seenDer = new Map<string, Candidate>();
   private readonly spkiIndexes = new Map<string, number>();
   private readonly signatureResults = new Map<string, Promise<boolean>>();
-  private readonly crls: ParsedCrl[] = [];
-  private readonly crlProblems: string[] = [];
+  private crls: ParsedCrl[] = [];
+  private crlProblems: string[] = [];
+  private readonly crlSignatureResults = new Map<string, Promise<boolean>>();
+  private readonly signerPathResults = new Map<string, Promise<boolean>>();
   private readonly tried: TriedPath[] = [];
   private readonly pruned: PathValidationReason[] = [];
   private readonly prunedSeen = new Set<string>();
@@ -271,6 +316,10 @@ class PathSearch {
       // Junk among the inputs is ignored: it cannot be part of any path.
       return;
     }
+    this.addParsedCertificate(certificate, isAnchor);
+  }
+
+  addParsedCertificate(certificate: ParsedCertificate, isAnchor: boolean): void {
     const known = this.seenDer.get(certificate.id);
     if (known) {
       // The same certificate given as anchor and as intermediate is an anchor.
@@ -292,6 +341,12 @@ class PathSearch {
     } catch (error) {
       this.crlProblems.push(describeError(error));
     }
+  }
+
+  /** Uses another search's decoded CRLs (a CRL signer's path is judged with the same ones). */
+  shareCrls(crls: ParsedCrl[], problems: string[]): void {
+    this.crls = crls;
+    this.crlProblems = problems;
   }
 
   private register(certificate: ParsedCertificate, isAnchor: boolean): Candidate {
@@ -516,67 +571,197 @@ class PathSearch {
         if (why) add(reason(CHAIN_INVALID, 'POLICY_CHECK_FAILED', why, depth));
       }
     }
-    if (reasons.length > 0 || settings.revocation === 'none') return reasons;
+    if (reasons.length > 0 || !this.revocationChecked()) return reasons;
     this.checkBudget();
     for (let depth = 0; depth < last; depth++) {
-      const entry = await this.revocationReason(path[depth] as Candidate, path[depth + 1] as Candidate, depth);
+      const entry = await this.revocationReason(path, depth);
       this.checkBudget();
       if (entry) add(entry);
     }
     return reasons;
   }
 
-  private async revocationReason(subject: Candidate, issuer: Candidate, depth: number): Promise<PathValidationReason | undefined> {
+  /** Whether the revocation mode asks for a status at all (see the header). */
+  private revocationChecked(): boolean {
     const settings = this.settings;
-    const certificate = subject.certificate;
-    const unusable: string[] = [];
-    let sources = 0;
-    let good = false;
-    for (const crl of this.crls) {
-      if (!namesEqual(crl.issuer, certificate.issuer)) continue;
-      sources++;
-      const why = await this.crlUnusable(crl, issuer.certificate);
-      if (why) {
-        unusable.push(why);
+    if (settings.revocation === 'none') return false;
+    if (settings.revocation === 'require') return true;
+    return settings.crlsSupplied > 0 || settings.ocsp !== undefined;
+  }
+
+  /** The revocation verdict for `path[depth]` (RFC 5280 §6.3.3); undefined when not revoked, or unknown and accepted. */
+  private async revocationReason(path: readonly Candidate[], depth: number): Promise<PathValidationReason | undefined> {
+    const settings = this.settings;
+    const certificate = (path[depth] as Candidate).certificate;
+    const issuer = (path[depth + 1] as Candidate).certificate;
+    const notes: string[] = [];
+    const note = (text: string): void => {
+      if (!notes.includes(text)) notes.push(text);
+    };
+    // Only CRLs of the issuer, or of a CRL issuer its distribution points name, are worth explaining when out of scope.
+    const crlIssuers = readCrlDistributionPoints(certificate).points.flatMap((point) => point.crlIssuer ?? []);
+    const concerns = (crl: ParsedCrl): boolean =>
+      namesEqual(crl.issuer, certificate.issuer) || crlIssuers.some((name) => name.kind === 'directory' && namesEqual(name.name, crl.issuer));
+    let reasonsMask = 0;
+    for (let crlIndex = 0; crlIndex < this.crls.length; crlIndex++) {
+      const crl = this.crls[crlIndex] as ParsedCrl;
+      const scope = crlScopeOf(crl, certificate);
+      if (scope.reasonsMask === 0) {
+        if (concerns(crl)) note(`a CRL of ${formatDistinguishedName(crl.issuer)} is out of scope: ${scope.problems.join('; ')}`);
         continue;
       }
-      if (crl.revokedSerials.has(certificate.serialHex)) {
-        return reason('CERTIFICATE_REVOKED', 'REVOKED_BY_CRL', `serial ${certificate.serialHex} is on the issuer's CRL`, depth);
+      if (crl.problems.length > 0) {
+        note(`CRL refused: ${crl.problems.join('; ')}`);
+        continue;
       }
-      good = true;
+      const stale = crlFreshnessProblem(crl, settings.atSeconds);
+      if (stale) {
+        note(stale);
+        continue;
+      }
+      const unsigned = await this.crlSignatureProblem(crlIndex, crl, path, depth);
+      this.checkBudget();
+      if (unsigned) {
+        note(unsigned);
+        continue;
+      }
+      const entry = findCrlEntry(crl, certificate.issuer, certificate.serialHex);
+      // removeFromCRL undoes a hold (§6.3.3 j); every other listed reason, hold included, is revoked.
+      if (entry && entry.reasonCode !== CRL_REASON.removeFromCRL) return revokedReason(certificate, crl, entry, depth);
+      reasonsMask |= scope.reasonsMask;
     }
+    let good = reasonsMask === ALL_REASONS;
+    if (reasonsMask !== 0 && !good) note(`the usable CRLs cover only some revocation reasons; not covered: ${describeReasons(ALL_REASONS & ~reasonsMask)}`);
     if (settings.ocsp) {
-      sources++;
       let answer: 'good' | 'revoked' | 'unknown';
       try {
-        answer = await settings.ocsp(certificate.der, issuer.certificate.der);
+        answer = await settings.ocsp(certificate.der, issuer.der);
       } catch {
         answer = 'unknown';
       }
       if (answer === 'revoked') return reason('CERTIFICATE_REVOKED', 'REVOKED_BY_OCSP', 'the OCSP responder reports the certificate revoked', depth);
       if (answer === 'good') good = true;
-      else unusable.push('the OCSP responder does not know the status');
+      else note('the OCSP responder does not know the status');
     }
-    if (good) return undefined;
-    if (sources === 0 && settings.revocation === 'crl-if-present') return undefined;
-    if (settings.unknownStatus === 'accept') return undefined;
-    const detail = sources === 0 ? 'no CRL or OCSP answer is available' : unusable.join('; ');
-    return reason(CHAIN_INVALID, 'REVOCATION_UNKNOWN', `revocation status is unknown: ${detail}`, depth);
+    if (good || settings.unknownStatus === 'accept') return undefined;
+    if (this.crlProblems.length > 0) note(`${this.crlProblems.length} of the CRLs given cannot be decoded`);
+    if (notes.length === 0) note(this.crls.length === 0 && !settings.ocsp ? 'no CRL or OCSP answer is available' : `no CRL given covers certificates of ${formatDistinguishedName(certificate.issuer)}`);
+    return reason(CHAIN_INVALID, 'REVOCATION_UNKNOWN', `revocation status is unknown: ${notes.slice(0, REVOCATION_NOTES_MAX).join('; ')}`, depth);
   }
 
-  private async crlUnusable(crl: ParsedCrl, issuer: ParsedCertificate): Promise<string | undefined> {
-    if (crl.problems.length > 0) return `CRL refused: ${crl.problems.join('; ')}`;
-    if (crl.authorityKeyId && issuer.subjectKeyId && toHex(crl.authorityKeyId) !== toHex(issuer.subjectKeyId)) {
-      return 'the CRL was issued under another key of the issuer';
+  /**
+   * Why no authorized key signed `crl` for `path[depth]` (§6.3.3 f, g), or undefined
+   * when one did. See the header for who is authorized.
+   */
+  private async crlSignatureProblem(crlIndex: number, crl: ParsedCrl, path: readonly Candidate[], depth: number): Promise<string | undefined> {
+    const certificate = (path[depth] as Candidate).certificate;
+    const anchor = path[path.length - 1] as Candidate;
+    const direct = namesEqual(crl.issuer, certificate.issuer);
+    // Certificates of the CRL issuer already in the path above: validated with it, so trusted as signers.
+    const trusted: Candidate[] = [];
+    let superior: DistinguishedName | undefined;
+    for (let at = depth + 1; at < path.length; at++) {
+      const candidate = path[at] as Candidate;
+      if (!namesEqual(candidate.certificate.subject, crl.issuer)) {
+        // For a direct CRL only the unbroken run of the issuer's own certificates counts.
+        if (direct) break;
+        continue;
+      }
+      trusted.push(candidate);
+      superior = candidate.certificate.issuer;
     }
-    if (issuer.keyUsage && !issuer.keyUsage.has(KEY_USAGE.cRLSign)) return "the issuer's keyUsage does not assert cRLSign (RFC 5280 §6.3.3 f)";
-    if (this.settings.atSeconds < crl.thisUpdateSeconds) return 'the CRL is not yet valid (thisUpdate is after the validation time)';
-    if (crl.nextUpdateSeconds !== undefined && this.settings.atSeconds > crl.nextUpdateSeconds) return 'the CRL is stale (nextUpdate is before the validation time)';
-    this.checkBudget();
-    if (++this.signatureChecks > SIGNATURE_CHECKS_MAX) throw new BudgetExhausted(`more than ${SIGNATURE_CHECKS_MAX} signature checks`);
-    if (!(await this.safeVerify(crl.der, issuer.spki))) return "the CRL signature does not verify with the issuer's key";
-    return undefined;
+    const used = new Set(path.slice(0, depth + 1).map((candidate) => candidate.index));
+    for (const candidate of trusted) used.add(candidate.index);
+    let foreign = 0;
+    const others = (this.bySubject.get(crl.issuer.key) ?? []).filter((candidate) => {
+      if (used.has(candidate.index)) return false;
+      if (!direct) return true;
+      // A separate CRL key of a direct CRL is certified by the same CA, or self-issued by the issuer (key rollover).
+      const from = candidate.certificate.issuer;
+      const sameCa = namesEqual(from, crl.issuer) || (superior !== undefined && namesEqual(from, superior));
+      if (!sameCa) foreign++;
+      return sameCa;
+    });
+    const signers = [...trusted.map((candidate) => ({ candidate, needsPath: false })), ...others.slice(0, CRL_SIGNER_CANDIDATES_MAX).map((candidate) => ({ candidate, needsPath: candidate.index !== anchor.index }))];
+    const problems: string[] = [];
+    const problem = (text: string): void => {
+      if (!problems.includes(text)) problems.push(text);
+    };
+    if (foreign > 0) problem(`${foreign} certificate(s) named as the CRL issuer but issued by another CA may not sign its CRLs`);
+    if (signers.length === 0) problem(`no certificate of the CRL issuer ${formatDistinguishedName(crl.issuer)} that may sign its CRLs is available`);
+    for (const { candidate, needsPath } of signers) {
+      const why = crlSignerProblem(crl, candidate.certificate);
+      if (why) {
+        problem(why);
+        continue;
+      }
+      if (!(await this.crlSignatureHolds(crlIndex, crl, candidate))) {
+        problem('the CRL signature does not verify with the key of any certificate of its issuer');
+        continue;
+      }
+      if (needsPath && !(await this.signerPathValid(candidate, anchor))) {
+        problem('the certificate whose key signed the CRL has no valid path to the same trust anchor');
+        continue;
+      }
+      return undefined;
+    }
+    return problems.join('; ');
   }
+
+  private async crlSignatureHolds(crlIndex: number, crl: ParsedCrl, signer: Candidate): Promise<boolean> {
+    const cacheKey = `${crlIndex}:${signer.spkiIndex}`;
+    let result = this.crlSignatureResults.get(cacheKey);
+    if (!result) {
+      this.checkBudget();
+      if (++this.signatureChecks > SIGNATURE_CHECKS_MAX) throw new BudgetExhausted(`more than ${SIGNATURE_CHECKS_MAX} signature checks`);
+      result = this.safeVerify(crl.der, signer.certificate.spki);
+      this.crlSignatureResults.set(cacheKey, result);
+    }
+    return result;
+  }
+
+  /** Whether a CRL signer certificate has a valid path, revocation included, to `anchor` (§6.3.3 f). */
+  private signerPathValid(signer: Candidate, anchor: Candidate): Promise<boolean> {
+    // Deeper nesting would let a chain of CRL signers vouch for each other; it fails closed.
+    if (this.settings.crlSignerDepth >= CRL_SIGNER_DEPTH_MAX) return Promise.resolve(false);
+    const cacheKey = `${signer.index}:${anchor.index}`;
+    let result = this.signerPathResults.get(cacheKey);
+    if (!result) {
+      if (this.signerPathResults.size >= CRL_SIGNER_PATHS_MAX) return Promise.resolve(false);
+      result = this.validateSignerPath(signer, anchor);
+      this.signerPathResults.set(cacheKey, result);
+    }
+    return result;
+  }
+
+  private async validateSignerPath(signer: Candidate, anchor: Candidate): Promise<boolean> {
+    const nested = new PathSearch({ ...this.settings, purpose: 'any', crlSignerDepth: this.settings.crlSignerDepth + 1 });
+    nested.addLeaf(signer.certificate);
+    nested.addParsedCertificate(anchor.certificate, true);
+    for (const candidate of this.candidates) {
+      if (candidate !== this.leaf) nested.addParsedCertificate(candidate.certificate, false);
+    }
+    nested.shareCrls(this.crls, this.crlProblems);
+    return (await nested.run()).valid;
+  }
+}
+
+const REASON_NAMES: readonly (readonly [string, number])[] = Object.entries(REASON_FLAG);
+
+function describeReasons(mask: number): string {
+  return REASON_NAMES.filter(([, bit]) => (mask & bit) !== 0).map(([name]) => name).join(', ');
+}
+
+function revokedReason(certificate: ParsedCertificate, crl: ParsedCrl, entry: CrlEntry, depth: number): PathValidationReason {
+  const held = entry.reasonCode === CRL_REASON.certificateHold;
+  const name = entry.reasonCode === undefined ? undefined : Object.entries(CRL_REASON).find(([, code]) => code === entry.reasonCode)?.[0];
+  const state = held ? 'on hold' : 'revoked';
+  return reason(
+    'CERTIFICATE_REVOKED',
+    'REVOKED_BY_CRL',
+    `serial ${certificate.serialHex} is ${state} since ${isoSeconds(entry.revokedAtSeconds)}${name ? ` (${name})` : ''} on the CRL of ${formatDistinguishedName(crl.issuer)}`,
+    depth,
+  );
 }
 
 interface Problem {
