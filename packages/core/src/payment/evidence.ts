@@ -39,9 +39,7 @@ import { EXTENSION } from '../pki/oids.js';
 import { checkSignedDataSignature, OID_CMS, parseSignedData, type ParsedSignedData } from '../pki/cms.js';
 import { formatDistinguishedName, namesEqual } from '../pki/path-names.js';
 import { parseCertificate, type ParsedCertificate } from '../pki/path-certificate.js';
-import { parseCrl } from '../pki/path-crl.js';
-import { children, content, isUniversal, readIntegerBytes, readOid, readRoot, readTimeSeconds, sequence, TAG, type DerElement } from '../pki/path-der.js';
-import { readSigned, verifySignedWithWebCrypto } from '../pki/path-signature.js';
+import { crlStatusOf } from '../pki/path-crl.js';
 import { derToP1363 } from '../pki/signature.js';
 import { verifyTimeStampToken } from '../pki/time-stamp.js';
 import { validatePath, type PathValidationReason } from '../pki/validate-path.js';
@@ -390,77 +388,30 @@ function base64UrlBytes(text: string): Uint8Array {
   return Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
 }
 
-type CrlAnswer =
-  | { status: 'good' }
-  | { status: 'revoked'; revokedAtSeconds: number; reasonCode?: number; invalidityDateSeconds?: number }
-  | { status: 'unusable'; reason: string };
-
-/** One revoked entry of a CRL: its date, reason code and invalidity date (RFC 5280 §5.3). */
-function readEntry(entry: DerElement): { serialHex: string; revokedAtSeconds: number; reasonCode?: number; invalidityDateSeconds?: number } {
-  const parts = sequence(entry, 'revoked certificate');
-  const result: { serialHex: string; revokedAtSeconds: number; reasonCode?: number; invalidityDateSeconds?: number } = {
-    serialHex: toHex(readIntegerBytes(parts[0], 'userCertificate')), revokedAtSeconds: readTimeSeconds(parts[1], 'revocationDate'),
-  };
-  for (const extension of parts[2] ? sequence(parts[2], 'crlEntryExtensions') : []) {
-    const fields = sequence(extension, 'extension');
-    const oid = readOid(fields[0]);
-    const value = readRoot(content(fields[fields.length - 1]!));
-    if (oid === '2.5.29.21') result.reasonCode = content(value)[0] ?? 0;
-    else if (oid === '2.5.29.24') result.invalidityDateSeconds = readTimeSeconds(value, 'invalidityDate');
-  }
-  return result;
-}
-
-/**
- * What a current CRL says of `certificate` at `at`: usable only when it is the
- * certificate's issuer's, signed by the issuer's key, fresh at `at`, free of problems
- * the validator would refuse it for (and so of scope limits it cannot honour).
- */
-async function crlAnswer(crlDer: Uint8Array, certificate: ParsedCertificate, issuer: ParsedCertificate, at: Date): Promise<CrlAnswer> {
-  let crl;
-  try {
-    crl = parseCrl(crlDer);
-  } catch {
-    return { status: 'unusable', reason: 'unreadable CRL' };
-  }
-  if (!namesEqual(crl.issuer, certificate.issuer)) return { status: 'unusable', reason: 'a CRL of another issuer' };
-  if (crl.problems.length > 0) return { status: 'unusable', reason: crl.problems.join('; ') };
-  const atSeconds = Math.floor(at.getTime() / 1000);
-  if (atSeconds < crl.thisUpdateSeconds || (crl.nextUpdateSeconds !== undefined && atSeconds > crl.nextUpdateSeconds)) return { status: 'unusable', reason: 'the CRL is not current' };
-  if (!(await verifySignedWithWebCrypto(crlDer, issuer.spki).catch(() => false))) return { status: 'unusable', reason: "the CRL signature does not verify with the issuer's key" };
-  if (!crl.revokedSerials.has(certificate.serialHex)) return { status: 'good' };
-  const fields = sequence(readRoot(readSigned(crlDer).tbs), 'TBSCertList');
-  // revokedCertificates is the one SEQUENCE of SEQUENCEs in TBSCertList (the algorithm holds an OID, the issuer SETs).
-  const list = fields.find((f) => isUniversal(f, TAG.sequence) && children(f).length > 0 && children(f).every((e) => isUniversal(e, TAG.sequence)));
-  for (const entry of list ? children(list) : []) {
-    const read = readEntry(entry);
-    if (read.serialHex === certificate.serialHex) {
-      const { serialHex: _serial, ...rest } = read;
-      return { status: 'revoked', ...rest };
-    }
-  }
-  return { status: 'unusable', reason: 'the revoked entry cannot be read' };
-}
-
 /** The leaf's status now from the current CRL of its issuer (`chain` runs leaf → anchor). */
 async function statusNow(chain: Uint8Array[], crls: Uint8Array[], now: Date, timeStampMs: number | undefined): Promise<EvidenceStatusNow> {
   const checkedAt = now.toISOString();
   const leaf = parseCertificate(chain[0]!);
   const issuer = parseCertificate(chain[1]!);
   const problems: string[] = [];
+  let good = false;
   for (const crl of crls) {
-    const answer = await crlAnswer(crl, leaf, issuer, now);
-    if (answer.status === 'unusable') {
-      problems.push(answer.reason);
+    const answer = await crlStatusOf({ crl, certificate: leaf, signer: issuer, at: now });
+    if (!answer.usable) {
+      problems.push(...answer.problems);
       continue;
     }
-    if (answer.status === 'good') return { checkedAt, status: 'good' };
-    // A compromised key is untrustworthy from its invalidity date, which may predate the revocation.
-    const effectiveSeconds = Math.min(answer.revokedAtSeconds, answer.invalidityDateSeconds ?? Number.POSITIVE_INFINITY);
-    return {
-      checkedAt, status: 'revoked', revokedAt: iso(answer.revokedAtSeconds * 1000), ...(answer.reasonCode === undefined ? {} : { reasonCode: answer.reasonCode }),
-      revokedAfterTimeStamp: timeStampMs !== undefined && effectiveSeconds * 1000 > timeStampMs,
-    };
+    if (answer.revoked && answer.entry) {
+      const entry = answer.entry;
+      // A compromised key is untrustworthy from its invalidity date, which may predate the revocation.
+      const effectiveSeconds = Math.min(entry.revokedAtSeconds, entry.invalidityDateSeconds ?? Number.POSITIVE_INFINITY);
+      return {
+        checkedAt, status: 'revoked', revokedAt: iso(entry.revokedAtSeconds * 1000), ...(entry.reasonCode === undefined ? {} : { reasonCode: entry.reasonCode }),
+        revokedAfterTimeStamp: timeStampMs !== undefined && effectiveSeconds * 1000 > timeStampMs,
+      };
+    }
+    if (answer.allReasons) good = true;
   }
+  if (good) return { checkedAt, status: 'good' };
   return { checkedAt, status: 'unknown', detail: problems.length > 0 ? problems.join('; ') : 'no current CRL of the issuer was given' };
 }
