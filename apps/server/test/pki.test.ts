@@ -8,6 +8,9 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { Extension } from '@peculiar/asn1-x509';
+import { BasicOCSPResponse, OCSPRequest, OCSPResponse, OCSPResponseStatus, id_pkix_ocsp_nonce } from '@peculiar/asn1-ocsp';
 import { x509 } from '../src/services/pki/x509.js';
 import { EKU, EXTENSION } from '@coconutpay/core/pki/oids';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
@@ -196,6 +199,56 @@ describe('service CA and master certificates', () => {
       const bad = await t.app.inject({ method: 'POST', url: '/pki/ocsp', headers: { 'content-type': 'application/ocsp-request' }, payload: Buffer.from('not der') });
       expect(bad.statusCode).toBe(200);
       expect(openssl(['ocsp', '-respin', file('bad.der', bad.rawPayload), '-resp_text']).out).toMatch(/malformedrequest|malformed/i);
+    });
+
+    it('echoes a nonce of 1 to 32 bytes and answers 0 or 33 bytes with malformedRequest (RFC 9654)', async () => {
+      const bareFile = path.join(work, 'req-bare.der');
+      execFileSync('openssl', ['ocsp', '-issuer', caPaths.issuing, '-cert', file('nonce.pem', firstPem), '-reqout', bareFile, '-no_nonce']);
+      const bare = AsnConvert.parse(readFileSync(bareFile), OCSPRequest);
+      /** The bare request with the given nonce extension values (DER of the OCTET STRING each). */
+      const withNonces = (...values: Uint8Array[]) => {
+        const request = AsnConvert.parse(readFileSync(bareFile), OCSPRequest);
+        request.tbsRequest.requestExtensions = values.map((v) => new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(v) }));
+        return new Uint8Array(AsnConvert.serialize(request));
+      };
+      const octetString = (n: number) => new Uint8Array([0x04, n, ...Array.from({ length: n }, (_, i) => (i * 7 + 1) & 0xff)]);
+      const ask = async (der: Uint8Array) => {
+        const res = await t.app.inject({ method: 'POST', url: '/pki/ocsp', headers: { 'content-type': 'application/ocsp-request' }, payload: Buffer.from(der) });
+        expect(res.statusCode).toBe(200);
+        return { der: res.rawPayload, parsed: AsnConvert.parse(res.rawPayload, OCSPResponse) };
+      };
+      expect(bare.tbsRequest.requestExtensions).toBeUndefined();
+
+      for (const n of [1, 32]) {
+        const requestDer = withNonces(octetString(n));
+        const { der, parsed } = await ask(requestDer);
+        expect(parsed.responseStatus, `${n} bytes`).toBe(OCSPResponseStatus.successful);
+        const basic = AsnConvert.parse(parsed.responseBytes!.response.buffer, BasicOCSPResponse);
+        const echoed = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
+        expect(Buffer.from(echoed!.extnValue.buffer)).toEqual(Buffer.from(octetString(n)));
+        // OpenSSL compares the nonces itself (it has the request) and checks the signature.
+        const judged = await opensslAsync(['ocsp', '-reqin', file(`nonce-${n}.req`, requestDer), '-respin', file(`nonce-${n}.resp`, der), '-CAfile', caPaths.chain]);
+        expect(judged.out, judged.out).toMatch(/Response verify OK/);
+        expect(judged.out).not.toMatch(/nonce/i);
+      }
+
+      for (const value of [octetString(0), octetString(33), new Uint8Array([0x04, 0x81, 0x21, ...new Uint8Array(33)]), new Uint8Array([0x02, 0x01, 0x05]), new Uint8Array([0x04, 0x05, 1, 2])]) {
+        const { parsed } = await ask(withNonces(value));
+        expect(parsed.responseStatus, Buffer.from(value).toString('hex')).toBe(OCSPResponseStatus.malformedRequest);
+        expect(parsed.responseBytes).toBeUndefined();
+      }
+      expect((await ask(withNonces(octetString(16), octetString(16)))).parsed.responseStatus).toBe(OCSPResponseStatus.malformedRequest);
+    });
+
+    it('openssl ocsp -reqin with its own nonce gets a verified answer carrying that nonce', async () => {
+      const reqFile = path.join(work, 'req-nonce.der');
+      execFileSync('openssl', ['ocsp', '-issuer', caPaths.issuing, '-cert', file('nonce-openssl.pem', firstPem), '-reqout', reqFile]);
+      expect(openssl(['ocsp', '-reqin', reqFile, '-req_text']).out).toMatch(/OCSP Nonce/);
+      const answer = await opensslAsync(['ocsp', '-reqin', reqFile, '-url', `${baseUrl}/pki/ocsp`, '-CAfile', caPaths.chain, '-resp_text']);
+      expect(answer.out, answer.out).toMatch(/Response verify OK/);
+      expect(answer.out).toMatch(/OCSP Nonce/);
+      expect(answer.out).not.toMatch(/WARNING: no nonce|nonce verify error/i);
+      expect(answer.out).toMatch(/Cert Status: revoked/);
     });
   });
 
