@@ -273,6 +273,22 @@ describe('service CA and master certificates', () => {
       expect((await c.request('POST', '/api/certificates/master', { csrPem: rsaCsr.toString('pem') })).json().code).toBe('CERTIFICATE_KEY_UNSUPPORTED');
     });
 
+    it('a CSR signed with SHA-1 → CSR_SIGNATURE_ALGORITHM_WEAK, whether made here or by openssl req -sha1', async () => {
+      const c = await newClient(t, 'buyer');
+      const made = await csrPem(await keyPair(), 'x', 'SHA-1');
+      const res = await c.request('POST', '/api/certificates/master', { csrPem: made });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'CSR_SIGNATURE_ALGORITHM_WEAK', detail: expect.stringContaining('ecdsa-with-SHA1') });
+      const key = path.join(work, 'sha1-ec.pem');
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+      const byOpenssl = execFileSync('openssl', ['req', '-new', '-sha1', '-key', key, '-subj', '/CN=x'], { encoding: 'utf8' });
+      expect(openssl(['req', '-in', file('sha1.csr', byOpenssl), '-noout', '-text']).out).toContain('ecdsa-with-SHA1');
+      expect((await c.request('POST', '/api/certificates/master', { csrPem: byOpenssl })).json().code).toBe('CSR_SIGNATURE_ALGORITHM_WEAK');
+      // The same key signing with SHA-256 is accepted: the digest alone was the reason.
+      const sha256 = execFileSync('openssl', ['req', '-new', '-sha256', '-key', key, '-subj', '/CN=x'], { encoding: 'utf8' });
+      expect((await c.request('POST', '/api/certificates/master', { csrPem: sha256 })).statusCode).toBe(201);
+    });
+
     it('issuing for another user is impossible: identity comes from the session', async () => {
       const c = await newClient(t, 'buyer');
       const res = await c.request('POST', '/api/certificates/master', { csrPem: await csrPem(await keyPair()), userId: buyer.userId });
