@@ -384,3 +384,66 @@ describe('service CA and master certificates', () => {
     });
   });
 });
+
+describe('CRLs keep revoked certificates after they expire (expiredCertsOnCRL)', () => {
+  let t: TestApp;
+  let chainFile: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { CA_KEY_PASSPHRASE: 'test CA passphrase, long enough', CERT_VALIDITY_DAYS: '1' } });
+    chainFile = file('expired-chain.pem', (await t.app.inject({ method: 'GET', url: '/pki/ca.pem' })).body);
+  });
+  afterAll(async () => t.close());
+
+  const crlOf = async (issuerId: string) => {
+    const res = await t.app.inject({ method: 'GET', url: `/pki/crl/${issuerId}.crl` });
+    expect(res.statusCode).toBe(200);
+    return res.rawPayload;
+  };
+  /** The DER GeneralizedTime of a date at whole seconds: what expiredCertsOnCRL must hold. */
+  const generalizedTime = (date: Date) => {
+    const text = new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z').replace(/[-:T]/g, '');
+    return Buffer.concat([Buffer.from([0x18, text.length]), Buffer.from(text, 'ascii')]);
+  };
+
+  it('lists a revoked certificate after its notAfter, marks the CRL non-critically, and OpenSSL accepts it', async () => {
+    const holder = await newClient(t, 'buyer');
+    const revoked = (await holder.request('POST', '/api/certificates/master', { csrPem: await csrPem(await keyPair()) })).json();
+    expect((await holder.request('POST', `/api/certificates/${revoked.certificate.id}/revoke`, { reason: 'keyCompromise' })).statusCode).toBe(200);
+    const active = (await (await newClient(t, 'buyer')).request('POST', '/api/certificates/master', { csrPem: await csrPem(await keyPair()) })).json();
+    const serialOf = (pem: string) => new x509.X509Certificate(pem).serialNumber.toLowerCase();
+    const issuing = t.app.internals.ca.issuing;
+
+    t.clock.advance(revoked.certificate.notAfterMs - t.clock.nowMs + 2 * 3_600_000);
+    const der = await crlOf(issuing.id);
+    const crl = new x509.X509Crl(der);
+    // Made after the certificate expired: only keeping expired entries can put it here.
+    expect(crl.thisUpdate.getTime()).toBeGreaterThan(revoked.certificate.notAfterMs);
+    const serials = crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^(00)+/, ''));
+    expect(serials).toContain(serialOf(revoked.certificatePem).replace(/^(00)+/, ''));
+    expect(serials).not.toContain(serialOf(active.certificatePem).replace(/^(00)+/, ''));
+
+    const marker = crl.extensions.find((e) => e.type === '2.5.29.60');
+    expect(marker, 'expiredCertsOnCRL').toBeDefined();
+    expect(marker!.critical).toBe(false);
+    // Kept since the issuer began: the issuer certificate's notBefore.
+    expect(Buffer.from(marker!.value)).toEqual(generalizedTime(issuing.certificate.notBefore));
+
+    const crlFile = file('expired.crl', der);
+    const text = openssl(['crl', '-inform', 'DER', '-in', crlFile, '-text', '-noout']);
+    expect(text.status, text.out).toBe(0);
+    expect(text.out).toMatch(/X509v3 Expired Certs On CRL|2\.5\.29\.60/);
+    expect(text.out).not.toMatch(/(X509v3 Expired Certs On CRL|2\.5\.29\.60):\s*critical/);
+    expect(text.out.toLowerCase()).toContain(serialOf(revoked.certificatePem).replace(/^(00)+/, '').slice(0, 16));
+    const verified = await opensslAsync(['crl', '-inform', 'DER', '-in', crlFile, '-CAfile', chainFile, '-noout']);
+    expect(verified.out, verified.out).toMatch(/verify OK/);
+  });
+
+  it('marks the root CRL too, with the root certificate notBefore', async () => {
+    const root = t.app.internals.ca.root;
+    const crl = new x509.X509Crl(await crlOf(root.id));
+    const marker = crl.extensions.find((e) => e.type === '2.5.29.60');
+    expect(marker?.critical).toBe(false);
+    expect(Buffer.from(marker!.value)).toEqual(generalizedTime(root.certificate.notBefore));
+  });
+});
