@@ -416,7 +416,7 @@ describe('CRLs keep revoked certificates after they expire (expiredCertsOnCRL)',
 
     t.clock.advance(revoked.certificate.notAfterMs - t.clock.nowMs + 2 * 3_600_000);
     const der = await crlOf(issuing.id);
-    const crl = new x509.X509Crl(der);
+    const crl = new x509.X509Crl(new Uint8Array(der));
     // Made after the certificate expired: only keeping expired entries can put it here.
     expect(crl.thisUpdate.getTime()).toBeGreaterThan(revoked.certificate.notAfterMs);
     const serials = crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^(00)+/, ''));
@@ -441,7 +441,7 @@ describe('CRLs keep revoked certificates after they expire (expiredCertsOnCRL)',
 
   it('marks the root CRL too, with the root certificate notBefore', async () => {
     const root = t.app.internals.ca.root;
-    const crl = new x509.X509Crl(await crlOf(root.id));
+    const crl = new x509.X509Crl(new Uint8Array(await crlOf(root.id)));
     const marker = crl.extensions.find((e) => e.type === '2.5.29.60');
     expect(marker?.critical).toBe(false);
     expect(Buffer.from(marker!.value)).toEqual(generalizedTime(root.certificate.notBefore));
