@@ -79,8 +79,9 @@ export class CertificatesRepository {
 
   /**
    * Every revoked certificate of an issuer, expired or not: a CRL's entries. Expired ones
-   * stay so that a later CRL still proves their status (RFC 5280 §5.2, X.509's
-   * expiredCertsOnCRL); revocations are few next to issued certificates, so the list stays short.
+   * stay so that a later CRL still proves their status (RFC 5280 §3.3 would let them go;
+   * the CRL announces keeping them with X.509's expiredCertsOnCRL). Revocations are few
+   * next to issued certificates, so the list stays short.
    */
   async revokedOf(issuerId: string): Promise<{ serialHex: string; revokedAtMs: number; revocationReason: string | null }[]> {
     const rows = await this.db

@@ -5,7 +5,7 @@
  * lapses before its successor exists.
  *
  * Revoked certificates stay on the CRL after they expire, and the CRL says so with
- * expiredCertsOnCRL (X.509 §9.6.2.9, OID 2.5.29.60). Its date is the issuer certificate's
+ * expiredCertsOnCRL (ITU-T X.509, OID 2.5.29.60). Its date is the issuer certificate's
  * notBefore: certificate rows are never deleted, so every certificate the issuer ever
  * revoked is listed, and no certificate of it can have expired before the issuer existed.
  */
