@@ -435,7 +435,7 @@ describe('CRLs keep revoked certificates after they expire (expiredCertsOnCRL)',
     expect(text.out).toMatch(/X509v3 Expired Certs On CRL|2\.5\.29\.60/);
     expect(text.out).not.toMatch(/(X509v3 Expired Certs On CRL|2\.5\.29\.60):\s*critical/);
     expect(text.out.toLowerCase()).toContain(serialOf(revoked.certificatePem).replace(/^(00)+/, '').slice(0, 16));
-    const verified = await opensslAsync(['crl', '-inform', 'DER', '-in', crlFile, '-CAfile', chainFile, '-noout']);
+    const verified = await opensslAsync(['crl', '-verify', '-inform', 'DER', '-in', crlFile, '-CAfile', chainFile, '-noout']);
     expect(verified.out, verified.out).toMatch(/verify OK/);
   });
 
