@@ -25,6 +25,7 @@ const EnvSchema = Type.Object({
   CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 825, default: 365 }),
   TOP_UP_DAILY_LIMIT_WON: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, default: 5_000_000 }),
   MAX_ADDITIONAL_CERTIFICATES: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  NODE_ENV: Type.Optional(Type.String({ minLength: 1 })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -39,6 +40,14 @@ export interface Config {
   databaseUrl: string;
   databaseEngine: DatabaseEngine;
   publicUrl: string;
+  /**
+   * Whether `publicUrl` is the `http(s)://localhost:<PORT>` default because PUBLIC_URL was
+   * not set. The CA writes `publicUrl` into every certificate's CRL and OCSP URLs, so with
+   * the default no other machine can check a certificate's status.
+   */
+  publicUrlIsDefault: boolean;
+  /** NODE_ENV=production: settings that only suit a developer's machine are refused. */
+  production: boolean;
   tls: { cert: Buffer; key: Buffer } | undefined;
   trustProxy: boolean | number;
   redisUrl: string | undefined;
@@ -114,6 +123,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
   const candidate = Value.Default(EnvSchema, Value.Convert(EnvSchema, known));
   const problems = [...Value.Errors(EnvSchema, candidate)].map((e) => `${e.path.slice(1) || '(root)'}: ${e.message}`);
   if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) problems.push('TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  if (known.NODE_ENV === 'production' && known.PUBLIC_URL === undefined) {
+    problems.push(`PUBLIC_URL: must be set when NODE_ENV=production; its localhost default would be written into every certificate's CRL and OCSP URLs`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const e = candidate as Env;
 
@@ -132,6 +144,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     databaseUrl,
     databaseEngine,
     publicUrl,
+    // An override of publicUrl (tests, the benchmark) is a chosen address, not the default.
+    publicUrlIsDefault: e.PUBLIC_URL === undefined && overrides.publicUrl === undefined,
+    production: e.NODE_ENV === 'production',
     tls,
     trustProxy,
     redisUrl: e.REDIS_URL,
@@ -155,4 +170,21 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     ...overrides,
   };
   return Object.freeze(config);
+}
+
+/**
+ * The one start-up warning for a PUBLIC_URL left at its localhost default, or `undefined`
+ * when PUBLIC_URL was set. `main.ts` logs it once per start; production never gets here,
+ * because `loadConfig` refuses the default there.
+ *
+ * @example
+ * const warning = publicUrlDefaultWarning(config);
+ * if (warning) app.log.warn(warning);
+ */
+export function publicUrlDefaultWarning(config: Pick<Config, 'publicUrl' | 'publicUrlIsDefault'>): string | undefined {
+  if (!config.publicUrlIsDefault) return undefined;
+  return (
+    `WARNING: PUBLIC_URL is not set, so ${config.publicUrl} is baked into every certificate's CRL and OCSP URLs ` +
+    `and no other machine can check certificate status; set PUBLIC_URL to the address users reach (NODE_ENV=production refuses to start without it)`
+  );
 }

@@ -2,7 +2,7 @@
  * Process entry: the only reader of `process.env` and the only caller of `listen`.
  */
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, publicUrlDefaultWarning } from './config.js';
 
 async function main(): Promise<void> {
   let config;
@@ -24,6 +24,8 @@ async function main(): Promise<void> {
   }
   await app.listen({ port: config.port, host: config.host });
   app.log.info(`CoconutPay is running at ${config.publicUrl} (database: ${config.databaseEngine})`);
+  const publicUrlWarning = publicUrlDefaultWarning(config);
+  if (publicUrlWarning) app.log.warn(publicUrlWarning);
 }
 
 main().catch((error: unknown) => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, publicUrlDefaultWarning } from '../src/config.js';
 import { buyerRegistration, newClient, startTestApp, type TestApp } from './helpers.js';
 
 describe('operations endpoints', () => {
@@ -235,5 +235,38 @@ describe('configuration', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'cp-cfg-')), 'url');
     writeFileSync(file, 'postgres://u@h/secretdb\n');
     expect(loadConfig({ DATABASE_URL_FILE: file }).databaseUrl).toBe('postgres://u@h/secretdb');
+  });
+
+  it('knows when PUBLIC_URL is left at its localhost default, and warns about it in one line', () => {
+    const byDefault = loadConfig({ PORT: '8080' });
+    expect(byDefault).toMatchObject({ publicUrl: 'http://localhost:8080', publicUrlIsDefault: true, production: false });
+    const warning = publicUrlDefaultWarning(byDefault)!;
+    expect(warning).not.toContain('\n');
+    for (const words of ['PUBLIC_URL', 'http://localhost:8080', 'CRL', 'OCSP', 'every certificate', 'the address users reach']) expect(warning).toContain(words);
+    const chosen = loadConfig({ PUBLIC_URL: 'https://pay.example.test/' });
+    expect(chosen).toMatchObject({ publicUrl: 'https://pay.example.test', publicUrlIsDefault: false });
+    expect(publicUrlDefaultWarning(chosen)).toBeUndefined();
+    // An empty variable is an unset one.
+    expect(loadConfig({ PUBLIC_URL: '' }).publicUrlIsDefault).toBe(true);
+    expect(loadConfig({}, { publicUrl: 'http://127.0.0.1:4000' }).publicUrlIsDefault).toBe(false);
+  });
+
+  it('refuses the localhost PUBLIC_URL default under NODE_ENV=production, listed with the other problems', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return undefined;
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems({ NODE_ENV: 'production' })).toEqual([expect.stringMatching(/^PUBLIC_URL: must be set when NODE_ENV=production.*CRL and OCSP/)]);
+    expect(problems({ NODE_ENV: 'production', PUBLIC_URL: '' })).toHaveLength(1);
+    const several = problems({ NODE_ENV: 'production', PORT: 'eighty' })!;
+    expect(several).toHaveLength(2);
+    expect(several.join('\n')).toMatch(/PORT[\s\S]*PUBLIC_URL/);
+    expect(loadConfig({ NODE_ENV: 'production', PUBLIC_URL: 'https://pay.example.test' })).toMatchObject({ production: true, publicUrlIsDefault: false });
+    for (const other of ['development', 'test']) expect(loadConfig({ NODE_ENV: other }).publicUrlIsDefault).toBe(true);
   });
 });

@@ -8,6 +8,9 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { Extension } from '@peculiar/asn1-x509';
+import { BasicOCSPResponse, OCSPRequest, OCSPResponse, OCSPResponseStatus, id_pkix_ocsp_nonce } from '@peculiar/asn1-ocsp';
 import { x509 } from '../src/services/pki/x509.js';
 import { EKU, EXTENSION } from '@coconutpay/core/pki/oids';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
@@ -197,6 +200,56 @@ describe('service CA and master certificates', () => {
       expect(bad.statusCode).toBe(200);
       expect(openssl(['ocsp', '-respin', file('bad.der', bad.rawPayload), '-resp_text']).out).toMatch(/malformedrequest|malformed/i);
     });
+
+    it('echoes a nonce of 1 to 32 bytes and answers 0 or 33 bytes with malformedRequest (RFC 9654)', async () => {
+      const bareFile = path.join(work, 'req-bare.der');
+      execFileSync('openssl', ['ocsp', '-issuer', caPaths.issuing, '-cert', file('nonce.pem', firstPem), '-reqout', bareFile, '-no_nonce']);
+      const bare = AsnConvert.parse(readFileSync(bareFile), OCSPRequest);
+      /** The bare request with the given nonce extension values (DER of the OCTET STRING each). */
+      const withNonces = (...values: Uint8Array[]) => {
+        const request = AsnConvert.parse(readFileSync(bareFile), OCSPRequest);
+        request.tbsRequest.requestExtensions = values.map((v) => new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(v) }));
+        return new Uint8Array(AsnConvert.serialize(request));
+      };
+      const octetString = (n: number) => new Uint8Array([0x04, n, ...Array.from({ length: n }, (_, i) => (i * 7 + 1) & 0xff)]);
+      const ask = async (der: Uint8Array) => {
+        const res = await t.app.inject({ method: 'POST', url: '/pki/ocsp', headers: { 'content-type': 'application/ocsp-request' }, payload: Buffer.from(der) });
+        expect(res.statusCode).toBe(200);
+        return { der: res.rawPayload, parsed: AsnConvert.parse(res.rawPayload, OCSPResponse) };
+      };
+      expect(bare.tbsRequest.requestExtensions).toBeUndefined();
+
+      for (const n of [1, 32]) {
+        const requestDer = withNonces(octetString(n));
+        const { der, parsed } = await ask(requestDer);
+        expect(parsed.responseStatus, `${n} bytes`).toBe(OCSPResponseStatus.successful);
+        const basic = AsnConvert.parse(parsed.responseBytes!.response.buffer, BasicOCSPResponse);
+        const echoed = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
+        expect(Buffer.from(echoed!.extnValue.buffer)).toEqual(Buffer.from(octetString(n)));
+        // OpenSSL compares the nonces itself (it has the request) and checks the signature.
+        const judged = await opensslAsync(['ocsp', '-reqin', file(`nonce-${n}.req`, requestDer), '-respin', file(`nonce-${n}.resp`, der), '-CAfile', caPaths.chain]);
+        expect(judged.out, judged.out).toMatch(/Response verify OK/);
+        expect(judged.out).not.toMatch(/nonce/i);
+      }
+
+      for (const value of [octetString(0), octetString(33), new Uint8Array([0x04, 0x81, 0x21, ...new Uint8Array(33)]), new Uint8Array([0x02, 0x01, 0x05]), new Uint8Array([0x04, 0x05, 1, 2])]) {
+        const { parsed } = await ask(withNonces(value));
+        expect(parsed.responseStatus, Buffer.from(value).toString('hex')).toBe(OCSPResponseStatus.malformedRequest);
+        expect(parsed.responseBytes).toBeUndefined();
+      }
+      expect((await ask(withNonces(octetString(16), octetString(16)))).parsed.responseStatus).toBe(OCSPResponseStatus.malformedRequest);
+    });
+
+    it('openssl ocsp -reqin with its own nonce gets a verified answer carrying that nonce', async () => {
+      const reqFile = path.join(work, 'req-nonce.der');
+      execFileSync('openssl', ['ocsp', '-issuer', caPaths.issuing, '-cert', file('nonce-openssl.pem', firstPem), '-reqout', reqFile]);
+      expect(openssl(['ocsp', '-reqin', reqFile, '-req_text']).out).toMatch(/OCSP Nonce/);
+      const answer = await opensslAsync(['ocsp', '-reqin', reqFile, '-url', `${baseUrl}/pki/ocsp`, '-CAfile', caPaths.chain, '-resp_text']);
+      expect(answer.out, answer.out).toMatch(/Response verify OK/);
+      expect(answer.out).toMatch(/OCSP Nonce/);
+      expect(answer.out).not.toMatch(/WARNING: no nonce|nonce verify error/i);
+      expect(answer.out).toMatch(/Cert Status: revoked/);
+    });
   });
 
   describe('refusals', () => {
@@ -218,6 +271,22 @@ describe('service CA and master certificates', () => {
       const rsa = (await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
       const rsaCsr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=x', keys: rsa, signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5' } });
       expect((await c.request('POST', '/api/certificates/master', { csrPem: rsaCsr.toString('pem') })).json().code).toBe('CERTIFICATE_KEY_UNSUPPORTED');
+    });
+
+    it('a CSR signed with SHA-1 → CSR_SIGNATURE_ALGORITHM_WEAK, whether made here or by openssl req -sha1', async () => {
+      const c = await newClient(t, 'buyer');
+      const made = await csrPem(await keyPair(), 'x', 'SHA-1');
+      const res = await c.request('POST', '/api/certificates/master', { csrPem: made });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'CSR_SIGNATURE_ALGORITHM_WEAK', detail: expect.stringContaining('ecdsa-with-SHA1') });
+      const key = path.join(work, 'sha1-ec.pem');
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+      const byOpenssl = execFileSync('openssl', ['req', '-new', '-sha1', '-key', key, '-subj', '/CN=x'], { encoding: 'utf8' });
+      expect(openssl(['req', '-in', file('sha1.csr', byOpenssl), '-noout', '-text']).out).toContain('ecdsa-with-SHA1');
+      expect((await c.request('POST', '/api/certificates/master', { csrPem: byOpenssl })).json().code).toBe('CSR_SIGNATURE_ALGORITHM_WEAK');
+      // The same key signing with SHA-256 is accepted: the digest alone was the reason.
+      const sha256 = execFileSync('openssl', ['req', '-new', '-sha256', '-key', key, '-subj', '/CN=x'], { encoding: 'utf8' });
+      expect((await c.request('POST', '/api/certificates/master', { csrPem: sha256 })).statusCode).toBe(201);
     });
 
     it('issuing for another user is impossible: identity comes from the session', async () => {
@@ -313,5 +382,68 @@ describe('service CA and master certificates', () => {
       tampered[tampered.length - 3] = (tampered[tampered.length - 3]! + 1) & 0xff;
       expect((await verifier.verify(tampered, 'payment', t.clock.nowMs)).valid).toBe(false);
     });
+  });
+});
+
+describe('CRLs keep revoked certificates after they expire (expiredCertsOnCRL)', () => {
+  let t: TestApp;
+  let chainFile: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { CA_KEY_PASSPHRASE: 'test CA passphrase, long enough', CERT_VALIDITY_DAYS: '1' } });
+    chainFile = file('expired-chain.pem', (await t.app.inject({ method: 'GET', url: '/pki/ca.pem' })).body);
+  });
+  afterAll(async () => t.close());
+
+  const crlOf = async (issuerId: string) => {
+    const res = await t.app.inject({ method: 'GET', url: `/pki/crl/${issuerId}.crl` });
+    expect(res.statusCode).toBe(200);
+    return res.rawPayload;
+  };
+  /** The DER GeneralizedTime of a date at whole seconds: what expiredCertsOnCRL must hold. */
+  const generalizedTime = (date: Date) => {
+    const text = new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z').replace(/[-:T]/g, '');
+    return Buffer.concat([Buffer.from([0x18, text.length]), Buffer.from(text, 'ascii')]);
+  };
+
+  it('lists a revoked certificate after its notAfter, marks the CRL non-critically, and OpenSSL accepts it', async () => {
+    const holder = await newClient(t, 'buyer');
+    const revoked = (await holder.request('POST', '/api/certificates/master', { csrPem: await csrPem(await keyPair()) })).json();
+    expect((await holder.request('POST', `/api/certificates/${revoked.certificate.id}/revoke`, { reason: 'keyCompromise' })).statusCode).toBe(200);
+    const active = (await (await newClient(t, 'buyer')).request('POST', '/api/certificates/master', { csrPem: await csrPem(await keyPair()) })).json();
+    const serialOf = (pem: string) => new x509.X509Certificate(pem).serialNumber.toLowerCase();
+    const issuing = t.app.internals.ca.issuing;
+
+    t.clock.advance(revoked.certificate.notAfterMs - t.clock.nowMs + 2 * 3_600_000);
+    const der = await crlOf(issuing.id);
+    const crl = new x509.X509Crl(new Uint8Array(der));
+    // Made after the certificate expired: only keeping expired entries can put it here.
+    expect(crl.thisUpdate.getTime()).toBeGreaterThan(revoked.certificate.notAfterMs);
+    const serials = crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^(00)+/, ''));
+    expect(serials).toContain(serialOf(revoked.certificatePem).replace(/^(00)+/, ''));
+    expect(serials).not.toContain(serialOf(active.certificatePem).replace(/^(00)+/, ''));
+
+    const marker = crl.extensions.find((e) => e.type === '2.5.29.60');
+    expect(marker, 'expiredCertsOnCRL').toBeDefined();
+    expect(marker!.critical).toBe(false);
+    // Kept since the issuer began: the issuer certificate's notBefore.
+    expect(Buffer.from(marker!.value)).toEqual(generalizedTime(issuing.certificate.notBefore));
+
+    const crlFile = file('expired.crl', der);
+    const text = openssl(['crl', '-inform', 'DER', '-in', crlFile, '-text', '-noout']);
+    expect(text.status, text.out).toBe(0);
+    expect(text.out).toMatch(/X509v3 Expired Certs On CRL|2\.5\.29\.60/);
+    expect(text.out).not.toMatch(/(X509v3 Expired Certs On CRL|2\.5\.29\.60):\s*critical/);
+    expect(text.out.toLowerCase()).toContain(serialOf(revoked.certificatePem).replace(/^(00)+/, '').slice(0, 16));
+    const verified = await opensslAsync(['crl', '-verify', '-inform', 'DER', '-in', crlFile, '-CAfile', chainFile, '-noout']);
+    expect(verified.out, verified.out).toMatch(/verify OK/);
+  });
+
+  it('marks the root CRL too, with the root certificate notBefore', async () => {
+    const root = t.app.internals.ca.root;
+    const crl = new x509.X509Crl(new Uint8Array(await crlOf(root.id)));
+    const marker = crl.extensions.find((e) => e.type === '2.5.29.60');
+    expect(marker?.critical).toBe(false);
+    expect(Buffer.from(marker!.value)).toEqual(generalizedTime(root.certificate.notBefore));
   });
 });

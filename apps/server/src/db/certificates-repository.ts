@@ -77,14 +77,18 @@ export class CertificatesRepository {
     return Number(result.numUpdatedRows);
   }
 
-  /** Revoked certificates of an issuer that have not expired: a CRL's entries. */
-  async revokedOf(issuerId: string, nowMs: number): Promise<{ serialHex: string; revokedAtMs: number; revocationReason: string | null }[]> {
+  /**
+   * Every revoked certificate of an issuer, expired or not: a CRL's entries. Expired ones
+   * stay so that a later CRL still proves their status (RFC 5280 §3.3 would let them go;
+   * the CRL announces keeping them with X.509's expiredCertsOnCRL). Revocations are few
+   * next to issued certificates, so the list stays short.
+   */
+  async revokedOf(issuerId: string): Promise<{ serialHex: string; revokedAtMs: number; revocationReason: string | null }[]> {
     const rows = await this.db
       .selectFrom('certificates')
       .select(['serialHex', 'revokedAtMs', 'revocationReason'])
       .where('issuerId', '=', issuerId)
       .where('status', '=', 'revoked')
-      .where('notAfterMs', '>', nowMs)
       .orderBy('revokedAtMs')
       .orderBy('serialHex')
       .execute();

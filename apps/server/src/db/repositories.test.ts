@@ -10,6 +10,7 @@ import { AMOUNT_MAX_WON, PRICE_MAX_WON } from '@coconutpay/core/money';
 import { PRODUCT_SORTS } from '@coconutpay/core/catalogue';
 import { enginesUnderTest, type EngineUnderTest } from '../../test/helpers.js';
 import { CartRepository } from './cart-repository.js';
+import { CertificatesRepository, type CertificateRecord } from './certificates-repository.js';
 import { isUniqueViolation, openDatabase, type DatabaseHandle } from './database.js';
 import { FUNDING_ACCOUNT_ID, LedgerRepository } from './ledger-repository.js';
 import { LoginThrottlesRepository } from './login-throttles-repository.js';
@@ -682,6 +683,39 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       const row = await db().selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       return Number(row.n);
     }
+  });
+
+  describe('CertificatesRepository', () => {
+    const certificates = () => new CertificatesRepository(db());
+
+    /** A certificate row of `issuerId` for a new user; only the fields a CRL reads matter. */
+    async function addCertificate(issuerId: string, fields: { notAfterMs: number; revokedAtMs?: number; reason?: string }): Promise<CertificateRecord> {
+      const user = await addUser('buyer');
+      const record: CertificateRecord = {
+        id: randomUUID(), userId: user.id, kind: 'master', serialHex: randomBytes(16).toString('hex'), issuerId, subject: `CN=${user.loginId}`,
+        spkiSha256Hex: randomBytes(32).toString('hex'), derBase64: 'AA==', status: fields.revokedAtMs === undefined ? 'active' : 'revoked',
+        activeMasterOf: null, notBeforeMs: T0_MS, notAfterMs: fields.notAfterMs, revokedAtMs: fields.revokedAtMs ?? null,
+        revocationReason: fields.revokedAtMs === undefined ? null : (fields.reason ?? 'keyCompromise'), deviceNickname: null,
+        approvedByCertificateId: null, lastUsedAtMs: null, createdAtMs: T0_MS,
+      };
+      await certificates().insert(db(), record);
+      return record;
+    }
+
+    it('revokedOf lists every revoked certificate of the issuer, expired ones included, in revocation order', async () => {
+      const issuerId = `issuer-${token()}`;
+      const day = 86_400_000;
+      // Expired long before any CRL made now: it must stay listed all the same.
+      const expired = await addCertificate(issuerId, { notAfterMs: T0_MS + day, revokedAtMs: T0_MS + 2 * 3_600_000, reason: 'superseded' });
+      const valid = await addCertificate(issuerId, { notAfterMs: Date.now() + 365 * day, revokedAtMs: T0_MS + 3_600_000 });
+      await addCertificate(issuerId, { notAfterMs: Date.now() + 365 * day });
+      await addCertificate(`other-${token()}`, { notAfterMs: Date.now() + 365 * day, revokedAtMs: T0_MS });
+      expect(await certificates().revokedOf(issuerId)).toEqual([
+        { serialHex: valid.serialHex, revokedAtMs: T0_MS + 3_600_000, revocationReason: 'keyCompromise' },
+        { serialHex: expired.serialHex, revokedAtMs: T0_MS + 2 * 3_600_000, revocationReason: 'superseded' },
+      ]);
+      expect(await certificates().revokedOf(`unknown-${token()}`)).toEqual([]);
+    });
   });
 });
 

@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
+import { weakCsrSignatureAlgorithm } from '@coconutpay/core/pki/csr';
 import { derUtf8String } from '@coconutpay/core/pki/der-writer';
 import { EKU, EXTENSION } from '@coconutpay/core/pki/oids';
 import type { CertificateRequestsRepository } from '../db/certificate-requests-repository.js';
@@ -70,14 +71,18 @@ export class CertificatesService {
     };
   }
 
-  /** Parses and checks a CSR: proof of possession and an ECDSA P-256 key. */
+  /** Parses and checks a CSR: a signature digest stronger than SHA-1, proof of possession and an ECDSA P-256 key. */
   async checkedCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
     let csr: x509.Pkcs10CertificateRequest;
+    let weakAlgorithm: string | undefined;
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
+      weakAlgorithm = weakCsrSignatureAlgorithm(new Uint8Array(csr.rawData));
     } catch (cause) {
       throw new AppError('CSR_INVALID', { cause });
     }
+    // Checked before the signature: with SHA-1 a verifying signature proves nothing anyway.
+    if (weakAlgorithm) throw new AppError('CSR_SIGNATURE_ALGORITHM_WEAK', { detail: `The request is signed with ${weakAlgorithm}; sign it with SHA-256 or stronger.` });
     const algorithm = csr.publicKey.algorithm as EcKeyAlgorithm;
     if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') throw new AppError('CERTIFICATE_KEY_UNSUPPORTED');
     let verified = false;

@@ -637,6 +637,7 @@ export const en: Messages = {
     CART_FULL: 'Your cart cannot hold any more products. Remove some and try again.',
     CSR_INVALID: 'The certificate request is malformed or its signature does not verify.',
     CERTIFICATE_KEY_UNSUPPORTED: 'Only ECDSA P-256 keys can be certified.',
+    CSR_SIGNATURE_ALGORITHM_WEAK: 'The certificate request is signed with SHA-1 or a weaker digest. Sign it with SHA-256 or stronger.',
     MASTER_CERTIFICATE_EXISTS: 'You already have a valid master certificate. If you lost your device, choose re-issue.',
     CERTIFICATE_NOT_FOUND: 'This certificate could not be found.',
     CERTIFICATE_NOT_OWNED: 'This certificate belongs to another user.',

@@ -641,6 +641,7 @@ export const ko = {
     CART_FULL: '장바구니에 더 담을 수 없습니다. 상품을 일부 삭제한 뒤 다시 시도해 주세요.',
     CSR_INVALID: '인증서 요청이 올바르지 않거나 서명이 맞지 않습니다.',
     CERTIFICATE_KEY_UNSUPPORTED: 'ECDSA P-256 키만 쓸 수 있습니다.',
+    CSR_SIGNATURE_ALGORITHM_WEAK: '인증서 요청이 SHA-1 이하의 약한 해시로 서명되었습니다. SHA-256 이상으로 서명해 주세요.',
     MASTER_CERTIFICATE_EXISTS: '유효한 마스터 인증서가 이미 있습니다. 기기를 잃어버렸다면 다시 발급을 선택하세요.',
     CERTIFICATE_NOT_FOUND: '인증서를 찾을 수 없습니다.',
     CERTIFICATE_NOT_OWNED: '다른 사용자의 인증서입니다.',

@@ -49,6 +49,7 @@ export const ERRORS = {
   // Certificates
   CSR_INVALID: { status: 400, title: 'The certificate request is malformed or its signature does not verify', transient: false },
   CERTIFICATE_KEY_UNSUPPORTED: { status: 400, title: 'The key must be an ECDSA P-256 key', transient: false },
+  CSR_SIGNATURE_ALGORITHM_WEAK: { status: 400, title: 'The certificate request is signed with SHA-1 or a weaker digest', transient: false },
   MASTER_CERTIFICATE_EXISTS: { status: 409, title: 'A valid master certificate already exists', transient: false },
   CERTIFICATE_NOT_FOUND: { status: 404, title: 'No such certificate', transient: false },
   CERTIFICATE_NOT_OWNED: { status: 403, title: 'This certificate belongs to another user', transient: false },

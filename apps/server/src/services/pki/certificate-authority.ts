@@ -154,8 +154,23 @@ export class CertificateAuthority {
     });
   }
 
-  /** A signed CRL of `issuer` listing `entries`, with a CRL number and an authority key id. */
-  async crl(issuer: Issuer, entries: { serialHex: string; revokedAt: Date; reason?: x509.X509CrlReason }[], crlNumber: number, thisUpdate: Date, nextUpdate: Date): Promise<ArrayBuffer> {
+  /**
+   * A signed CRL of `issuer` listing `entries`, with a CRL number, an authority key id and
+   * expiredCertsOnCRL: the entries include every revoked certificate that expired at or
+   * after `expiredKeptSince` (the caller's promise; the CA only signs it).
+   */
+  async crl(
+    issuer: Issuer,
+    entries: { serialHex: string; revokedAt: Date; reason?: x509.X509CrlReason }[],
+    crlNumber: number,
+    thisUpdate: Date,
+    nextUpdate: Date,
+    expiredKeptSince: Date,
+  ): Promise<ArrayBuffer> {
+    // ExpiredCertsOnCRL ::= GeneralizedTime, DER: YYYYMMDDHHMMSSZ, whole seconds (X.690 §11.7).
+    const keptSinceIso = new Date(Math.floor(expiredKeptSince.getTime() / 1000) * 1000).toISOString();
+    if (!/^\d{4}-/.test(keptSinceIso)) throw new RangeError('expiredCertsOnCRL needs a year from 0000 to 9999');
+    const keptSinceText = keptSinceIso.replace(/\.000Z$/, 'Z').replace(/[-:T]/g, '');
     const crl = await x509.X509CrlGenerator.create({
       issuer: issuer.certificate.subject,
       thisUpdate,
@@ -166,6 +181,8 @@ export class CertificateAuthority {
       extensions: [
         new x509.Extension('2.5.29.20', false, AsnConvert.serialize(new CRLNumber(crlNumber))),
         await x509.AuthorityKeyIdentifierExtension.create(issuer.certificate.publicKey),
+        // expiredCertsOnCRL (2.5.29.60); the value is 15 ASCII octets, so the length fits one octet.
+        new x509.Extension('2.5.29.60', false, new Uint8Array([0x18, keptSinceText.length, ...new TextEncoder().encode(keptSinceText)])),
       ],
     });
     return crl.rawData;

@@ -3,6 +3,11 @@
  * certificate of that issuer is revoked, and at least hourly; each new CRL takes the
  * next CRL number. `nextUpdate` leaves an hour of overlap so a cached copy never
  * lapses before its successor exists.
+ *
+ * Revoked certificates stay on the CRL after they expire, and the CRL says so with
+ * expiredCertsOnCRL (ITU-T X.509, OID 2.5.29.60). Its date is the issuer certificate's
+ * notBefore: certificate rows are never deleted, so every certificate the issuer ever
+ * revoked is listed, and no certificate of it can have expired before the issuer existed.
  */
 import type { CertificatesRepository } from '../../db/certificates-repository.js';
 import type { CertificateAuthority, Issuer } from './certificate-authority.js';
@@ -54,7 +59,7 @@ export class CrlPublisher {
   }
 
   private async make(issuer: Issuer, nowMs: number): Promise<CachedCrl> {
-    const revoked = await this.certificates.revokedOf(issuer.id, nowMs);
+    const revoked = await this.certificates.revokedOf(issuer.id);
     const number = await this.certificates.nextCrlNumber(issuer.id, nowMs);
     const thisUpdateMs = Math.floor(nowMs / 1000) * 1000;
     const der = await this.ca.crl(
@@ -63,6 +68,7 @@ export class CrlPublisher {
       number,
       new Date(thisUpdateMs),
       new Date(thisUpdateMs + NEXT_UPDATE_MS),
+      issuer.certificate.notBefore,
     );
     return { der: new Uint8Array(der), thisUpdateMs };
   }

@@ -18,6 +18,9 @@ const SHA256 = '2.16.840.1.101.3.4.2.1';
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 /** How long an answer may be cached by a client. */
 const VALIDITY_MS = 10 * 60_000;
+/** Nonce ::= OCTET STRING (SIZE(1..32)) (RFC 9654 §2.1). */
+const NONCE_LENGTH_MIN_BYTES = 1;
+const NONCE_LENGTH_MAX_BYTES = 32;
 
 const REASON_CODES: Record<string, number> = { unspecified: 0, keyCompromise: 1, affiliationChanged: 3, superseded: 4, cessationOfOperation: 5 };
 
@@ -25,6 +28,17 @@ function withoutLeadingZeros(bytes: Uint8Array): string {
   let i = 0;
   while (i < bytes.length - 1 && bytes[i] === 0) i++;
   return hex(bytes.subarray(i));
+}
+
+/**
+ * Whether an OCSP nonce extension's value is a DER OCTET STRING of 1 to 32 bytes. A DER
+ * length of 128 or more needs the long form, so any long form here is too long anyway;
+ * a value that is not exactly one OCTET STRING is as malformed as one of a wrong size.
+ */
+function nonceValueAcceptable(extnValue: Uint8Array): boolean {
+  if (extnValue.length < 2 || extnValue[0] !== 0x04 || (extnValue[1]! & 0x80) !== 0) return false;
+  const lengthBytes = extnValue[1]!;
+  return extnValue.length === 2 + lengthBytes && lengthBytes >= NONCE_LENGTH_MIN_BYTES && lengthBytes <= NONCE_LENGTH_MAX_BYTES;
 }
 
 /** Whole seconds: GeneralizedTime in OCSP answers carries no fraction. */
@@ -67,6 +81,12 @@ export class OcspResponder {
     }
     const list = request.tbsRequest.requestList;
     if (list.length === 0 || list.length > 10) return statusOnly(OCSPResponseStatus.malformedRequest);
+    const nonces = request.tbsRequest.requestExtensions?.filter((e) => e.extnID === id_pkix_ocsp_nonce) ?? [];
+    // RFC 9654 §2.1: a nonce outside 1..32 bytes is answered with malformedRequest; a second
+    // nonce extension breaks the at-most-once rule for extensions (RFC 5280 §4.2).
+    if (nonces.length > 1) return statusOnly(OCSPResponseStatus.malformedRequest);
+    const nonce = nonces[0];
+    if (nonce && !nonceValueAcceptable(new Uint8Array(nonce.extnValue.buffer))) return statusOnly(OCSPResponseStatus.malformedRequest);
     const nowMs = this.clock();
     const responses: SingleResponse[] = [];
     for (const { reqCert } of list) {
@@ -83,7 +103,6 @@ export class OcspResponder {
       } else certStatus = new CertStatus({ good: null });
       responses.push(new SingleResponse({ certID: reqCert, certStatus, thisUpdate: toSecond(nowMs), nextUpdate: toSecond(nowMs + VALIDITY_MS) }));
     }
-    const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
     const issuerCert = AsnConvert.parse(this.ca.issuing.certificate.rawData, Certificate);
     const keyHash = await crypto.subtle.digest('SHA-1', issuerCert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey);
     const tbs = new ResponseData({
