@@ -204,6 +204,15 @@ describe('evidence you can rely on', () => {
     });
   });
 
+  it('a signed file whose content is no payment authorization (a command without payee) → EVIDENCE_INVALID, answered, not a server error', async () => {
+    const { opened } = await paid(alice);
+    const { payee: _payee, ...withoutPayee } = opened.command;
+    const forged = await forge({ content: authorizationOf(withoutPayee as PaymentCommand, opened.jws), signer: alice });
+    const { offline, online } = await judged(forged);
+    expect(failures(offline)).toEqual({ format: ['EVIDENCE_INVALID'] });
+    expect(failures(online)).toEqual({ format: ['EVIDENCE_INVALID'] });
+  });
+
   it('A refuses an authorization whose signed attributes do not name the signing certificate (counted as a failed try)', async () => {
     const created = await bob.client.request('POST', '/api/orders', { source: 'product', productId, quantity: 1 });
     const opened = await requestCommand(t, bob, created.json().id);

@@ -163,7 +163,13 @@ function readAuthorization(content: Uint8Array): PaymentAuthorization | undefine
     const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(content)) as PaymentAuthorization;
     const c = value?.command;
     if (value?.type !== 'coconutpay-payment-authorization' || typeof value.commandJws !== 'string' || !c || typeof c !== 'object') return undefined;
-    if (!Number.isSafeInteger(c.issuedAtMs) || !Number.isSafeInteger(c.expiresAtMs) || !Array.isArray(c.items) || typeof c.payer?.userId !== 'string') return undefined;
+    const text = (v: unknown): boolean => typeof v === 'string';
+    const whole = (v: unknown): boolean => Number.isSafeInteger(v);
+    // Everything the verdict shows must have its type, so that a crafted file cannot make a verdict unshowable.
+    if (!whole(c.issuedAtMs) || !whole(c.expiresAtMs) || !whole(c.amountWon) || !text(c.comId) || !text(c.orderNumber) || !text(c.currency)) return undefined;
+    if (!c.payer || !text(c.payer.userId) || !text(c.payer.loginId) || !text(c.payer.name)) return undefined;
+    if (!c.payee || !text(c.payee.storeName) || !text(c.payee.businessNumber)) return undefined;
+    if (!Array.isArray(c.items) || c.items.length > 1000 || !c.items.every((i) => i && text(i.name) && whole(i.quantity) && whole(i.lineTotalWon))) return undefined;
     return value;
   } catch {
     return undefined;
