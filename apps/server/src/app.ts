@@ -12,7 +12,7 @@ import { Type } from '@sinclair/typebox';
 import { TIMESTAMP_WINDOW_MS } from '@coconutpay/core/protocol';
 import type { Config } from './config.js';
 import { CartRepository } from './db/cart-repository.js';
-import { openDatabase, type DatabaseHandle } from './db/database.js';
+import { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './db/database.js';
 import { LedgerRepository } from './db/ledger-repository.js';
 import { LoginThrottlesRepository } from './db/login-throttles-repository.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -101,6 +101,13 @@ export interface BuildOptions {
   clock?: () => number;
   /** `false` silences logging; a stream receives the JSON log lines (with the same redaction). */
   logger?: false | { stream: NodeJS.WritableStream };
+  /**
+   * Called once when the database can no longer promise durability (a failed sync of a
+   * SQLite commit). main.ts ends the process with a non-zero code; tests pass a spy.
+   */
+  onFatal?: (error: unknown) => void;
+  /** The WAL flusher's sync (tests pass a failing one); `fs.fdatasync` by default. */
+  walSync?: OpenDatabaseOptions['walSync'];
 }
 
 /** The Content-Security-Policy of the web app: same-origin everything, no inline script or style. */
@@ -145,7 +152,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
   }) as unknown as FastifyInstance;
 
-  const database = openDatabase(config.databaseUrl, { onBackgroundError: (message) => app.log.error({ message }, 'database background work failed') });
+  const database = openDatabase(config.databaseUrl, {
+    onBackgroundError: (message) => app.log.error({ message }, 'database background work failed'),
+    onFatal: (error) => {
+      app.log.fatal({ err: error }, 'a commit could not be synced to disk; stopping so that a restart recovers from what is on disk');
+      options.onFatal?.(error);
+    },
+    ...(options.walSync ? { walSync: options.walSync } : {}),
+  });
   app.addHook('onClose', async () => database.close());
   await migrateToLatest(database.db, database.engine);
 

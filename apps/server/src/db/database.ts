@@ -120,7 +120,21 @@ function toSafeNumber(text: string): number {
  * @example
  * const { db } = openDatabase('sqlite:./data/coconutpay.db');
  */
-export function openDatabase(url: string, options: { poolSize?: number; onBackgroundError?: (message: string) => void } = {}): DatabaseHandle {
+export interface OpenDatabaseOptions {
+  poolSize?: number;
+  onBackgroundError?: (message: string) => void;
+  /**
+   * Hears about the first failed sync of a SQLite commit. The commit is in the WAL but not
+   * known to be on disk, and other readers may already have seen it: the only safe way on
+   * is the one PostgreSQL takes after a failed fsync — stop, and let a restart recover from
+   * what is on disk. `buildApp` passes one that ends the process.
+   */
+  onFatal?: (error: unknown) => void;
+  /** The sync the WAL flusher calls (`fs.fdatasync`); tests pass one that fails. */
+  walSync?: ConstructorParameters<typeof WalFlusher>[1];
+}
+
+export function openDatabase(url: string, options: OpenDatabaseOptions = {}): DatabaseHandle {
   const plugins = [new CamelCasePlugin()];
   const poolSize = options.poolSize ?? 10;
   if (url.startsWith('sqlite:')) {
@@ -136,8 +150,11 @@ export function openDatabase(url: string, options: { poolSize?: number; onBackgr
       // The first read in WAL mode creates the -wal file; SQLite keeps it beside the real file
       // when the path is a link, so that is where the flusher must look.
       sqlite.pragma('user_version');
-      const onSyncFailure = (error: unknown) => options.onBackgroundError?.(`WAL sync failed; no write is answered until a restart: ${String(error)}`);
-      durability = { flusher: new WalFlusher(`${realpathSync(path.resolve(file))}-wal`, undefined, onSyncFailure), deferred: false };
+      const onSyncFailure = (error: unknown) => {
+        options.onBackgroundError?.(`WAL sync failed; no write is answered again and the process stops: ${String(error)}`);
+        options.onFatal?.(error);
+      };
+      durability = { flusher: new WalFlusher(`${realpathSync(path.resolve(file))}-wal`, options.walSync, onSyncFailure), deferred: false };
     }
     sqlite.pragma(durability ? 'synchronous = NORMAL' : 'synchronous = FULL');
     // A database file is checkpointed from a worker thread, off the event loop (wal-checkpointer.ts).
