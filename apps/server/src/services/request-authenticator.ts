@@ -66,6 +66,13 @@ export class RequestAuthenticator {
    * a hit; session, proof, time window and nonce are checked on every request.
    */
   private readonly verified = new Map<string, VerifiedToken>();
+  /**
+   * When this process began accepting proofs. Nonces seen before it are not remembered
+   * (the in-process cache starts empty), so a proof made before it is refused: a request
+   * captured before a restart cannot be replayed after it. Browsers retry such a refusal
+   * with a fresh time, as for any clock difference.
+   */
+  private readonly startedAtMs: number;
 
   constructor(
     private readonly keys: TokenKeyRing,
@@ -73,7 +80,9 @@ export class RequestAuthenticator {
     private readonly replay: ReplayCache,
     private readonly limits: { sessionIdleTimeoutMs: number },
     private readonly clock: () => number,
-  ) {}
+  ) {
+    this.startedAtMs = clock();
+  }
 
   /**
    * The public token key imported for jose once (not on every request), and the secret
@@ -160,6 +169,7 @@ export class RequestAuthenticator {
     if (!timingSafeEqual(expected, Buffer.from(proof, 'base64url'))) throw new AppError('PROOF_INVALID');
 
     if (Math.abs(nowMs - timestampMs) > TIMESTAMP_WINDOW_MS) throw new AppError('TIMESTAMP_OUT_OF_WINDOW');
+    if (timestampMs < this.startedAtMs) throw new AppError('TIMESTAMP_OUT_OF_WINDOW', { detail: 'The request was made before the server started; send it again.' });
 
     const session = await this.sessions.findById(claims.sid);
     if (!session || session.userId !== claims.sub) throw new AppError('TOKEN_INVALID');

@@ -621,6 +621,7 @@ export const en: Messages = {
     SESSION_EXPIRED: 'Your session has expired. Please log in again.',
     SESSION_IDLE_TIMEOUT: 'You were logged out after a period of inactivity. Please log in again.',
     LOGIN_FAILED: 'The login ID or password is wrong.',
+    SESSION_REQUEST_RATE_EXCEEDED: 'Too many requests in a short time. Please wait a moment and try again.',
     LOGIN_THROTTLED: 'Too many failed logins. Please wait a while and try again.',
     LOGIN_ID_TAKEN: 'This login ID is already taken.',
     PASSWORD_POLICY_VIOLATED: 'The password does not meet the policy: at least 10 characters, different from your login ID.',
