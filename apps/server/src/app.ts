@@ -169,7 +169,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const replayTtlMs = 2 * TIMESTAMP_WINDOW_MS;
   const replay: ReplayCache = config.redisUrl
     ? new RedisReplayCache(new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 }), replayTtlMs)
-    : new MemoryReplayCache(replayTtlMs, config.replayCacheEntriesMax, config.replayCacheEntriesPerSessionMax);
+    : new MemoryReplayCache(replayTtlMs, config.replayCacheEntriesMax, { perSessionMax: config.replayCacheEntriesPerSessionMax });
   app.addHook('onClose', async () => replay.close());
 
   const { db } = database;

@@ -74,7 +74,7 @@ export interface Config {
   jsonBodyLimitBytes: number;
   /** Most (session, nonce) pairs the in-memory replay cache holds. */
   replayCacheEntriesMax: number;
-  /** Most remembered requests of one session (the in-process replay cache), so one client cannot fill it for all. */
+  /** Most remembered requests of one session at a time (the in-process replay cache), so one client cannot fill it for all. */
   replayCacheEntriesPerSessionMax: number;
   /** Most won one user may top up per Korean calendar day. */
   topUpDailyLimitWon: bigint;
@@ -166,8 +166,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     loginLockMs: 15 * 60_000,
     jsonBodyLimitBytes: 64 * 1024,
     replayCacheEntriesMax: 500_000,
-    // 10,000 in the cache's 120 s: 83 signed requests a second from one session, far above any person.
-    replayCacheEntriesPerSessionMax: 10_000,
+    // A tenth of the cache: 50,000 in its 120 s, 416 signed requests a second from one session.
+    replayCacheEntriesPerSessionMax: 50_000,
     topUpDailyLimitWon: BigInt(e.TOP_UP_DAILY_LIMIT_WON),
     expirySweepIntervalMs: 30_000,
     idempotencyKeyTtlMs: 24 * 3_600_000,

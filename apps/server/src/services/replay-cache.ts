@@ -12,30 +12,54 @@ export interface ReplayCache {
   close(): Promise<void>;
 }
 
+/** How the in-process cache shares its room between sessions. */
+export interface ReplayCacheShares {
+  /** Most pairs one session may hold at any time (SESSION_REQUEST_RATE_EXCEEDED beyond). */
+  perSessionMax: number;
+  /** Once `entriesMax` is reached, sessions holding at least this many are refused (429)... */
+  fairShareMax: number;
+  /** ...while the others still get up to this many pairs more, past `entriesMax`. */
+  reserve: number;
+}
+
 /**
- * In-process cache, bounded twice. When full of unexpired entries it refuses new requests
- * (SERVICE_UNAVAILABLE) rather than forget a pair early, which would let a replay in; and
- * each session may hold at most `perSessionMax` of them (SESSION_REQUEST_RATE_EXCEEDED), so
- * one client sending as fast as it can fills its own quota, not everybody's cache.
+ * In-process cache, bounded. It never forgets a pair early, which would let a replay in,
+ * so room is what it rations: a session may hold at most `perSessionMax` pairs; when the
+ * cache reaches `entriesMax`, sessions holding `fairShareMax` or more are told to slow
+ * down (SESSION_REQUEST_RATE_EXCEEDED) while lighter sessions are served from a reserve —
+ * so one client sending as fast as it can fills its own share, not everybody's cache.
+ * Only when the reserve is gone too is everyone refused (SERVICE_UNAVAILABLE).
  */
 export class MemoryReplayCache implements ReplayCache {
   // A Map keeps insertion order; with one fixed TTL that is also expiry order.
   private readonly entries = new Map<string, { expiresAtMs: number; sessionId: string }>();
   private readonly perSession = new Map<string, number>();
 
+  private readonly shares: ReplayCacheShares;
+
   constructor(
     private readonly ttlMs: number,
     private readonly entriesMax: number,
-    private readonly perSessionMax: number = entriesMax,
-  ) {}
+    shares: Partial<ReplayCacheShares> = {},
+  ) {
+    this.shares = {
+      perSessionMax: shares.perSessionMax ?? Math.max(1, Math.floor(entriesMax / 10)),
+      fairShareMax: shares.fairShareMax ?? 1_000,
+      reserve: shares.reserve ?? Math.max(1, Math.floor(entriesMax / 10)),
+    };
+  }
 
   async remember(sessionId: string, nonce: string, nowMs: number): Promise<boolean> {
     this.evictExpired(nowMs);
     const key = `${sessionId}:${nonce}`;
     if (this.entries.has(key)) return false;
     const held = this.perSession.get(sessionId) ?? 0;
-    if (held >= this.perSessionMax) throw new AppError('SESSION_REQUEST_RATE_EXCEEDED', { detail: `At most ${this.perSessionMax} requests per session in ${this.ttlMs / 1000} s.` });
-    if (this.entries.size >= this.entriesMax) throw new AppError('SERVICE_UNAVAILABLE', { cause: new Error('replay cache full') });
+    const slowDown = () => new AppError('SESSION_REQUEST_RATE_EXCEEDED', { detail: `This session sent ${held} requests in the last ${this.ttlMs / 1000} s.` });
+    if (held >= this.shares.perSessionMax) throw slowDown();
+    if (this.entries.size >= this.entriesMax) {
+      if (held >= this.shares.fairShareMax) throw slowDown();
+      if (this.entries.size >= this.entriesMax + this.shares.reserve) throw new AppError('SERVICE_UNAVAILABLE', { cause: new Error('replay cache full') });
+    }
     this.entries.set(key, { expiresAtMs: nowMs + this.ttlMs, sessionId });
     this.perSession.set(sessionId, held + 1);
     return true;
