@@ -5,6 +5,7 @@
  * refused inside that transaction, and no money moves.
  */
 import { describe, expect, it } from 'vitest';
+import { approvalMessage } from '@coconutpay/core/pki/master-approval';
 import { PAYMENT_FAILURES_MAX } from '../src/services/payment-auth.js';
 import { enginesUnderTest, newClient, startTestApp, type SignedClient, type TestApp } from './helpers.js';
 import { authorizationBody, buyerWithCertificate, codeOf, deviceKeys, requestCommand, type Holder } from './payment-client.js';
@@ -105,6 +106,35 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('payment ra
       const res = await buyer.client.request('POST', '/api/payments/authorizations', body);
       expect(res.statusCode, res.body).toBe(403);
       expect(res.json().code).toBe('CERTIFICATE_REVOKED');
+      await expectNothingMoved(t, seller, buyer, id, opened.comId);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('an additional certificate whose master is revoked after the checks and before the payment transaction pays nothing (CERTIFICATE_REVOKED)', async () => {
+    const t = await startTestApp({ engine });
+    try {
+      const { seller, buyer, orderId } = await setUp(t);
+      const phone = await deviceKeys();
+      expect((await buyer.client.request('POST', '/api/certificates/requests', { nickname: 'phone', csrPem: phone.csrPem })).statusCode).toBe(201);
+      const pending = (await buyer.client.get('/api/certificates/requests')).json().items[0];
+      const text = approvalMessage({ requestId: pending.id, userId: buyer.client.userId, spkiSha256Hex: pending.spkiSha256Hex, nickname: pending.nickname, code: pending.code, expiresAtMs: pending.expiresAtMs });
+      const signature = Buffer.from(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, buyer.keys.privateKey, Buffer.from(text))).toString('base64url');
+      const approved = await buyer.client.request('POST', `/api/certificates/requests/${pending.id}/approve`, { masterCertificateId: buyer.certificateId, signature });
+      expect(approved.statusCode, approved.body).toBe(200);
+      const holder: Holder = { client: buyer.client, certificateId: approved.json().issued.certificate.id, keys: phone.keys, certificatePem: approved.json().issued.certificatePem };
+      const id = await orderId();
+      const opened = await requestCommand(t, holder, id);
+      const body = await authorizationBody(t, holder, opened, { code: await codeOf(t, opened.comId) });
+      // Only the master's row: the device's own certificate stays active.
+      between(t, async () => {
+        const certificates = t.app.internals.certificates;
+        expect(await certificates.revoke(certificates.db, buyer.certificateId, 'keyCompromise', t.clock.nowMs)).toBe(true);
+      });
+      const res = await holder.client.request('POST', '/api/payments/authorizations', body);
+      expect(res.statusCode, res.body).toBe(403);
+      expect(res.json()).toMatchObject({ code: 'CERTIFICATE_REVOKED', detail: expect.stringContaining('master') });
       await expectNothingMoved(t, seller, buyer, id, opened.comId);
     } finally {
       await t.close();
