@@ -209,7 +209,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const payments = new PaymentsService({ db, engine: database.engine, orders: orderRecords, ledger, clock });
   const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
   const tsa = await TimeStampAuthority.create({ identity: roles.tsa, clock });
-  const paymentRecords = new PaymentAuthRepository(db, clock);
+  const paymentRecords = new PaymentAuthRepository(db, database.engine, clock);
   await paymentRecords.ensureDefaultPolicy(nowMs);
   const paymentAuth = new PaymentAuthService({
     db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock,

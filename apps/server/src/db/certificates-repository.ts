@@ -55,6 +55,17 @@ export class CertificatesRepository {
     return row ? normalise(row) : undefined;
   }
 
+  /**
+   * The ids among `ids` whose certificate is revoked (or missing), read through `trx`:
+   * the payment transaction's one indexed re-check of a signer and its master.
+   */
+  async notActiveAmong(trx: Db, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await trx.selectFrom('certificates').select(['id', 'status']).where('id', 'in', ids).execute();
+    const active = new Set(rows.filter((r) => r.status === 'active').map((r) => r.id));
+    return ids.filter((id) => !active.has(id));
+  }
+
   /** Revokes one certificate if still active; returns whether it changed. */
   async revoke(trx: Db, id: string, reason: string, nowMs: number): Promise<boolean> {
     const result = await trx

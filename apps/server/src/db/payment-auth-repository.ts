@@ -1,7 +1,9 @@
 /** The payment authentication phase's records: policy, commands, codes, lockouts, evidence. */
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { DatabaseEngine } from '../config.js';
 import { columns, prepare } from './prepared.js';
+import { lockingRead, runWriteTransaction } from './write-transaction.js';
 import type { Database, PaymentCommandsTable, PaymentEvidenceTable, PaymentPoliciesTable, VerificationCodesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -84,10 +86,17 @@ export class PaymentAuthRepository {
   /** "Has paid before" never turns false again (evidence is never deleted), so a yes is kept. */
   private readonly paidCertificates = new Set<string>();
 
+  /** The payment transaction's read of a lockout, with the row lock where the engine has one. */
+  private readonly lockoutForUpdate;
+
   constructor(
     readonly db: Kysely<Database>,
+    private readonly engine: DatabaseEngine,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.lockoutForUpdate = prepare((db, v: { userId: string }) =>
+      lockingRead(engine, db.selectFrom('paymentLockouts').select(['userId', 'consecutiveFailures', 'lockedUntilMs', 'updatedAtMs']).where('userId', '=', v.userId)));
+  }
 
   /** Writes the default policy into an empty policy table. */
   async ensureDefaultPolicy(nowMs: number): Promise<void> {
@@ -164,21 +173,59 @@ export class PaymentAuthRepository {
     return row ? { consecutiveFailures: Number(row.consecutiveFailures), lockedUntilMs: n(row.lockedUntilMs) } : undefined;
   }
 
-  /** Records one failed authorization; locks for `lockMs` when the count reaches `limit`. Returns the new count. */
-  async recordFailure(userId: string, nowMs: number, limit: number, lockMs: number): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('paymentLockouts').selectAll().where('userId', '=', userId).executeTakeFirst();
-      const previous = row && (row.lockedUntilMs === null || Number(row.lockedUntilMs) > nowMs || Number(row.consecutiveFailures) < limit) ? Number(row.consecutiveFailures) : 0;
-      const count = previous + 1;
-      const lockedUntilMs = count >= limit ? nowMs + lockMs : null;
-      if (row) await trx.updateTable('paymentLockouts').set({ consecutiveFailures: count, lockedUntilMs, updatedAtMs: nowMs }).where('userId', '=', userId).execute();
-      else await trx.insertInto('paymentLockouts').values({ userId, consecutiveFailures: count, lockedUntilMs, updatedAtMs: nowMs }).execute();
-      return count;
+  /**
+   * Records one failed authorization in one upsert, so failures that arrive together are
+   * each counted and the first two cannot collide on the key. While a lock holds, a failure
+   * is not counted (the count stays at `limit`); after a lock ran out, counting starts
+   * again at one. The count that reaches `limit` locks for `lockMs`. Answers the row as
+   * the write left it, read in the same transaction: a count at `limit` means locked.
+   */
+  async recordFailure(userId: string, nowMs: number, limit: number, lockMs: number): Promise<{ consecutiveFailures: number; lockedUntilMs: number | null }> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('failure limit out of range');
+    const lockedUntilMs = nowMs + lockMs;
+    const row = await runWriteTransaction(this.db, this.engine, async (trx) => {
+      const failures = sql.ref('paymentLockouts.consecutiveFailures');
+      const lockedUntil = sql.ref('paymentLockouts.lockedUntilMs');
+      const locked = sql<boolean>`${lockedUntil} is not null and ${lockedUntil} > ${nowMs}`;
+      // Every assignment reads the row as it was: the old count and lock decide both.
+      const count = sql<number>`case when ${locked} then ${failures} when ${lockedUntil} is not null then 1 else ${failures} + 1 end`;
+      const insert = trx.insertInto('paymentLockouts').values({ userId, consecutiveFailures: 1, lockedUntilMs: limit <= 1 ? lockedUntilMs : null, updatedAtMs: nowMs });
+      if (this.engine === 'mysql') {
+        // MariaDB assigns left to right, a later expression seeing the earlier ones' new
+        // values: the count first, from the old row, then the lock from the new count.
+        await insert.onDuplicateKeyUpdate({
+          consecutiveFailures: count,
+          lockedUntilMs: sql`case when ${locked} then ${lockedUntil} when ${failures} >= ${limit} then ${lockedUntilMs} else null end`,
+          updatedAtMs: nowMs,
+        }).execute();
+        return lockoutOf.first(trx, { userId });
+      }
+      return insert
+        .onConflict((oc) => oc.column('userId').doUpdateSet({
+          consecutiveFailures: count,
+          lockedUntilMs: sql`case when ${locked} then ${lockedUntil} when ${count} >= ${limit} then ${lockedUntilMs} else null end`,
+          updatedAtMs: nowMs,
+        }))
+        .returning(['userId', 'consecutiveFailures', 'lockedUntilMs', 'updatedAtMs'])
+        .executeTakeFirst();
     });
+    if (!row) throw new Error(`payment lockout of ${userId} missing after its upsert`);
+    return { consecutiveFailures: Number(row.consecutiveFailures), lockedUntilMs: n(row.lockedUntilMs) };
   }
 
-  async resetFailures(trx: Db, userId: string, nowMs: number): Promise<void> {
-    await resetFailuresRow.affected(trx, { userId, updatedAtMs: nowMs });
+  /**
+   * Inside the payment's transaction: refuses while a lock holds (answers its end), and
+   * clears counted failures otherwise, so a failure recorded since the first check is seen
+   * here. One indexed read of a row that is usually absent; the write only when there is
+   * something to clear.
+   */
+  async checkAndResetFailures(trx: Db, userId: string, nowMs: number): Promise<{ lockedUntilMs: number } | null> {
+    const row = await this.lockoutForUpdate.first(trx, { userId });
+    if (!row) return null;
+    const lockedUntilMs = n(row.lockedUntilMs);
+    if (lockedUntilMs !== null && lockedUntilMs > nowMs) return { lockedUntilMs };
+    if (Number(row.consecutiveFailures) > 0 || lockedUntilMs !== null) await resetFailuresRow.affected(trx, { userId, updatedAtMs: nowMs });
+    return null;
   }
 
   async insertEvidence(trx: Db, record: PaymentEvidenceRecord): Promise<void> {

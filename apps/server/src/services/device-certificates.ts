@@ -454,6 +454,18 @@ export class DeviceCertificatesService {
     return { record, certificateDer };
   }
 
+  /**
+   * The gate's status check again, inside a caller's transaction (the payment's): which
+   * of a certificate the gate passed, and its approving master, is no longer active.
+   * One indexed read of the status column; nothing is parsed.
+   */
+  async revokedInChain(trx: Kysely<Database>, record: Pick<CertificateRecord, 'id' | 'kind' | 'approvedByCertificateId'>): Promise<'certificate' | 'master' | null> {
+    const master = record.kind === 'additional' ? record.approvedByCertificateId : null;
+    const notActive = await this.deps.certificates.notActiveAmong(trx, master ? [record.id, master] : [record.id]);
+    if (notActive.includes(record.id)) return 'certificate';
+    return master !== null && notActive.includes(master) ? 'master' : null;
+  }
+
   private async event(
     trx: Parameters<CertificateRequestsRepository['addEvent']>[0],
     userId: string,

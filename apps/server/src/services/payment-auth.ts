@@ -142,6 +142,10 @@ export function authorizationSigningTimeMs(
   }
 }
 
+function lockedError(lockedUntilMs: number): AppError {
+  return new AppError('PAYMENT_LOCKED', { detail: `Payment authorization is locked until ${new Date(lockedUntilMs).toISOString()}.` });
+}
+
 export class PaymentAuthService {
   /** A's keys as node:crypto keys: the payment messages are sealed and signed with node:crypto (see compact-jwe.ts). */
   private readonly agreementKey: ECDH;
@@ -177,16 +181,18 @@ export class PaymentAuthService {
 
   private async assertNotLocked(actor: Actor, nowMs: number): Promise<void> {
     const lock = await this.deps.repo.lockout(actor.userId);
-    if (lock?.lockedUntilMs !== null && lock?.lockedUntilMs !== undefined && lock.lockedUntilMs > nowMs) {
-      throw new AppError('PAYMENT_LOCKED', { detail: `Payment authorization is locked until ${new Date(lock.lockedUntilMs).toISOString()}.` });
-    }
+    if (lock?.lockedUntilMs !== null && lock?.lockedUntilMs !== undefined && lock.lockedUntilMs > nowMs) throw lockedError(lock.lockedUntilMs);
   }
 
-  /** Counts a failed factor and answers without saying which one failed. */
+  /**
+   * Counts a failed factor and answers without saying which one failed. The count is
+   * the one the atomic upsert left: failures that pass the first lock check together
+   * still lock at exactly {@link PAYMENT_FAILURES_MAX}, and the later ones are not counted.
+   */
   private async failed(actor: Actor, nowMs: number): Promise<never> {
-    const count = await this.deps.repo.recordFailure(actor.userId, nowMs, PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS);
-    if (count >= PAYMENT_FAILURES_MAX) throw new AppError('PAYMENT_LOCKED', { detail: 'Too many failed authorizations; payments are locked for 15 minutes.' });
-    throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${PAYMENT_FAILURES_MAX - count} tries left before payments are locked.` });
+    const { consecutiveFailures } = await this.deps.repo.recordFailure(actor.userId, nowMs, PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS);
+    if (consecutiveFailures >= PAYMENT_FAILURES_MAX) throw new AppError('PAYMENT_LOCKED', { detail: 'Too many failed authorizations; payments are locked for 15 minutes.' });
+    throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${PAYMENT_FAILURES_MAX - consecutiveFailures} tries left before payments are locked.` });
   }
 
   /** C → A: the sealed, signed payment request. Answers with the sealed, A-signed command. */
@@ -344,17 +350,26 @@ export class PaymentAuthService {
       unsignedAttributes: [{ oid: OID_CMS.signatureTimeStampToken, values: [timeStampToken] }],
     });
     const evidenceId = timeOrderedId(nowMs);
+    // What the command promised, held against the order row the transaction locks.
+    const promised = JSON.parse(command.commandJson) as Pick<PaymentCommand, 'orderNumber' | 'payee'>;
     const result = await this.deps.payments.payOrder(actor, command.orderId, {
       evidenceRef: evidenceId,
-      within: async (trx) => {
+      within: async (trx, order) => {
+        // Everything checked above was read before this transaction; what may have changed
+        // since is checked again here, so a refusal rolls the payment back whole.
+        const lock = await this.deps.repo.checkAndResetFailures(trx, actor.userId, nowMs);
+        if (lock) throw lockedError(lock.lockedUntilMs);
+        const revoked = await this.deps.devices.revokedInChain(trx, certificate);
+        if (revoked) throw new AppError('CERTIFICATE_REVOKED', revoked === 'master' ? { detail: 'The master certificate that approved this device has been revoked.' } : {});
+        if (order.totalWon !== command.amountWon || order.sellerId !== promised.payee.sellerId || order.orderNumber !== promised.orderNumber) {
+          throw new AppError('PAYMENT_COMMAND_EXPIRED', { detail: 'The order changed after this payment command was issued; start the payment again.' });
+        }
         if (!(await this.deps.repo.decideCommand(trx, command.comId, 'authorized', nowMs, null))) throw new AppError('PAYMENT_COMMAND_USED');
         if (codeRecordId && !(await this.deps.repo.useCode(trx, codeRecordId, nowMs))) throw new AppError('PAYMENT_COMMAND_USED');
         await this.deps.repo.insertEvidence(trx, {
           id: evidenceId, orderId: command.orderId, comId: command.comId, userId: actor.userId, certificateId: certificate.id,
           cmsBase64: Buffer.from(cms).toString('base64'), signingTimeMs, createdAtMs: nowMs,
         });
-        // Inside the payment's transaction, so a failure recorded meanwhile is reset too.
-        await this.deps.repo.resetFailures(trx, actor.userId, nowMs);
       },
     });
     return {

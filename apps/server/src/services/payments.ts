@@ -38,8 +38,8 @@ export interface PaymentResult {
 export interface PayOrderOptions {
   /** What authorized the payment (the evidence's id), stored with the paid order. */
   evidenceRef?: string;
-  /** More writes that must commit together with the payment (see `payOrder`). */
-  within?: (trx: Kysely<Database>) => Promise<void>;
+  /** More checks and writes that must commit together with the payment (see `payOrder`); given the order as locked. */
+  within?: (trx: Kysely<Database>, order: LockedOrder) => Promise<void>;
 }
 
 /** What the payments service is built from. */
@@ -70,7 +70,8 @@ export class PaymentsService {
    *
    * `within` runs inside the same transaction once the money has moved and the order is
    * marked paid, for what must commit with the payment or not at all (the payment
-   * protocol's "command used" mark and its evidence). If it throws, nothing of the payment
+   * protocol's re-checks of the lock, the certificate's status and the order the command
+   * describes, its "command used" mark and its evidence). If it throws, nothing of the payment
    * is kept. Like the rest of the transaction it may run again after a conflict, so it must
    * only write through the handle it is given.
    *
@@ -114,7 +115,7 @@ export class PaymentsService {
       // Under the order's row lock the status cannot have changed; this is the second guard.
       if (!(await orders.markPaid(trx, order.id, nowMs, evidenceRef))) throw new Error(`order ${order.id} changed under its row lock`);
       if (order.fromCart) await orders.removeFromCart(trx, order.buyerId, await orders.productIds(trx, order.id));
-      if (options.within) await options.within(trx);
+      if (options.within) await options.within(trx, order);
       return { kind: 'paid', entryId: posted.entryId, order: { ...order, status: 'paid', paidAtMs: nowMs, evidenceRef } };
     });
 
