@@ -5,7 +5,7 @@
  * of exactly that command (plus the typed code when the policy asks) moves the
  * money, once, with the evidence stored in the same transaction.
  */
-import { createHash, KeyObject, randomBytes, randomUUID, type ECDH } from 'node:crypto';
+import { createHash, KeyObject, randomBytes, randomUUID, timingSafeEqual, type ECDH } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
@@ -101,6 +101,18 @@ export function decidePolicy(rules: readonly PolicyRule[], facts: { amountWon: b
 function b64u(text: string, what: string): Uint8Array {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new AppError('VALIDATION_FAILED', { detail: `${what} is not base64url` });
   return new Uint8Array(Buffer.from(text, 'base64url'));
+}
+
+/**
+ * Whether a presented secret-derived value equals the expected one, in time that does not
+ * depend on where they differ (the code's proof is an HMAC of the typed code).
+ */
+export function sameSecret(presented: string | null, expected: string): boolean {
+  if (presented === null) return false;
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  // Hashing first gives equal lengths, so the comparison itself leaks nothing of either.
+  return timingSafeEqual(a, b);
 }
 
 /**
@@ -333,7 +345,7 @@ export class PaymentAuthService {
       const code = await this.deps.repo.findCodeByCommand(command.comId);
       if (!code || code.usedAtMs !== null || code.code === null || code.expiresAtMs <= nowMs) return this.failed(actor, nowMs);
       if (!(await this.deps.repo.countCodeTry(code.id, CODE_TRIES_MAX))) return this.failed(actor, nowMs);
-      if (presentedProof !== (await codeProof(code.code, command.comId))) return this.failed(actor, nowMs);
+      if (!sameSecret(presentedProof, await codeProof(code.code, command.comId))) return this.failed(actor, nowMs);
       codeRecordId = code.id;
     } else if (presentedProof !== null) {
       return this.failed(actor, nowMs);
