@@ -630,7 +630,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
     });
 
     it('refuses to fund a user without a wallet', async () => {
-      await expect(ledger().fund(randomUUID(), 100n, 'top_up', 'nobody', T0_MS)).rejects.toMatchObject({ name: 'AppError' });
+      await expect(ledger().fund(randomUUID(), 100n, 'top_up', 'nobody', T0_MS)).rejects.toMatchObject({ name: 'AppError', code: 'ROUTE_NOT_FOUND' });
       await expect(ledger().checkInvariant()).resolves.toEqual({ postingsSumWon: 0n, balancesSumWon: 0n });
     });
 
