@@ -12,9 +12,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
-if (unavailable) process.stderr.write(`\n*** SKIPPED: certificate end-to-end tests — ${unavailable} ***\n\n`);
+if (unavailable) announceSkip('certificate end-to-end', unavailable);
 
 const SHOTS = 'test-results/screenshots';
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, acceptDownloads: true } as const;

@@ -13,9 +13,10 @@ import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
-if (unavailable) process.stderr.write(`\n*** SKIPPED: device certificate end-to-end tests — ${unavailable} ***\n\n`);
+if (unavailable) announceSkip('device certificate end-to-end', unavailable);
 
 const SHOTS = 'test-results/screenshots';
 const PC = { viewport: { width: 1280, height: 900 } } as const;

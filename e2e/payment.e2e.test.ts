@@ -20,9 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { assembleSignedData, parseSignedData } from '@coconutpay/core/pki/cms';
 import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
-if (unavailable) process.stderr.write(`\n*** SKIPPED: payment end-to-end tests — ${unavailable} ***\n\n`);
+if (unavailable) announceSkip('payment end-to-end', unavailable);
 
 const SHOTS = 'test-results/screenshots';
 const PC = { viewport: { width: 1280, height: 900 } } as const;

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { drawProductPicture } from '../apps/server/src/services/png-image.js';
 import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
-if (unavailable) process.stderr.write(`\n*** SKIPPED: browser end-to-end tests — ${unavailable} ***\n\n`);
+if (unavailable) announceSkip('browser end-to-end', unavailable);
 
 const SHOTS = 'test-results/screenshots';
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { approvalMessage } from '@coconutpay/core/pki/master-approval';
 import { buildApp } from '../src/app.js';
+import { announceSkip } from './announce-skip.js';
 import { newClient, startTestApp, type TestApp } from './helpers.js';
 import { deviceKeys } from './payment-client.js';
 
@@ -14,7 +15,7 @@ const redisUrl = process.env.REDIS_URL;
 
 describe('device decisions across server processes (Redis)', () => {
   if (!redisUrl) {
-    process.stderr.write('\n*** SKIPPED: cross-process device decisions — REDIS_URL is not set. CI sets it. ***\n\n');
+    announceSkip('cross-process device decisions', 'REDIS_URL is not set');
     it.skip('needs REDIS_URL', () => undefined);
     return;
   }

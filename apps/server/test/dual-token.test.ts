@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { nonceFromBytes } from '@coconutpay/core/protocol';
 import { Redis } from 'ioredis';
 import { RedisReplayCache } from '../src/services/replay-cache.js';
+import { announceSkip } from './announce-skip.js';
 import { SignedClient, TestClock, newClient, startTestApp, type TestApp } from './helpers.js';
 
 describe('dual-token request proof', () => {
@@ -174,7 +175,7 @@ describe('session lifetime and key rotation', () => {
 describe('replay cache shared through Redis', () => {
   const redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
-    process.stderr.write('\n*** SKIPPED: Redis replay-cache tests — REDIS_URL is not set. CI sets it. ***\n\n');
+    announceSkip('Redis replay-cache', 'REDIS_URL is not set');
     it.skip('needs REDIS_URL', () => undefined);
     return;
   }

@@ -14,6 +14,7 @@ import { importSecretToken, nonceFromBytes, signRequest } from '@coconutpay/core
 import { utf8 } from '@coconutpay/core/encoding';
 import { buildApp, type BuildOptions } from '../src/app.js';
 import { loadConfig, type Config, type DatabaseEngine } from '../src/config.js';
+import { announceSkip } from './announce-skip.js';
 
 export interface EngineUnderTest {
   engine: DatabaseEngine;
@@ -22,11 +23,11 @@ export interface EngineUnderTest {
 }
 
 const announced = new Set<string>();
-function announceSkip(name: string, variable: string): void {
+/** Skips an engine once per run, loudly; in CI a missing engine fails the run instead. */
+function skipEngine(name: string, variable: string): void {
   if (announced.has(name)) return;
+  announceSkip(name, `${variable} is not set`);
   announced.add(name);
-  // Loud on purpose: a skipped engine must never pass silently.
-  process.stderr.write(`\n*** SKIPPED: ${name} tests — ${variable} is not set. CI sets it; set it locally to run them. ***\n\n`);
 }
 
 function uniqueName(): string {
@@ -67,7 +68,7 @@ export function enginesUnderTest(): EngineUnderTest[] {
         };
       },
     });
-  } else announceSkip('PostgreSQL', 'POSTGRES_URL');
+  } else skipEngine('PostgreSQL', 'POSTGRES_URL');
   const mariadbUrl = process.env.MARIADB_URL;
   if (mariadbUrl) {
     engines.push({
@@ -89,7 +90,7 @@ export function enginesUnderTest(): EngineUnderTest[] {
         };
       },
     });
-  } else announceSkip('MariaDB', 'MARIADB_URL');
+  } else skipEngine('MariaDB', 'MARIADB_URL');
   return engines;
 }
 

@@ -12,6 +12,7 @@ import { ORDER_PAYMENT_WINDOW_MS, koreanDayStartMs, type OrderStatus } from '@co
 import { ProductsRepository } from '../src/db/products-repository.js';
 import type { RegistrationInput } from '../src/services/accounts.js';
 import type { Actor } from '../src/services/actor.js';
+import { check, refusal } from './constraint-violation.js';
 import { buyerRegistration, enginesUnderTest, sellerRegistration, startTestApp, type TestApp } from './helpers.js';
 
 /** The error code a call fails with, or 'ok'. */
@@ -23,18 +24,6 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
     if (error instanceof AppError) return error.code;
     throw error;
   }
-}
-
-/** The database refusing a write: the promise must reject. */
-async function refused(promise: Promise<unknown>): Promise<void> {
-  let accepted = false;
-  try {
-    await promise;
-    accepted = true;
-  } catch {
-    // Expected: a constraint said no.
-  }
-  expect(accepted, 'the database accepted a write its constraints should refuse').toBe(false);
 }
 
 describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('paying orders on %s', (engineName, engine) => {
@@ -183,7 +172,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('paying ord
       const created = await order(buyer, await addProduct(seller, 1_000n, 1), 1);
       await t.app.internals.wallet.topUp(buyer, 1_000n);
       await t.app.internals.payments.payOrder(buyer, created.id);
-      await refused(db().insertInto('journalEntries').values({ id: randomUUID(), kind: 'payment', memo: 'again', orderId: created.id, createdAtMs: t.clock.nowMs }).execute());
+      expect(await refusal(db().insertInto('journalEntries').values({ id: randomUUID(), kind: 'payment', memo: 'again', orderId: created.id, createdAtMs: t.clock.nowMs }).execute())).toEqual({ kind: 'unique' });
       // Another kind of entry for the same order (a later refund) is not what the guard is about.
       await db().insertInto('journalEntries').values({ id: randomUUID(), kind: 'test_note', memo: 'not a payment', orderId: created.id, createdAtMs: t.clock.nowMs }).execute();
     });
@@ -191,11 +180,12 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('paying ord
     it('refuses an order state without its time, a time without its state, and an unknown state', async () => {
       const [buyer, seller] = [await addUser('buyer'), await addUser('seller')];
       const created = await order(buyer, await addProduct(seller, 1_000n, 3), 1);
-      await refused(db().updateTable('orders').set({ status: 'paid' }).where('id', '=', created.id).execute());
-      await refused(db().updateTable('orders').set({ cancelledAtMs: t.clock.nowMs }).where('id', '=', created.id).execute());
-      await refused(db().updateTable('orders').set({ status: 'shipped' as OrderStatus }).where('id', '=', created.id).execute());
-      await refused(db().updateTable('orders').set({ status: 'paid', paidAtMs: t.clock.nowMs, expiredAtMs: t.clock.nowMs }).where('id', '=', created.id).execute());
-      await refused(db().updateTable('orders').set({ totalWon: 0 }).where('id', '=', created.id).execute());
+      const update = () => db().updateTable('orders').where('id', '=', created.id);
+      expect(await refusal(update().set({ status: 'paid' }).execute())).toEqual(check('orders_paid_check'));
+      expect(await refusal(update().set({ cancelledAtMs: t.clock.nowMs }).execute())).toEqual(check('orders_cancelled_check'));
+      expect(await refusal(update().set({ status: 'shipped' as OrderStatus }).execute())).toEqual(check('orders_status_check'));
+      expect(await refusal(update().set({ status: 'paid', paidAtMs: t.clock.nowMs, expiredAtMs: t.clock.nowMs }).execute())).toEqual(check('orders_expired_check'));
+      expect(await refusal(update().set({ totalWon: 0 }).execute())).toEqual(check('orders_total_check'));
       expect((await t.app.internals.orders.get(buyer, created.id)).status).toBe('awaiting_payment');
     });
 
@@ -204,10 +194,10 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('paying ord
       const created = await order(buyer, await addProduct(seller, 1_000n, 3), 2);
       const productId = created.items[0]!.productId;
       const line = () => db().updateTable('orderItems').where('orderId', '=', created.id).where('productId', '=', productId);
-      await refused(line().set({ lineTotalWon: 1_999 }).execute());
-      await refused(line().set({ quantity: 3 }).execute());
-      await refused(line().set({ quantity: 0, lineTotalWon: 0 }).execute());
-      await refused(line().set({ quantity: 100, lineTotalWon: 100_000 }).execute());
+      expect(await refusal(line().set({ lineTotalWon: 1_999 }).execute())).toEqual(check('order_items_line_total_check'));
+      expect(await refusal(line().set({ quantity: 3 }).execute())).toEqual(check('order_items_line_total_check'));
+      expect(await refusal(line().set({ quantity: 0, lineTotalWon: 0 }).execute())).toEqual(check('order_items_quantity_check'));
+      expect(await refusal(line().set({ quantity: 100, lineTotalWon: 100_000 }).execute())).toEqual(check('order_items_quantity_check'));
     });
   });
 

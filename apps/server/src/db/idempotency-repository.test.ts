@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { check, refusal } from '../../test/constraint-violation.js';
 import { enginesUnderTest } from '../../test/helpers.js';
 import { openDatabase, type DatabaseHandle } from './database.js';
 import { IdempotencyRepository } from './idempotency-repository.js';
@@ -117,8 +118,8 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotenc
     const userId = await user();
     await keys().claim(userId, 'k7', HASH_A, T0_MS, TTL_MS);
     const row = () => handle!.db.updateTable('idempotencyKeys').where('userId', '=', userId).where('idempotencyKey', '=', 'k7');
-    await expect(row().set({ state: 'completed' }).execute()).rejects.toThrow();
-    await expect(row().set({ state: 'done' as 'completed', responseStatus: 200, responseBody: '' }).execute()).rejects.toThrow();
-    await expect(row().set({ responseStatus: 200, responseBody: '{}' }).execute()).rejects.toThrow();
+    expect(await refusal(row().set({ state: 'completed' }).execute())).toEqual(check('idempotency_keys_response_check'));
+    expect(await refusal(row().set({ state: 'done' as 'completed' }).execute())).toEqual(check('idempotency_keys_state_check'));
+    expect(await refusal(row().set({ responseStatus: 200, responseBody: '{}' }).execute())).toEqual(check('idempotency_keys_response_check'));
   });
 });

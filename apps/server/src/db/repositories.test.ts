@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMOUNT_MAX_WON, PRICE_MAX_WON } from '@coconutpay/core/money';
 import { PRODUCT_SORTS } from '@coconutpay/core/catalogue';
+import { check, refusal } from '../../test/constraint-violation.js';
 import { enginesUnderTest, type EngineUnderTest } from '../../test/helpers.js';
 import { CartRepository } from './cart-repository.js';
 import { CertificatesRepository, type CertificateRecord } from './certificates-repository.js';
@@ -162,13 +163,14 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       const first = await addUser('buyer');
       const error = await rejection(addUser('buyer', { loginId: first.loginId }));
       expect(isUniqueViolation(error)).toBe(true);
+      expect(await refusal(addUser('buyer', { loginId: first.loginId }))).toEqual({ kind: 'unique' });
     });
 
     it('rolls the user back when its store profile fails', async () => {
       const seller = newUser('seller');
       // A store without a name breaks the second insert of the transaction.
       const broken: NewUser = { ...seller, store: { ...seller.store!, storeName: null as unknown as string } };
-      await rejection(db().transaction().execute((trx) => users().insert(trx, broken)));
+      expect(await refusal(db().transaction().execute((trx) => users().insert(trx, broken)))).toEqual({ kind: 'not_null' });
       await expect(users().findById(seller.id)).resolves.toBeUndefined();
       await expect(users().findByLoginId(seller.loginId)).resolves.toBeUndefined();
     });
@@ -176,6 +178,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
     it('does not call other constraint failures unique violations', async () => {
       const error = await rejection(addUser('buyer', { role: 'king' as 'buyer' }));
       expect(isUniqueViolation(error)).toBe(false);
+      expect(await refusal(addUser('buyer', { role: 'king' as 'buyer' }))).toEqual(check('users_role_check'));
       expect(isUniqueViolation(null)).toBe(false);
       expect(isUniqueViolation(new Error('boom'))).toBe(false);
     });
@@ -201,7 +204,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
     });
 
     it('refuses a session of a user that does not exist', async () => {
-      await rejection(sessions().insert(session(randomUUID())));
+      expect(await refusal(sessions().insert(session(randomUUID())))).toEqual({ kind: 'foreign_key' });
     });
 
     it('touch moves only the last-seen time', async () => {
@@ -284,7 +287,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
 
     it('refuses a negative failure count', async () => {
       const loginId = `negative-${token()}`;
-      await rejection(db().insertInto('loginThrottles').values({ loginId, failures: -1, lockedUntilMs: null, updatedAtMs: T0_MS }).execute());
+      expect(await refusal(db().insertInto('loginThrottles').values({ loginId, failures: -1, lockedUntilMs: null, updatedAtMs: T0_MS }).execute())).toEqual(check('login_throttles_failures_check'));
     });
   });
 
@@ -463,28 +466,28 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
     });
 
     it.each([
-      ['a price of 0', { priceWon: 0n }],
-      ['a negative price', { priceWon: -1n }],
-      ['a price above 1,000,000,000 won', { priceWon: PRICE_MAX_WON + 1n }],
-      ['a negative stock', { stock: -1 }],
-      ['a stock above 1,000,000', { stock: 1_000_001 }],
-    ])('the database refuses %s', async (_label, fields) => {
+      ['a price of 0', { priceWon: 0n }, 'products_price_check'],
+      ['a negative price', { priceWon: -1n }, 'products_price_check'],
+      ['a price above 1,000,000,000 won', { priceWon: PRICE_MAX_WON + 1n }, 'products_price_check'],
+      ['a negative stock', { stock: -1 }, 'products_stock_check'],
+      ['a stock above 1,000,000', { stock: 1_000_001 }, 'products_stock_check'],
+    ])('the database refuses %s', async (_label, fields, constraint) => {
       const seller = await addUser('seller');
       const id = randomUUID();
-      await rejection(addProduct(seller.id, { id, ...fields }));
+      expect(await refusal(addProduct(seller.id, { id, ...fields }))).toEqual(check(constraint));
       await expect(products().findById(id)).resolves.toBeUndefined();
     });
 
     it('the database refuses an update to a price of 0 and a hidden flag other than 0 or 1', async () => {
       const seller = await addUser('seller');
       const id = await addProduct(seller.id, { priceWon: 500n });
-      await rejection(products().update(id, { priceWon: 0n }, T0_MS + 1));
-      await rejection(db().updateTable('products').set({ hidden: 2 }).where('id', '=', id).execute());
+      expect(await refusal(products().update(id, { priceWon: 0n }, T0_MS + 1))).toEqual(check('products_price_check'));
+      expect(await refusal(db().updateTable('products').set({ hidden: 2 }).where('id', '=', id).execute())).toEqual(check('products_hidden_check'));
       expect(await products().findById(id)).toMatchObject({ priceWon: 500n, hidden: false });
     });
 
     it('the database refuses a product of a seller that does not exist', async () => {
-      await rejection(addProduct(randomUUID()));
+      expect(await refusal(addProduct(randomUUID()))).toEqual({ kind: 'foreign_key' });
     });
   });
 
@@ -549,15 +552,15 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       const buyer = await addUser('buyer');
       const fresh = await addProduct(seller.id);
       const existing = await addProduct(seller.id);
-      await rejection(cart().setQuantity(buyer.id, fresh, quantity, T0_MS));
+      expect(await refusal(cart().setQuantity(buyer.id, fresh, quantity, T0_MS))).toEqual(check('cart_items_quantity_check'));
       await cart().setQuantity(buyer.id, existing, 4, T0_MS);
-      await rejection(cart().setQuantity(buyer.id, existing, quantity, T0_MS + 1));
+      expect(await refusal(cart().setQuantity(buyer.id, existing, quantity, T0_MS + 1))).toEqual(check('cart_items_quantity_check'));
       expect((await cart().lines(buyer.id)).map((l) => [l.productId, l.quantity])).toEqual([[existing, 4]]);
     });
 
     it('the database refuses a line for a product that does not exist', async () => {
       const buyer = await addUser('buyer');
-      await rejection(cart().setQuantity(buyer.id, randomUUID(), 1, T0_MS));
+      expect(await refusal(cart().setQuantity(buyer.id, randomUUID(), 1, T0_MS))).toEqual({ kind: 'foreign_key' });
     });
   });
 
@@ -627,26 +630,25 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
     });
 
     it('refuses to fund a user without a wallet', async () => {
-      await expect(ledger().fund(randomUUID(), 100n, 'top_up', 'nobody', T0_MS)).rejects.toMatchObject({ name: 'AppError' });
+      await expect(ledger().fund(randomUUID(), 100n, 'top_up', 'nobody', T0_MS)).rejects.toMatchObject({ name: 'AppError', code: 'ROUTE_NOT_FOUND' });
       await expect(ledger().checkInvariant()).resolves.toEqual({ postingsSumWon: 0n, balancesSumWon: 0n });
     });
 
     it('the database refuses a second wallet for the same user', async () => {
       const user = await buyerWithWallet();
-      const error = await rejection(ledger().createWallet(db(), user.id, T0_MS));
-      expect(isUniqueViolation(error)).toBe(true);
+      expect(await refusal(ledger().createWallet(db(), user.id, T0_MS))).toEqual({ kind: 'unique' });
     });
 
     it('the database refuses a wallet balance below zero, but lets the funding account go negative', async () => {
       const user = await buyerWithWallet();
-      await rejection(db().updateTable('ledgerAccounts').set({ balanceWon: -1 }).where('ownerUserId', '=', user.id).execute());
+      expect(await refusal(db().updateTable('ledgerAccounts').set({ balanceWon: -1 }).where('ownerUserId', '=', user.id).execute())).toEqual(check('ledger_accounts_balance_check'));
       await expect(ledger().walletBalanceWon(user.id)).resolves.toBe(0n);
       const funding = await db().selectFrom('ledgerAccounts').select('balanceWon').where('id', '=', FUNDING_ACCOUNT_ID).executeTakeFirstOrThrow();
       expect(Number(funding.balanceWon)).toBeLessThan(0);
     });
 
     it('the database refuses an account of an unknown kind', async () => {
-      await rejection(db().insertInto('ledgerAccounts').values({ id: randomUUID(), kind: 'escrow' as 'wallet', ownerUserId: null, balanceWon: 0, createdAtMs: T0_MS }).execute());
+      expect(await refusal(db().insertInto('ledgerAccounts').values({ id: randomUUID(), kind: 'escrow' as 'wallet', ownerUserId: null, balanceWon: 0, createdAtMs: T0_MS }).execute())).toEqual(check('ledger_accounts_kind_check'));
     });
 
     it('the database refuses a posting of 0 won, and the invariant check notices an unbalanced one', async () => {
@@ -654,7 +656,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       const account = await walletId(user.id);
       const entryId = randomUUID();
       await db().insertInto('journalEntries').values({ id: entryId, kind: 'test', memo: 'zero posting', createdAtMs: T0_MS }).execute();
-      await rejection(db().insertInto('postings').values({ id: randomUUID(), entryId, accountId: account, amountWon: 0 }).execute());
+      expect(await refusal(db().insertInto('postings').values({ id: randomUUID(), entryId, accountId: account, amountWon: 0 }).execute())).toEqual(check('postings_amount_check'));
       await expect(ledger().checkInvariant()).resolves.toEqual({ postingsSumWon: 0n, balancesSumWon: 0n });
 
       // A lone posting of 7 won is allowed by the constraints but breaks the ledger; the check must say so.
@@ -671,7 +673,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
     it('the database refuses a posting to an account that does not exist', async () => {
       const entryId = randomUUID();
       await db().insertInto('journalEntries').values({ id: entryId, kind: 'test', memo: 'ghost', createdAtMs: T0_MS }).execute();
-      await rejection(db().insertInto('postings').values({ id: randomUUID(), entryId, accountId: randomUUID(), amountWon: 5 }).execute());
+      expect(await refusal(db().insertInto('postings').values({ id: randomUUID(), entryId, accountId: randomUUID(), amountWon: 5 }).execute())).toEqual({ kind: 'foreign_key' });
     });
 
     async function walletId(userId: string): Promise<string> {

@@ -8,9 +8,10 @@
  * From each 32-byte key two purpose keys are derived with HKDF-SHA-256, one to MAC the
  * public token and one to derive secret tokens, so no key serves two purposes.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hkdfSync, randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { writeSecretFile } from './write-secret-file.js';
 
 interface StoredKey {
   kid: string;
@@ -62,10 +63,7 @@ export class TokenKeyRing {
 
   private save(): void {
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ keys: this.stored }, null, 2), { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.file);
+    writeSecretFile(this.file, JSON.stringify({ keys: this.stored }, null, 2));
   }
 
   private async refresh(): Promise<void> {

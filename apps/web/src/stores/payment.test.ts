@@ -156,7 +156,7 @@ describe('direct payment in the browser', () => {
     const spki = new Uint8Array(deviceCert.publicKey.rawData);
     expect(await verifyCanonical(spki, opened.request, opened.signature)).toBe(true);
     expect(await verifyCanonical(spki, { ...opened.request, orderId: 'order-2' }, opened.signature)).toBe(false);
-    await expect(unseal(built.sealedRequest, (await ecdhKeys()).privateKey, 'coconutpay-payment-request')).rejects.toThrow();
+    await expect(unseal(built.sealedRequest, (await ecdhKeys()).privateKey, 'coconutpay-payment-request')).rejects.toMatchObject({ code: 'ERR_JWE_DECRYPTION_FAILED' });
   });
 
   it('refuses to seal to a key whose certificate may not issue commands or is not under our root', async () => {

@@ -12,6 +12,36 @@ function codesInTableRows(markdown: string): string[] {
   return [...markdown.matchAll(/^\|\s*`([^`]+)`\s*\|/gm)].map((m) => m[1]!);
 }
 
+/** One documented row: the code and its status, transient and title cells as written. */
+interface DocumentedRow {
+  code: string;
+  status: string;
+  transient: string;
+  title: string;
+}
+
+/** The rows of a `| code | status | transient | title | when |` table, cells trimmed. */
+function tableRows(markdown: string): DocumentedRow[] {
+  return [...markdown.matchAll(/^\|\s*`([^`]+)`\s*\|([^\n]*)$/gm)].map((m) => {
+    const [status = '', transient = '', title = ''] = m[2]!.split('|').map((cell) => cell.trim());
+    return { code: m[1]!, status, transient, title };
+  });
+}
+
+/** Each row whose status, transient or title differs from the registry, as `CODE column: doc ≠ registry`. */
+function disagreements(rows: DocumentedRow[]): string[] {
+  const found: string[] = [];
+  for (const row of rows) {
+    if (!isErrorCode(row.code)) continue;
+    const { status, transient, title } = ERRORS[row.code];
+    if (row.status !== String(status)) found.push(`${row.code} status: ${row.status} ≠ ${status}`);
+    const transientCell = transient ? 'yes' : 'no';
+    if (row.transient !== transientCell) found.push(`${row.code} transient: ${row.transient} ≠ ${transientCell}`);
+    if (row.title !== title) found.push(`${row.code} title: ${row.title} ≠ ${title}`);
+  }
+  return found;
+}
+
 /** Which registry codes a document leaves out, and which codes it lists that the registry lacks. */
 function compareWithRegistry(documented: string[]): { missing: string[]; unknown: string[] } {
   const inDoc = new Set(documented);
@@ -107,5 +137,22 @@ describe('docs/errors.md', () => {
     expect(compareWithRegistry(codesInTableRows(rows([...ERROR_CODES, 'RETIRED_CODE'])))).toEqual({ missing: [], unknown: ['RETIRED_CODE'] });
     // A code mentioned only in prose is not a row.
     expect(codesInTableRows(`See \`${first}\` below.\n| Code |\n| \`${rest[0]}\` |`)).toEqual([rest[0]]);
+  });
+
+  it('gives every code the status, transient flag and title of the registry', () => {
+    const rows = tableRows(readFileSync(fileURLToPath(ERRORS_DOC_URL), 'utf8'));
+    expect(rows.length).toBe(ERROR_CODES.length);
+    expect(disagreements(rows)).toEqual([]);
+  });
+
+  it('uses a check that notices a wrong status, transient flag or title', () => {
+    const row = (code: ErrorCode, status: string, transient: string, title: string) => `| \`${code}\` | ${status} | ${transient} | ${title} | when |`;
+    const right = ERROR_CODES.map((code) => row(code, String(ERRORS[code].status), ERRORS[code].transient ? 'yes' : 'no', ERRORS[code].title)).join('\n');
+    expect(disagreements(tableRows(right))).toEqual([]);
+    const { status, title } = ERRORS.INTERNAL_ERROR;
+    expect(disagreements(tableRows(row('INTERNAL_ERROR', '503', 'yes', title)))).toEqual([`INTERNAL_ERROR status: 503 ≠ ${status}`]);
+    expect(disagreements(tableRows(row('INTERNAL_ERROR', String(status), 'no', title)))).toEqual(['INTERNAL_ERROR transient: no ≠ yes']);
+    expect(disagreements(tableRows(row('INTERNAL_ERROR', String(status), 'yes', 'Oops')))).toEqual([`INTERNAL_ERROR title: Oops ≠ ${title}`]);
+    expect(disagreements(tableRows(row('INTERNAL_ERROR', String(status), '', title)))).toEqual(['INTERNAL_ERROR transient:  ≠ yes']);
   });
 });

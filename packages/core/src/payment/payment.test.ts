@@ -129,8 +129,8 @@ describe('payment protocol messages', () => {
     const jwe = await seal(command, recipient.publicKey, 'coconutpay-com');
     expect(headerOf(jwe)).toMatchObject({ alg: 'ECDH-ES', enc: 'A256GCM', cty: 'coconutpay-com' });
     await expect(unseal(jwe, recipient.privateKey, 'coconutpay-com')).resolves.toEqual(command);
-    await expect(unseal(jwe, (await agreementKeys()).privateKey, 'coconutpay-com')).rejects.toThrow();
-    await expect(unseal(flipFirstByte(jwe, 3), recipient.privateKey, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(jwe, (await agreementKeys()).privateKey, 'coconutpay-com')).rejects.toMatchObject({ code: 'ERR_JWE_DECRYPTION_FAILED' });
+    await expect(unseal(flipFirstByte(jwe, 3), recipient.privateKey, 'coconutpay-com')).rejects.toMatchObject({ code: 'ERR_JWE_DECRYPTION_FAILED' });
     await expect(unseal(jwe, recipient.privateKey, 'coconutpay-req')).rejects.toThrow(/content type/);
   });
 
@@ -145,14 +145,14 @@ describe('payment protocol messages', () => {
     expect(jwe.split('.')[1]).toBe('');
     await expect(unseal(jwe, reply.key, 'coconutpay-com')).resolves.toEqual(command);
 
-    await expect(unseal(jwe, (await freshReplyKey()).key, 'coconutpay-com')).rejects.toThrow();
-    await expect(unseal(flipFirstByte(jwe, 3), reply.key, 'coconutpay-com')).rejects.toThrow();
-    await expect(unseal(flipFirstByte(jwe, 4), reply.key, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(jwe, (await freshReplyKey()).key, 'coconutpay-com')).rejects.toMatchObject({ code: 'ERR_JWE_DECRYPTION_FAILED' });
+    await expect(unseal(flipFirstByte(jwe, 3), reply.key, 'coconutpay-com')).rejects.toMatchObject({ code: 'ERR_JWE_DECRYPTION_FAILED' });
+    await expect(unseal(flipFirstByte(jwe, 4), reply.key, 'coconutpay-com')).rejects.toMatchObject({ code: 'ERR_JWE_DECRYPTION_FAILED' });
     await expect(unseal(jwe, reply.key, 'coconutpay-req')).rejects.toThrow(/content type/);
     // The key, not the message, says how a message is opened: each key refuses the other kind.
     const recipient = await agreementKeys();
-    await expect(unseal(await seal(command, recipient.publicKey, 'coconutpay-com'), reply.key, 'coconutpay-com')).rejects.toThrow();
-    await expect(unseal(jwe, recipient.privateKey, 'coconutpay-com')).rejects.toThrow();
+    await expect(unseal(await seal(command, recipient.publicKey, 'coconutpay-com'), reply.key, 'coconutpay-com')).rejects.toMatchObject({ code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+    await expect(unseal(jwe, recipient.privateKey, 'coconutpay-com')).rejects.toMatchObject({ code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
   });
 
   it('makes a reply key from exactly 32 bytes', async () => {

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildCsr, CSR_COMMON_NAME_LENGTH_MAX, verifyCsrSignature, weakCsrSignatureAlgorithm } from './csr.js';
 import { Pkcs10CertificateRequestGenerator } from '@peculiar/x509';
 import { exportPrivateKeyPkcs8, exportPublicKeySpki, generateSigningKeyPair } from './key-pair.js';
-import { fromPem } from './pem.js';
+import { DerError } from './path-der.js';
+import { fromPem, PemError } from './pem.js';
 import { encryptPrivateKey } from './private-key-encryption.js';
 
 const opensslAvailable = spawnSync('openssl', ['version']).status === 0;
@@ -85,9 +86,9 @@ describe('weakCsrSignatureAlgorithm', () => {
   });
 
   it('throws on what is not a CSR', () => {
-    expect(() => weakCsrSignatureAlgorithm('not a PEM block')).toThrow();
-    expect(() => weakCsrSignatureAlgorithm(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]))).toThrow();
-    expect(() => weakCsrSignatureAlgorithm(new Uint8Array([0x30, 0x80, 0x00, 0x00]))).toThrow();
+    expect(() => weakCsrSignatureAlgorithm('not a PEM block')).toThrow(PemError);
+    expect(() => weakCsrSignatureAlgorithm(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]))).toThrow(new DerError('signatureAlgorithm: unexpected element'));
+    expect(() => weakCsrSignatureAlgorithm(new Uint8Array([0x30, 0x80, 0x00, 0x00]))).toThrow(new DerError('indefinite lengths are not DER'));
   });
 });
 

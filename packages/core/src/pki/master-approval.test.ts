@@ -8,6 +8,7 @@ import {
 } from './master-approval.js';
 import { createCertificate } from './certificate-builder.js';
 import { EKU, EXTENSION } from './oids.js';
+import { DerError } from './path-der.js';
 import { signP1363 } from './signature.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -82,7 +83,7 @@ describe('master approval', () => {
     const der = encodeMasterApproval(value);
     der[der.length - 1] = 0x00;
     expect(decodeMasterApproval(der).signature[63]).toBe(0);
-    expect(() => decodeMasterApproval(der.slice(0, der.length - 1))).toThrow();
+    expect(() => decodeMasterApproval(der.slice(0, der.length - 1))).toThrow(DerError);
   });
 
   it('accepts a device approved by the same user’s master', async () => {

@@ -4,18 +4,18 @@
  * backups). The quick start has none, so one is generated into `DATA_DIR/keys`
  * (0600) — the keys are then only as safe as that folder, which the log says.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../../config.js';
+import { writeSecretFile } from '../write-secret-file.js';
 
 export function caPassphrase(config: Pick<Config, 'caKeyPassphrase' | 'dataDir'>): string {
   if (config.caKeyPassphrase) return config.caKeyPassphrase;
   const file = path.join(config.dataDir, 'keys', 'ca-passphrase');
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    chmodSync(file, 0o600);
+    writeSecretFile(file, randomBytes(32).toString('base64url'));
   }
   return readFileSync(file, 'utf8').trim();
 }

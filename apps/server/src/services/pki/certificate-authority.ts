@@ -6,13 +6,14 @@
  * The root signs only the issuing CA and its own CRL; the issuing CA signs user
  * certificates, their CRL and OCSP answers.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber } from '@peculiar/asn1-x509';
 import { decryptPrivateKey, encryptPrivateKey } from '@coconutpay/core/pki/private-key-encryption';
 import { fromPem, toPem } from '@coconutpay/core/pki/pem';
 import { createCertificate, ECDSA_P256_SHA256, hex, randomSerialHex, x509 } from './x509.js';
+import { writeSecretFile } from '../write-secret-file.js';
 
 const DAY_MS = 86_400_000;
 const CA_KEY_ITERATIONS = 600_000;
@@ -196,10 +197,3 @@ export async function issuerIdOf(certificate: x509.X509Certificate): Promise<str
   return keyId.slice(0, 16).toLowerCase();
 }
 
-/** Writes a file only its owner can read, atomically (temp file, then rename). */
-export function writeSecretFile(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
-}

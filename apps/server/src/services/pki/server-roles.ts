@@ -14,7 +14,7 @@ import { decryptPrivateKey, encryptPrivateKey } from '@coconutpay/core/pki/priva
 import { EKU } from '@coconutpay/core/pki/oids';
 import { fromPem, toPem } from '@coconutpay/core/pki/pem';
 import type { CertificateAuthority } from './certificate-authority.js';
-import { writeSecretFile } from './certificate-authority.js';
+import { writeSecretFile } from '../write-secret-file.js';
 import { x509 } from './x509.js';
 
 const ITERATIONS = 600_000;
