@@ -622,6 +622,7 @@ export const en: Messages = {
     SESSION_IDLE_TIMEOUT: 'You were logged out after a period of inactivity. Please log in again.',
     LOGIN_FAILED: 'The login ID or password is wrong.',
     LOGIN_THROTTLED: 'Too many failed logins. Please wait a while and try again.',
+    LOGIN_ADDRESS_THROTTLED: 'Too many failed logins from your network. Please wait 15 minutes and try again.',
     LOGIN_ID_TAKEN: 'This login ID is already taken.',
     PASSWORD_POLICY_VIOLATED: 'The password does not meet the policy: at least 10 characters, different from your login ID.',
     CURRENT_PASSWORD_WRONG: 'The current password is wrong.',
