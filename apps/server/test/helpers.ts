@@ -14,6 +14,7 @@ import { importSecretToken, nonceFromBytes, signRequest } from '@coconutpay/core
 import { utf8 } from '@coconutpay/core/encoding';
 import { buildApp } from '../src/app.js';
 import { loadConfig, type Config, type DatabaseEngine } from '../src/config.js';
+import type { PasswordHasher } from '../src/services/password-hasher.js';
 
 export interface EngineUnderTest {
   engine: DatabaseEngine;
@@ -111,7 +112,9 @@ export interface TestApp {
 }
 
 /** Builds an app on a fresh database of `engine` (SQLite by default) and a fresh data folder. */
-export async function startTestApp(options: { engine?: EngineUnderTest; env?: Record<string, string>; clock?: TestClock; configOverrides?: Partial<Config> } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { engine?: EngineUnderTest; env?: Record<string, string>; clock?: TestClock; configOverrides?: Partial<Config>; passwordHasher?: PasswordHasher } = {},
+): Promise<TestApp> {
   const engine = options.engine ?? enginesUnderTest()[0]!;
   const database = await engine.create();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cp-data-'));
@@ -120,7 +123,7 @@ export async function startTestApp(options: { engine?: EngineUnderTest; env?: Re
     options.configOverrides,
   );
   const clock = options.clock ?? new TestClock();
-  const app = await buildApp(config, { clock: clock.now, logger: false });
+  const app = await buildApp(config, { clock: clock.now, logger: false, ...(options.passwordHasher ? { passwordHasher: options.passwordHasher } : {}) });
   await app.ready();
   return {
     app, clock, config, dataDir,
