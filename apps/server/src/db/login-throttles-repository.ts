@@ -45,9 +45,10 @@ export class LoginThrottlesRepository {
     if (!(limits.loginFailuresMax >= 1 && limits.loginAddressFailuresMax >= 1 && limits.loginLockMs > 0 && limits.loginAddressWindowMs > 0)) {
       throw new RangeError('login throttle limits must be positive');
     }
-    await this.ensureRows(loginId, address, nowMs);
     return runWriteTransaction(this.db, this.engine, async (trx) => {
-      // Rows are always locked in this order (id, then address), so reservations cannot deadlock.
+      // Rows are always created and locked in this order (id, then address), so reservations
+      // do not deadlock each other; a deadlock the engine still reports is retried.
+      await this.ensureRows(trx, loginId, address, nowMs);
       const id = await lockingRead(this.engine, trx.selectFrom('loginThrottles').select(['failures', 'lockedUntilMs']).where('loginId', '=', loginId)).executeTakeFirstOrThrow();
       const from = await lockingRead(this.engine, trx.selectFrom('loginAddressThrottles').select(['failures', 'windowStartedAtMs']).where('address', '=', address)).executeTakeFirstOrThrow();
 
@@ -96,16 +97,21 @@ export class LoginThrottlesRepository {
     return lockedUntilMs !== null && nowMs < lockedUntilMs ? lockedUntilMs : null;
   }
 
-  /** Creates the two rows if absent, outside the transaction: a row lock then never has to be upgraded. */
-  private async ensureRows(loginId: string, address: string, nowMs: number): Promise<void> {
+  /**
+   * Creates the two rows if absent. On MariaDB a no-op update on a duplicate takes the
+   * row's exclusive lock at once (INSERT IGNORE would take a shared one, to be upgraded
+   * by the locking read: a deadlock between parallel attempts).
+   */
+  private async ensureRows(trx: Kysely<Database>, loginId: string, address: string, nowMs: number): Promise<void> {
     const idRow = { loginId, failures: 0, lockedUntilMs: null, updatedAtMs: nowMs };
     const addressRow = { address, failures: 0, windowStartedAtMs: nowMs, updatedAtMs: nowMs };
     if (this.engine === 'mysql') {
-      await this.db.insertInto('loginThrottles').ignore().values(idRow).execute();
-      await this.db.insertInto('loginAddressThrottles').ignore().values(addressRow).execute();
+      // Also unlike INSERT IGNORE, a too-long value stays an error instead of a silent truncation.
+      await trx.insertInto('loginThrottles').values(idRow).onDuplicateKeyUpdate((eb) => ({ failures: eb.ref('failures') })).execute();
+      await trx.insertInto('loginAddressThrottles').values(addressRow).onDuplicateKeyUpdate((eb) => ({ failures: eb.ref('failures') })).execute();
     } else {
-      await this.db.insertInto('loginThrottles').values(idRow).onConflict((oc) => oc.column('loginId').doNothing()).execute();
-      await this.db.insertInto('loginAddressThrottles').values(addressRow).onConflict((oc) => oc.column('address').doNothing()).execute();
+      await trx.insertInto('loginThrottles').values(idRow).onConflict((oc) => oc.column('loginId').doNothing()).execute();
+      await trx.insertInto('loginAddressThrottles').values(addressRow).onConflict((oc) => oc.column('address').doNothing()).execute();
     }
   }
 }
