@@ -99,6 +99,8 @@ declare module 'fastify' {
 export interface BuildOptions {
   /** The clock every service reads; tests pass a controllable one. */
   clock?: () => number;
+  /** The password hasher; by default scrypt at `config.passwordHashLogN`. Tests pass one that counts its work. */
+  passwordHasher?: PasswordHasher;
   /** `false` silences logging; a stream receives the JSON log lines (with the same redaction). */
   logger?: false | { stream: NodeJS.WritableStream };
   /**
@@ -181,8 +183,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   const accounts = new AccountsService({
     db, users, sessions, ledger, keys, clock,
-    throttles: new LoginThrottlesRepository(db),
-    hasher: new PasswordHasher(config.passwordHashLogN),
+    throttles: new LoginThrottlesRepository(db, database.engine),
+    hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
     limits: config,
   });
   const catalogue = new CatalogueService(products, new ImageStore(config.dataDir), clock);

@@ -70,6 +70,9 @@ export interface Config {
   /** Login throttling: consecutive failures before a lock, and its length. */
   loginFailuresMax: number;
   loginLockMs: number;
+  /** Password spraying: failed logins from one client address, across login ids, per window. */
+  loginAddressFailuresMax: number;
+  loginAddressWindowMs: number;
   /** Largest JSON body, in bytes. */
   jsonBodyLimitBytes: number;
   /** Most (session, nonce) pairs the in-memory replay cache holds. */
@@ -164,6 +167,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     sessionLifetimeMs: 12 * 3_600_000,
     loginFailuresMax: 5,
     loginLockMs: 15 * 60_000,
+    loginAddressFailuresMax: 20,
+    loginAddressWindowMs: 15 * 60_000,
     jsonBodyLimitBytes: 64 * 1024,
     replayCacheEntriesMax: 500_000,
     // A tenth of the cache: 50,000 in its 120 s, 416 signed requests a second from one session.

@@ -15,6 +15,7 @@ import { utf8 } from '@coconutpay/core/encoding';
 import { buildApp, type BuildOptions } from '../src/app.js';
 import { loadConfig, type Config, type DatabaseEngine } from '../src/config.js';
 import { announceSkip } from './announce-skip.js';
+import type { PasswordHasher } from '../src/services/password-hasher.js';
 
 export interface EngineUnderTest {
   engine: DatabaseEngine;
@@ -113,7 +114,10 @@ export interface TestApp {
 
 /** Builds an app on a fresh database of `engine` (SQLite by default) and a fresh data folder. */
 export async function startTestApp(
-  options: { engine?: EngineUnderTest; env?: Record<string, string>; clock?: TestClock; configOverrides?: Partial<Config>; build?: Pick<BuildOptions, 'onFatal' | 'walSync'> } = {},
+  options: {
+    engine?: EngineUnderTest; env?: Record<string, string>; clock?: TestClock; configOverrides?: Partial<Config>;
+    build?: Pick<BuildOptions, 'onFatal' | 'walSync'>; passwordHasher?: PasswordHasher;
+  } = {},
 ): Promise<TestApp> {
   const engine = options.engine ?? enginesUnderTest()[0]!;
   const database = await engine.create();
@@ -123,7 +127,7 @@ export async function startTestApp(
     options.configOverrides,
   );
   const clock = options.clock ?? new TestClock();
-  const app = await buildApp(config, { clock: clock.now, logger: false, ...options.build });
+  const app = await buildApp(config, { clock: clock.now, logger: false, ...options.build, ...(options.passwordHasher ? { passwordHasher: options.passwordHasher } : {}) });
   await app.ready();
   return {
     app, clock, config, dataDir,

@@ -12,6 +12,7 @@ import { ordersMigration } from './migrations/0004-orders.js';
 import { paymentsMigration } from './migrations/0005-payments.js';
 import { evidenceIndexMigration } from './migrations/0006-evidence-index.js';
 import { longTermEvidenceMigration } from './migrations/0007-long-term-evidence.js';
+import { loginAddressThrottlesMigration } from './migrations/0008-login-address-throttles.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -23,6 +24,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0005-payments': paymentsMigration(engine),
     '0006-evidence-index': evidenceIndexMigration(),
     '0007-long-term-evidence': longTermEvidenceMigration(engine),
+    '0008-login-address-throttles': loginAddressThrottlesMigration(engine),
   };
 }
 

@@ -71,7 +71,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
   const db = () => handle!.db;
   const users = () => new UsersRepository(db());
   const sessions = () => new SessionsRepository(db());
-  const throttles = () => new LoginThrottlesRepository(db());
+  const throttles = () => new LoginThrottlesRepository(db(), handle!.engine);
   const products = () => new ProductsRepository(db());
   const cart = () => new CartRepository(db());
   const ledger = () => new LedgerRepository(db(), handle!.engine);
@@ -246,48 +246,76 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
   });
 
   describe('LoginThrottlesRepository', () => {
+    const limits = { loginFailuresMax: 3, loginLockMs: 60_000, loginAddressFailuresMax: 100, loginAddressWindowMs: 60_000 };
+    const address = () => `2001:db8::${token()}`;
+
     it('knows no lock for an id that never failed', async () => {
-      await expect(throttles().lockedUntil(`fresh-${token()}`)).resolves.toBeNull();
+      await expect(throttles().lockedUntil(`fresh-${token()}`, T0_MS)).resolves.toBeNull();
     });
 
-    it('counts failures, locks at the maximum and then counts afresh', async () => {
+    it('allows the maximum of attempts, locks on the last of them, then refuses until the lock ends', async () => {
       const loginId = `victim-${token()}`;
-      const max = 3;
-      const lockMs = 60_000;
-      await expect(throttles().recordFailure(loginId, T0_MS, max, lockMs)).resolves.toBe(1);
-      await expect(throttles().recordFailure(loginId, T0_MS + 1, max, lockMs)).resolves.toBe(2);
-      await expect(throttles().lockedUntil(loginId)).resolves.toBeNull();
-      await expect(throttles().recordFailure(loginId, T0_MS + 2, max, lockMs)).resolves.toBe(3);
-      await expect(throttles().lockedUntil(loginId)).resolves.toBe(T0_MS + 2 + lockMs);
-      await expect(throttles().recordFailure(loginId, T0_MS + 3, max, lockMs)).resolves.toBe(1);
+      const from = address();
+      for (let i = 0; i < 2; i++) await expect(throttles().reserveAttempt(loginId, from, T0_MS + i, limits)).resolves.toEqual({ allowed: true });
+      await expect(throttles().lockedUntil(loginId, T0_MS + 2)).resolves.toBeNull();
+      await expect(throttles().reserveAttempt(loginId, from, T0_MS + 2, limits)).resolves.toEqual({ allowed: true });
+      await expect(throttles().lockedUntil(loginId, T0_MS + 2)).resolves.toBe(T0_MS + 2 + limits.loginLockMs);
+      await expect(throttles().reserveAttempt(loginId, from, T0_MS + 3, limits)).resolves.toEqual({ allowed: false, limit: 'login_id', retryAtMs: T0_MS + 2 + limits.loginLockMs });
+      // After the lock the count starts afresh.
+      const afterMs = T0_MS + 2 + limits.loginLockMs;
+      await expect(throttles().lockedUntil(loginId, afterMs)).resolves.toBeNull();
+      for (let i = 0; i < 3; i++) await expect(throttles().reserveAttempt(loginId, from, afterMs + i, limits)).resolves.toEqual({ allowed: true });
+      await expect(throttles().reserveAttempt(loginId, from, afterMs + 3, limits)).resolves.toMatchObject({ allowed: false, limit: 'login_id' });
     });
 
     it('keeps separate counts per login id', async () => {
       const a = `a-${token()}`;
       const b = `b-${token()}`;
-      await throttles().recordFailure(a, T0_MS, 5, 1_000);
-      await throttles().recordFailure(a, T0_MS, 5, 1_000);
-      await expect(throttles().recordFailure(b, T0_MS, 5, 1_000)).resolves.toBe(1);
+      const from = address();
+      for (let i = 0; i < 3; i++) await throttles().reserveAttempt(a, from, T0_MS, limits);
+      await expect(throttles().reserveAttempt(a, from, T0_MS, limits)).resolves.toMatchObject({ allowed: false });
+      await expect(throttles().reserveAttempt(b, from, T0_MS, limits)).resolves.toEqual({ allowed: true });
     });
 
-    it('counts every one of several failures arriving together', async () => {
+    it('allows exactly the maximum of attempts arriving together', async () => {
       const loginId = `burst-${token()}`;
-      await Promise.all(Array.from({ length: 6 }, (_, i) => throttles().recordFailure(loginId, T0_MS + i, 100, 1_000)));
-      await expect(throttles().recordFailure(loginId, T0_MS + 10, 100, 1_000)).resolves.toBe(7);
+      const from = address();
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => throttles().reserveAttempt(loginId, from, T0_MS + i, limits)));
+      expect(answers.filter((a) => a.allowed)).toHaveLength(limits.loginFailuresMax);
     });
 
-    it('clear removes both count and lock', async () => {
+    it('limits attempts per address across ids within a window, then opens a new window', async () => {
+      const from = address();
+      const byAddress = { ...limits, loginAddressFailuresMax: 4 };
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => throttles().reserveAttempt(`spray-${i}-${token()}`, from, T0_MS, byAddress)));
+      expect(answers.filter((a) => a.allowed)).toHaveLength(4);
+      expect(answers.filter((a) => !a.allowed)).toEqual(Array.from({ length: 6 }, () => ({ allowed: false, limit: 'address', retryAtMs: T0_MS + byAddress.loginAddressWindowMs })));
+      await expect(throttles().reserveAttempt(`other-${token()}`, address(), T0_MS, byAddress)).resolves.toEqual({ allowed: true });
+      await expect(throttles().reserveAttempt(`later-${token()}`, from, T0_MS + byAddress.loginAddressWindowMs, byAddress)).resolves.toEqual({ allowed: true });
+    });
+
+    it('a success clears the id’s count and lock, and gives the address back only its own place', async () => {
       const loginId = `cleared-${token()}`;
-      await throttles().recordFailure(loginId, T0_MS, 1, 60_000);
-      await expect(throttles().lockedUntil(loginId)).resolves.toBe(T0_MS + 60_000);
-      await throttles().clear(loginId);
-      await expect(throttles().lockedUntil(loginId)).resolves.toBeNull();
-      await expect(throttles().recordFailure(loginId, T0_MS, 5, 60_000)).resolves.toBe(1);
+      const from = address();
+      const byAddress = { ...limits, loginAddressFailuresMax: 4 };
+      for (let i = 0; i < 3; i++) await throttles().reserveAttempt(loginId, from, T0_MS, byAddress);
+      await expect(throttles().lockedUntil(loginId, T0_MS)).resolves.toBe(T0_MS + limits.loginLockMs);
+      await throttles().recordSuccess(loginId, from, T0_MS);
+      await expect(throttles().lockedUntil(loginId, T0_MS)).resolves.toBeNull();
+      // The address holds 2 of 4 places now: two more, then the limit.
+      await expect(throttles().reserveAttempt(loginId, from, T0_MS, byAddress)).resolves.toEqual({ allowed: true });
+      await expect(throttles().reserveAttempt(`x-${token()}`, from, T0_MS, byAddress)).resolves.toEqual({ allowed: true });
+      await expect(throttles().reserveAttempt(`y-${token()}`, from, T0_MS, byAddress)).resolves.toMatchObject({ allowed: false, limit: 'address' });
+    });
+
+    it('refuses limits that are not positive', async () => {
+      await expect(throttles().reserveAttempt(`z-${token()}`, address(), T0_MS, { ...limits, loginFailuresMax: 0 })).rejects.toThrow(RangeError);
     });
 
     it('refuses a negative failure count', async () => {
       const loginId = `negative-${token()}`;
       expect(await refusal(db().insertInto('loginThrottles').values({ loginId, failures: -1, lockedUntilMs: null, updatedAtMs: T0_MS }).execute())).toEqual(check('login_throttles_failures_check'));
+      expect(await refusal(db().insertInto('loginAddressThrottles').values({ address: `negative-${token()}`, failures: -1, windowStartedAtMs: T0_MS, updatedAtMs: T0_MS }).execute())).toEqual(check('login_address_throttles_failures_check'));
     });
   });
 

@@ -47,6 +47,13 @@ export interface LoginThrottlesTable {
   updatedAtMs: number;
 }
 
+export interface LoginAddressThrottlesTable {
+  address: string;
+  failures: number;
+  windowStartedAtMs: number;
+  updatedAtMs: number;
+}
+
 export interface ProductsTable {
   id: string;
   sellerId: string;
@@ -267,6 +274,7 @@ export interface Database {
   stores: StoresTable;
   sessions: SessionsTable;
   loginThrottles: LoginThrottlesTable;
+  loginAddressThrottles: LoginAddressThrottlesTable;
   products: ProductsTable;
   cartItems: CartItemsTable;
   ledgerAccounts: LedgerAccountsTable;

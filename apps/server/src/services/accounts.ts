@@ -9,7 +9,7 @@ import { AppError } from '@coconutpay/core/errors';
 import { deriveSecretToken } from '@coconutpay/core/protocol';
 import { isUniqueViolation } from '../db/database.js';
 import type { LedgerRepository } from '../db/ledger-repository.js';
-import type { LoginThrottlesRepository } from '../db/login-throttles-repository.js';
+import type { LoginThrottleLimits, LoginThrottlesRepository } from '../db/login-throttles-repository.js';
 import type { Database, Role } from '../db/schema.js';
 import type { SessionsRepository } from '../db/sessions-repository.js';
 import type { StoreProfile, UserRecord, UsersRepository } from '../db/users-repository.js';
@@ -50,7 +50,7 @@ export interface AccountsDeps {
   hasher: PasswordHasher;
   keys: TokenKeyRing;
   clock: () => number;
-  limits: { sessionIdleTimeoutMs: number; sessionLifetimeMs: number; loginFailuresMax: number; loginLockMs: number };
+  limits: { sessionIdleTimeoutMs: number; sessionLifetimeMs: number } & LoginThrottleLimits;
 }
 
 function publicUser(user: UserRecord): PublicUser {
@@ -92,23 +92,24 @@ export class AccountsService {
   }
 
   /**
-   * Logs in. Unknown id and wrong password give the same answer, after the same work;
-   * both count towards the id's lock, so the lock says nothing about existence either.
+   * Logs in from the client address `clientAddress`. Unknown id and wrong password give
+   * the same answer, after the same work; both count towards the id's lock, so the lock
+   * says nothing about existence either. The attempt is counted before the password is
+   * checked, so attempts arriving together meet the limits as attempts one after another do.
    */
-  async login(loginId: string, password: string): Promise<LoginResult> {
+  async login(loginId: string, password: string, clientAddress: string): Promise<LoginResult> {
     const { throttles, users, hasher, limits } = this.deps;
     const nowMs = this.deps.clock();
-    const lockedUntilMs = await throttles.lockedUntil(loginId);
-    if (lockedUntilMs !== null && lockedUntilMs > nowMs) {
-      throw new AppError('LOGIN_THROTTLED', { detail: `Try again after ${Math.ceil((lockedUntilMs - nowMs) / 60_000)} minutes.` });
+    const reservation = await throttles.reserveAttempt(loginId, clientAddress, nowMs, limits);
+    if (!reservation.allowed) {
+      const detail = `Try again after ${Math.ceil((reservation.retryAtMs - nowMs) / 60_000)} minutes.`;
+      throw new AppError(reservation.limit === 'address' ? 'LOGIN_ADDRESS_THROTTLED' : 'LOGIN_THROTTLED', { detail });
     }
     const user = await users.findByLoginId(loginId);
     const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
-    if (!user || !ok) {
-      await throttles.recordFailure(loginId, nowMs, limits.loginFailuresMax, limits.loginLockMs);
-      throw new AppError('LOGIN_FAILED');
-    }
-    await throttles.clear(loginId);
+    // A failure is already counted by the reservation.
+    if (!user || !ok) throw new AppError('LOGIN_FAILED');
+    await throttles.recordSuccess(loginId, clientAddress, nowMs);
     return this.openSession(user, nowMs);
   }
 

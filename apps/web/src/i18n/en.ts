@@ -623,6 +623,7 @@ export const en: Messages = {
     LOGIN_FAILED: 'The login ID or password is wrong.',
     SESSION_REQUEST_RATE_EXCEEDED: 'Too many requests in a short time. Please wait a moment and try again.',
     LOGIN_THROTTLED: 'Too many failed logins. Please wait a while and try again.',
+    LOGIN_ADDRESS_THROTTLED: 'Too many failed logins from your network. Please wait 15 minutes and try again.',
     LOGIN_ID_TAKEN: 'This login ID is already taken.',
     PASSWORD_POLICY_VIOLATED: 'The password does not meet the policy: at least 10 characters, different from your login ID.',
     CURRENT_PASSWORD_WRONG: 'The current password is wrong.',

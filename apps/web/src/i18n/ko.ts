@@ -627,6 +627,7 @@ export const ko = {
     LOGIN_FAILED: '아이디 또는 비밀번호가 올바르지 않습니다.',
     SESSION_REQUEST_RATE_EXCEEDED: '짧은 시간에 요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.',
     LOGIN_THROTTLED: '로그인 실패가 너무 많습니다. 잠시 후 다시 시도해 주세요.',
+    LOGIN_ADDRESS_THROTTLED: '이 네트워크에서 로그인 실패가 너무 많습니다. 15분 후 다시 시도해 주세요.',
     LOGIN_ID_TAKEN: '이미 사용 중인 아이디입니다.',
     PASSWORD_POLICY_VIOLATED: '비밀번호가 정책에 맞지 않습니다. 10자 이상, 아이디와 다르게 정해 주세요.',
     CURRENT_PASSWORD_WRONG: '현재 비밀번호가 올바르지 않습니다.',

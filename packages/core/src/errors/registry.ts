@@ -31,6 +31,7 @@ export const ERRORS = {
   LOGIN_FAILED: { status: 401, title: 'The login id or password is wrong', transient: false },
   SESSION_REQUEST_RATE_EXCEEDED: { status: 429, title: 'Too many requests from this session; slow down', transient: true },
   LOGIN_THROTTLED: { status: 429, title: 'Too many failed logins; try again later', transient: true },
+  LOGIN_ADDRESS_THROTTLED: { status: 429, title: 'Too many failed logins from this address; try again later', transient: true },
   LOGIN_ID_TAKEN: { status: 409, title: 'This login id is already in use', transient: false },
   PASSWORD_POLICY_VIOLATED: { status: 400, title: 'The password does not meet the password policy', transient: false },
   CURRENT_PASSWORD_WRONG: { status: 403, title: 'The current password is wrong', transient: false },

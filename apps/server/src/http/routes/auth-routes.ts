@@ -24,7 +24,7 @@ export function authRoutes(app: FastifyInstance, accounts: AccountsService, auth
     '/api/auth/login',
     { schema: { tags: ['accounts'], summary: 'Log in: returns the public and the secret token', body: LoginBody, response: responses({ 200: LoginResponse }) } },
     async (request) => {
-      const result = await accounts.login(request.body.loginId, request.body.password);
+      const result = await accounts.login(request.body.loginId, request.body.password, request.ip);
       const serverAssertion = await signServerAssertion(
         {
           v: 1, type: 'coconutpay-server-assertion', clientNonce: request.body.clientNonce ?? null, sessionId: result.sessionId, userId: result.user.id,
