@@ -33,7 +33,7 @@
  *
  * Every failure has its own code in the error registry.
  */
-import { toHex } from '../encoding/index.js';
+import { fromBase64Url, toHex } from '../encoding/index.js';
 import { checkMasterApproval, serialNumberAttribute } from '../pki/master-approval.js';
 import { EXTENSION } from '../pki/oids.js';
 import { checkSignedDataSignature, OID_CMS, parseSignedData, type ParsedSignedData } from '../pki/cms.js';
@@ -382,16 +382,11 @@ export function withEvidenceCheck(verdict: EvidenceVerdict, name: EvidenceCheckN
 /** The intermediates of a JWS `x5c` header (after the signer), or none when unreadable. */
 function jwsIntermediates(jws: string): Uint8Array[] {
   try {
-    const header = JSON.parse(new TextDecoder().decode(base64UrlBytes(jws.split('.')[0] ?? ''))) as { x5c?: string[] };
+    const header = JSON.parse(new TextDecoder().decode(fromBase64Url(jws.split('.')[0] ?? ''))) as { x5c?: string[] };
     return (header.x5c ?? []).slice(1, 4).map((c) => Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)));
   } catch {
     return [];
   }
-}
-
-function base64UrlBytes(text: string): Uint8Array {
-  const base64 = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
-  return Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
 }
 
 /** The leaf's status now from the current CRL of its issuer (`chain` runs leaf → anchor). */

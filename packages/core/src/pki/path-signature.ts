@@ -225,7 +225,8 @@ export function schemeKeyMismatch(scheme: SignatureScheme, key: PublicKeyInfo): 
   return `a ${scheme.kind} signature cannot come from a ${key.kind} key`;
 }
 
-function ecdsaDerToRaw(signature: Uint8Array, size: number): Uint8Array | undefined {
+/** An ECDSA-Sig-Value (DER) as r‖s of `size`-byte halves, or undefined when it is not one (non-minimal or too long). */
+export function ecdsaDerToRaw(signature: Uint8Array, size: number): Uint8Array | undefined {
   try {
     const [r, s, extra] = sequence(readRoot(signature), 'ECDSA signature');
     if (!s || extra) return undefined;

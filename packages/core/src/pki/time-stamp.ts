@@ -45,7 +45,7 @@ import {
 } from './path-der.js';
 import { parseCertificate, type ParsedCertificate } from './path-certificate.js';
 import { namesEqual, readDistinguishedName } from './path-names.js';
-import { readPublicKeyInfo } from './path-signature.js';
+import { ecdsaDerToRaw, readPublicKeyInfo } from './path-signature.js';
 import { validatePath } from './validate-path.js';
 
 /** Object identifiers of RFC 3161, RFC 5035 and the algorithms a token may use. */
@@ -852,24 +852,6 @@ function fail(code: TimeStampFailureCode, message: string): { ok: false; code: T
   return { ok: false, code, message };
 }
 
-function ecdsaSignatureRaw(der: Uint8Array, size: number): Uint8Array | undefined {
-  try {
-    const [r, s, extra] = sequence(readRoot(der), 'ECDSA signature');
-    if (!r || !s || extra) return undefined;
-    const raw = new Uint8Array(size * 2);
-    for (const [index, element] of [r, s].entries()) {
-      let bytes = readIntegerBytes(element, 'ECDSA integer');
-      if (((bytes[0] as number) & 0x80) !== 0) return undefined;
-      while (bytes.length > 1 && bytes[0] === 0) bytes = bytes.subarray(1);
-      if (bytes.length > size) return undefined;
-      raw.set(bytes, index * size + size - bytes.length);
-    }
-    return raw;
-  } catch {
-    return undefined;
-  }
-}
-
 function tryParseCertificate(der: Uint8Array): ParsedCertificate | undefined {
   try {
     return parseCertificate(der);
@@ -953,7 +935,7 @@ export async function verifyTimeStampToken(tokenDer: Uint8Array, options: TimeSt
   }
   if (key.kind !== 'ec' || key.curve !== algorithm.curve) return fail('TIME_STAMP_INVALID', `the signature algorithm needs a ${algorithm.curve} key`);
   if (!bytesEqual(token.messageDigest, await digest(algorithm.hashOid, token.tstInfoDer))) return fail('TIME_STAMP_INVALID', 'the TSTInfo does not match its signed digest');
-  const raw = ecdsaSignatureRaw(token.signatureDer, algorithm.scalarBytes);
+  const raw = ecdsaDerToRaw(token.signatureDer, algorithm.scalarBytes);
   let valid = false;
   if (raw) {
     try {
