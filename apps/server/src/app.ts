@@ -160,6 +160,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
       app.log.fatal({ err: error }, 'a commit could not be synced to disk; stopping so that a restart recovers from what is on disk');
       options.onFatal?.(error);
     },
+    sqliteSync: config.sqliteSync,
     ...(options.walSync ? { walSync: options.walSync } : {}),
   });
   app.addHook('onClose', async () => database.close());

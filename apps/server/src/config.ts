@@ -25,6 +25,7 @@ const EnvSchema = Type.Object({
   CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 825, default: 365 }),
   TOP_UP_DAILY_LIMIT_WON: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, default: 5_000_000 }),
   MAX_ADDITIONAL_CERTIFICATES: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  SQLITE_SYNC: Type.Union([Type.Literal('flusher'), Type.Literal('full')], { default: 'flusher' }),
   NODE_ENV: Type.Optional(Type.String({ minLength: 1 })),
 });
 type Env = Static<typeof EnvSchema>;
@@ -56,6 +57,12 @@ export interface Config {
   logLevel: string;
   /** Folder of the built web app; absent folder means API only. */
   webDistDir: string;
+  /**
+   * How a SQLite database file's commits reach the disk before they are answered (see
+   * db/database.ts): `flusher` syncs the WAL from the thread pool, `full` lets SQLite sync
+   * inside COMMIT (`synchronous=FULL`). Both sync every group commit; the benchmark compares them.
+   */
+  sqliteSync: 'flusher' | 'full';
   /** scrypt cost parameter N = 2^passwordHashLogN. */
   passwordHashLogN: number;
   /** Passphrase encrypting the CA keys at rest; undefined → one generated into the data folder. */
@@ -157,6 +164,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     redisUrl: e.REDIS_URL,
     // Demo accounts belong to the embedded quick start only, never to a production engine.
     demoData: e.DEMO === 'on' && databaseEngine === 'sqlite',
+    sqliteSync: e.SQLITE_SYNC,
     logLevel: e.LOG_LEVEL,
     webDistDir: path.resolve(e.WEB_DIST_DIR ?? new URL('../../web/dist', import.meta.url).pathname),
     passwordHashLogN: e.PASSWORD_HASH_LOG_N,

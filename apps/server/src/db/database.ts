@@ -130,6 +130,11 @@ export interface OpenDatabaseOptions {
    * what is on disk. `buildApp` passes one that ends the process.
    */
   onFatal?: (error: unknown) => void;
+  /**
+   * `flusher` (the default): the connection runs `synchronous=NORMAL` and the WAL flusher
+   * makes FULL's sync off the event loop. `full`: SQLite syncs inside each (group) COMMIT.
+   */
+  sqliteSync?: 'flusher' | 'full';
   /** The sync the WAL flusher calls (`fs.fdatasync`); tests pass one that fails. */
   walSync?: ConstructorParameters<typeof WalFlusher>[1];
 }
@@ -146,7 +151,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     // cut: for a database file, SQLite's own sync after each commit (what FULL adds to NORMAL)
     // is made by the WAL flusher off the event loop, and no write is answered before it.
     let durability: DurableWrites | null = null;
-    if (file !== ':memory:') {
+    if (file !== ':memory:' && (options.sqliteSync ?? 'flusher') === 'flusher') {
       // The first read in WAL mode creates the -wal file; SQLite keeps it beside the real file
       // when the path is a link, so that is where the flusher must look.
       sqlite.pragma('user_version');

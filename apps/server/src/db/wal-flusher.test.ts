@@ -142,4 +142,21 @@ describe('durable writes on a database file', () => {
       await handle.close();
     }
   });
+
+  it('with sqliteSync=full run FULL on the connection, with group commit and no flusher', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cp-durable-full-'));
+    const handle = openDatabase(`sqlite:${path.join(dir, 'test.db')}`, { sqliteSync: 'full' });
+    try {
+      await migrateToLatest(handle.db, handle.engine);
+      const mode = await sql<{ synchronous: number }>`pragma synchronous`.execute(handle.db);
+      expect(mode.rows[0]!.synchronous).toBe(2);
+      expect(handle.flusher).toBeNull();
+      await Promise.all(['f1', 'f2', 'f3'].map((id) =>
+        runWriteTransaction(handle.db, handle.engine, (trx) => trx.insertInto('ledgerAccounts').values({ id, kind: 'funding', ownerUserId: null, balanceWon: 0, createdAtMs: 1 }).execute())));
+      expect(handle.groupCommit!.counts.transactions).toBe(3);
+      expect(handle.groupCommit!.counts.commits).toBeLessThan(3);
+    } finally {
+      await handle.close();
+    }
+  });
 });
