@@ -31,16 +31,30 @@ function chunk(type: string, data: Uint8Array): Buffer {
 
 /** Encodes `pixel(x, y) → [r, g, b]` over a width × height canvas as a PNG file. */
 export function encodePng(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Buffer {
-  const raw = Buffer.alloc((width * 3 + 1) * height);
+  const rgb = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
-    const row = y * (width * 3 + 1);
-    raw[row] = 0; // filter type: none
     for (let x = 0; x < width; x++) {
       const [r, g, b] = pixel(x, y);
-      raw[row + 1 + x * 3] = r;
-      raw[row + 2 + x * 3] = g;
-      raw[row + 3 + x * 3] = b;
+      const at = (y * width + x) * 3;
+      rgb[at] = r;
+      rgb[at + 1] = g;
+      rgb[at + 2] = b;
     }
+  }
+  return encodePngRgb(width, height, rgb);
+}
+
+/**
+ * Encodes a width × height canvas of packed RGB bytes (row by row) as a PNG file.
+ * `level` is zlib's: 9 for pictures made once and kept, lower for ones made per request.
+ */
+export function encodePngRgb(width: number, height: number, rgb: Uint8Array, level = 9): Buffer {
+  if (rgb.length !== width * height * 3) throw new RangeError(`expected ${width * height * 3} bytes of RGB, got ${rgb.length}`);
+  const stride = width * 3;
+  const raw = Buffer.alloc((stride + 1) * height);
+  for (let y = 0; y < height; y++) {
+    // Filter type 0 (none) leads each row.
+    raw.set(rgb.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   }
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
@@ -48,7 +62,7 @@ export function encodePng(width: number, height: number, pixel: (x: number, y: n
   header[8] = 8; // bit depth
   header[9] = 2; // colour type: RGB
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(raw, { level })), chunk('IEND', new Uint8Array(0))]);
 }
 
 type Shape = 'circle' | 'square' | 'diamond' | 'ring' | 'stripes' | 'triangle';

@@ -18,6 +18,16 @@ import { fromBase64Url, toBase64Url, utf8 } from '../encoding/index.js';
 import { importVerifyingKey, verifyP1363 } from '../pki/signature.js';
 import { signJson, verifySignedJson } from '../pki/signed-json.js';
 
+/**
+ * The characters of a verification code: digits and capitals without look-alikes. Each of
+ * 0 1 2 5 8 B G I L O Q S U V Z is left out because it has a twin in some hand or font
+ * (0/O/Q, 1/I/L, 2/Z, 5/S, 8/B, 6/G, U/V). The payment page states the set, and input is
+ * matched case-insensitively.
+ */
+export const VERIFICATION_CODE_ALPHABET = '34679ACDEFHJKMNPRTWXY';
+/** Characters in a verification code: 21^6 ≈ 86 million codes against five tries. */
+export const VERIFICATION_CODE_LENGTH = 6;
+
 /** How long a payment command may be signed after A issued it. */
 export const COMMAND_TTL_MS = 2 * 60_000;
 /** How far a REQ's time may be from A's clock. */
