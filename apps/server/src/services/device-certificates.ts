@@ -7,8 +7,6 @@
  * for additional certificates the master's approval.
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import {
@@ -22,6 +20,7 @@ import type { CertificateRecord, CertificatesRepository } from '../db/certificat
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import type { Actor } from './actor.js';
+import { EventHub, type HubRedis } from './event-hub.js';
 import type { CertificateInfo, CertificatesService, IssuedCertificate, RevocationReason } from './certificates.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
 import type { CertificateVerifier } from './pki/certificate-verifier.js';
@@ -83,50 +82,19 @@ export interface MasterRevocationProof {
   signature: string;
 }
 
+const DECISION_CHANNEL = 'coconutpay:device-decisions';
+
 /**
- * Decisions fan out to the new device's event stream. In one process an event
- * emitter suffices; with `REDIS_URL` set, decisions travel over Redis pub/sub so
- * the stream may be held by another server process than the one that approved.
+ * Decisions fan out to the new device's event stream, keyed by request id; over Redis
+ * when `REDIS_URL` is set, so the stream may be held by another server process than
+ * the one that approved (event-hub.ts).
  */
-export class DecisionHub {
-  private readonly emitter = new EventEmitter();
-
-  constructor(private readonly redis?: { publisher: Redis; subscriber: Redis }) {
-    // One listener per open stream; a busy server has many.
-    this.emitter.setMaxListeners(0);
-    if (redis) {
-      void redis.subscriber.subscribe(DECISION_CHANNEL);
-      redis.subscriber.on('message', (channel: string, message: string) => {
-        if (channel !== DECISION_CHANNEL) return;
-        try {
-          const state = JSON.parse(message) as RequestState;
-          this.emitter.emit(state.id, state);
-        } catch {
-          // A message we cannot read is not ours to act on.
-        }
-      });
-    }
-  }
-
-  publish(requestId: string, state: RequestState): void {
-    // Through Redis every process (this one included) hears it once, from the subscription.
-    if (this.redis) void this.redis.publisher.publish(DECISION_CHANNEL, JSON.stringify(state));
-    else this.emitter.emit(requestId, state);
-  }
-
-  subscribe(requestId: string, listener: (state: RequestState) => void): () => void {
-    this.emitter.on(requestId, listener);
-    return () => this.emitter.off(requestId, listener);
-  }
-
-  async close(): Promise<void> {
-    if (!this.redis) return;
-    await this.redis.subscriber.quit();
-    await this.redis.publisher.quit();
+export class DecisionHub extends EventHub<RequestState> {
+  constructor(redis?: HubRedis) {
+    super(DECISION_CHANNEL, redis);
   }
 }
 
-const DECISION_CHANNEL = 'coconutpay:device-decisions';
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { CertificatesService } from '../../services/certificates.js';
 import type { DecisionHub, DeviceCertificatesService, RequestOrigin } from '../../services/device-certificates.js';
+import { eventStreams } from '../event-stream.js';
 import { actorOf } from '../authenticate.js';
 import { IdParams, responses } from '../schemas.js';
 
@@ -86,8 +87,6 @@ const HistoryEvent = Type.Object({
   atMs: Type.Integer(),
 });
 
-/** How often an open event stream gets a comment line, so proxies keep it open. */
-const HEARTBEAT_MS = 15_000;
 const ProofBody = Type.Object(
   { challengeId: Type.String({ format: 'uuid' }), signature: Type.String({ pattern: '^[A-Za-z0-9_-]{40,200}$', description: 'base64url IEEE P1363 ECDSA-SHA256' }) },
   { additionalProperties: false },
@@ -102,11 +101,7 @@ function originOf(request: FastifyRequest): RequestOrigin {
 }
 
 export function certificateRoutes(app: FastifyInstance, certificates: CertificatesService, devices: DeviceCertificatesService, hub: DecisionHub): void {
-  // Open event streams end when the server closes, or close() would wait for them.
-  const openStreams = new Set<() => void>();
-  app.addHook('onClose', async () => {
-    for (const finish of [...openStreams]) finish();
-  });
+  const openStream = eventStreams(app);
 
   app.post<{ Body: Static<typeof IssueMasterBody> }>(
     '/api/certificates/master',
@@ -198,45 +193,23 @@ export function certificateRoutes(app: FastifyInstance, certificates: Certificat
     async (request, reply) => {
       const actor = actorOf(request);
       const initial = await devices.status(actor, request.params.id);
-      const raw = reply.raw;
-      reply.hijack();
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-        // Proxies must pass events through at once.
-        'x-accel-buffering': 'no',
-        connection: 'keep-alive',
-      });
-      const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('state', initial);
+      const stream = openStream(request, reply);
+      stream.send('state', initial);
       if (initial.status !== 'pending') {
-        send('decision', initial);
-        raw.end();
+        stream.send('decision', initial);
+        stream.finish();
         return;
       }
-      let closed = false;
-      const finish = () => {
-        if (closed) return;
-        closed = true;
-        openStreams.delete(finish);
-        unsubscribe();
-        clearInterval(heartbeat);
-        clearTimeout(expiry);
-        raw.end();
-      };
-      const unsubscribe = hub.subscribe(initial.id, (state) => {
-        if (closed || state.status === 'pending') return;
-        send('decision', state);
-        finish();
-      });
-      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      stream.onFinish(hub.subscribe(initial.id, (state) => {
+        if (state.status === 'pending') return;
+        stream.send('decision', state);
+        stream.finish();
+      }));
       // Expiry is pushed too: the stream learns it without asking.
       const expiry = setTimeout(() => {
         devices.expireIfDue(initial.id).catch((error: unknown) => request.log.warn({ err: error }, 'expiring a device request failed'));
       }, Math.max(0, initial.expiresAtMs - Date.now()) + 50);
-      openStreams.add(finish);
-      request.raw.on('close', finish);
+      stream.onFinish(() => clearTimeout(expiry));
     },
   );
 
