@@ -144,6 +144,14 @@ describe('verification code picture', () => {
     expect(renderVerificationCode(code).equals(renderVerificationCode(code))).toBe(false);
   });
 
+  it('draws the same picture again from the same seed, and another from another seed', () => {
+    const code = newVerificationCode();
+    const seed = new Uint8Array(32).fill(7);
+    expect(renderVerificationCode(code, seed).equals(renderVerificationCode(code, seed))).toBe(true);
+    expect(renderVerificationCode(code, seed).equals(renderVerificationCode(code, new Uint8Array(32).fill(8)))).toBe(false);
+    expect(() => renderVerificationCode(code, new Uint8Array(16))).toThrow(RangeError);
+  });
+
   it('refuses a character outside the font', () => {
     expect(() => renderVerificationCode('ABC0EF')).toThrow(RangeError);
   });

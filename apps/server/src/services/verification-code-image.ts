@@ -15,7 +15,7 @@
  * Drawn forward into one RGB buffer (each glyph over its own box only, sines tabulated per
  * row and column), so a picture costs well under a millisecond of drawing.
  */
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { VERIFICATION_CODE_ALPHABET, VERIFICATION_CODE_LENGTH } from '@coconutpay/core/payment';
 import { encodePngRgb } from './png-image.js';
 
@@ -65,19 +65,31 @@ const JITTER_Y_PX = 4;
 const WARP_PX = 2;
 
 /**
- * Random numbers for one picture from one `randomBytes` call: a picture needs a few
- * thousand, and one call per number would cost more than the drawing.
+ * Random numbers for one picture, made in one step: a picture needs a few thousand, and
+ * one call per number would cost more than the drawing. With a seed the numbers are the
+ * AES-256-CTR key stream of that seed, so the same seed draws the same picture: fetching
+ * a picture again must not hand a machine a second, differently distorted view of the
+ * same code to compare.
  */
 class PictureRandom {
   private readonly bytes: Buffer;
   private at = 0;
-  constructor(count: number) {
-    this.bytes = randomBytes(count * 2);
+  private readonly stream: ((into: Buffer) => void);
+  constructor(count: number, seed: Uint8Array | undefined) {
+    if (seed) {
+      if (seed.length !== 32) throw new RangeError('a picture seed has 32 bytes');
+      const cipher = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16));
+      this.stream = (into) => cipher.update(Buffer.alloc(into.length)).copy(into);
+    } else {
+      this.stream = (into) => randomBytes(into.length).copy(into);
+    }
+    this.bytes = Buffer.alloc(count * 2);
+    this.stream(this.bytes);
   }
   /** Uniform in [0, 1) with 16 bits. */
   unit(): number {
     if (this.at + 2 > this.bytes.length) {
-      randomBytes(this.bytes.length).copy(this.bytes);
+      this.stream(this.bytes);
       this.at = 0;
     }
     const value = this.bytes.readUInt16LE(this.at) / 65_536;
@@ -107,11 +119,14 @@ export function newVerificationCode(): string {
 
 type Rgb = [number, number, number];
 
-/** Renders `code` as a PNG; every call draws it differently. */
-export function renderVerificationCode(code: string): Buffer {
+/**
+ * Renders `code` as a PNG. Without a seed every call draws it differently; with a
+ * 32-byte seed (kept secret, like the code) the same seed always draws the same picture.
+ */
+export function renderVerificationCode(code: string, seed?: Uint8Array): Buffer {
   const W = CODE_PICTURE_WIDTH;
   const H = CODE_PICTURE_HEIGHT;
-  const random = new PictureRandom(4_096);
+  const random = new PictureRandom(4_096, seed);
   const rgb = Buffer.alloc(W * H * 3);
   const put = (x: number, y: number, c: Rgb) => {
     if (x < 0 || x >= W || y < 0 || y >= H) return;
