@@ -223,7 +223,7 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
     const { port } = await nextMessage<{ port: number }>(server, 'ready');
     say(`  server ready on port ${port}`);
     const setupAnswer = nextMessage<SetupResult>(load, 'setup-done');
-    sendLoad({ type: 'setup', port, databaseUrl: database.url, sellers: plan.sellers, productsPerSeller: plan.productsPerSeller, buyers: plan.buyers, topUpWon: 500_000_000 });
+    sendLoad({ type: 'setup', port, databaseUrl: database.url, dataDir, sellers: plan.sellers, productsPerSeller: plan.productsPerSeller, buyers: plan.buyers, topUpWon: 500_000_000 });
     const setup = await setupAnswer;
     say(`  setup: ${setup.buyers} buyers, ${setup.products} products in ${setup.setup_s} s`);
 
