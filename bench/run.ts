@@ -74,7 +74,9 @@ function pinnable(): boolean {
 const PIN = pinnable();
 
 function startChild(script: string, options: { cpu: number; env?: Record<string, string>; stdoutFile?: string; nodeArgs?: string[] }): ChildProcess {
-  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(BENCH_DIR, script)];
+  // The children run the TypeScript sources: tsx, and the "source" export condition so that
+  // @coconutpay/core resolves to its src/ as well, not to a dist/ that may be stale or absent.
+  const nodeArgs = [...(options.nodeArgs ?? []), '--conditions=source', '--import', 'tsx', path.join(BENCH_DIR, script)];
   const command = PIN ? '/usr/bin/taskset' : process.execPath;
   const args = PIN ? ['-c', String(options.cpu), process.execPath, ...nodeArgs] : nodeArgs;
   const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'a') : 'ignore';

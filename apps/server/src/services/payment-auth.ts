@@ -14,9 +14,8 @@ import {
   type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
 import { verifyEvidence, withEvidenceCheck, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
-import { assembleSignedData, OID_CMS, parseSignedAttributes, parseSignedData } from '@coconutpay/core/pki/cms';
+import { assembleSignedData, DerError, OID_CMS, parseSignedAttributes, parseSignedData } from '@coconutpay/core/pki/cms';
 import { derToP1363, SignatureEncodingError } from '@coconutpay/core/pki/signature';
-import { DerError } from '@coconutpay/core/pki/path-der';
 import type { DatabaseEngine } from '../config.js';
 import { isUniqueViolation } from '../db/database.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
