@@ -26,7 +26,7 @@ describe('benchmark load generator', () => {
   it('sets up, pays with the code once per certificate, then pays without errors', async () => {
     const address = t.app.server.address();
     if (!address || typeof address === 'string') throw new Error('no TCP address');
-    await generator.setup({ type: 'setup', port: address.port, databaseUrl: t.config.databaseUrl, sellers: 1, productsPerSeller: 2, buyers: 2, topUpWon: 5_000_000 });
+    await generator.setup({ type: 'setup', port: address.port, databaseUrl: t.config.databaseUrl, dataDir: t.config.dataDir, sellers: 1, productsPerSeller: 2, buyers: 2, topUpWon: 5_000_000 });
     const setup = messages.find((m): m is SetupResult => m.type === 'setup-done')!;
     expect(setup.codePath.payments).toBe(2);
 

@@ -17,7 +17,7 @@
  * process's CPU time per call (thread-pool work included), and a payment's cost is the
  * sum over its operations.
  *
- * Run as a child of bench/run.ts (IPC), or alone: `npx tsx bench/crypto-ceiling.ts`.
+ * Run as a child of bench/run.ts (IPC), or alone: `npx tsx --conditions=source bench/crypto-ceiling.ts`.
  */
 import { KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

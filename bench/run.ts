@@ -76,7 +76,9 @@ function pinnable(): boolean {
 const PIN = pinnable();
 
 function startChild(script: string, options: { cpu: number; env?: Record<string, string>; stdoutFile?: string; nodeArgs?: string[] }): ChildProcess {
-  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(BENCH_DIR, script)];
+  // The children run the TypeScript sources: tsx, and the "source" export condition so that
+  // @coconutpay/core resolves to its src/ as well, not to a dist/ that may be stale or absent.
+  const nodeArgs = [...(options.nodeArgs ?? []), '--conditions=source', '--import', 'tsx', path.join(BENCH_DIR, script)];
   const command = PIN ? '/usr/bin/taskset' : process.execPath;
   const args = PIN ? ['-c', String(options.cpu), process.execPath, ...nodeArgs] : nodeArgs;
   const stdout = options.stdoutFile ? openSync(options.stdoutFile, 'a') : 'ignore';
@@ -226,7 +228,7 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
     const { port } = await nextMessage<{ port: number }>(server, 'ready');
     say(`  server ready on port ${port}`);
     const setupAnswer = nextMessage<SetupResult>(load, 'setup-done');
-    sendLoad({ type: 'setup', port, databaseUrl: database.url, sellers: plan.sellers, productsPerSeller: plan.productsPerSeller, buyers: plan.buyers, topUpWon: 500_000_000 });
+    sendLoad({ type: 'setup', port, databaseUrl: database.url, dataDir, sellers: plan.sellers, productsPerSeller: plan.productsPerSeller, buyers: plan.buyers, topUpWon: 500_000_000 });
     const setup = await setupAnswer;
     say(`  setup: ${setup.buyers} buyers, ${setup.products} products in ${setup.setup_s} s`);
 

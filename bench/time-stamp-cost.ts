@@ -4,7 +4,7 @@
  * signature, the token's DER), one call at a time on one core. Prints microseconds
  * per token, wall clock and process CPU, and the token's size.
  *
- *   npx tsx bench/time-stamp-cost.ts [--tokens=N]
+ *   npx tsx --conditions=source bench/time-stamp-cost.ts [--tokens=N]
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';

@@ -10,8 +10,8 @@
  *
  * The code is a picture that only a person reads. This test is the one place a
  * program reads it: the harness runs the server in this process, so the test
- * looks the code up in the server's database (`verification_codes.code`), as
- * apps/server/test/payment-client.ts `codeOf` does.
+ * opens the sealed code in the server's database with the server's key
+ * (`verification_codes.code_sealed`), as apps/server/test/payment-client.ts `codeOf` does.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,11 +75,11 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     const row = await db
       .selectFrom('paymentCommands')
       .innerJoin('verificationCodes', 'verificationCodes.comId', 'paymentCommands.comId')
-      .select(['verificationCodes.code'])
+      .select(['verificationCodes.id', 'verificationCodes.codeSealed'])
       .where('paymentCommands.orderId', '=', orderId)
       .orderBy('paymentCommands.issuedAtMs', 'desc')
       .executeTakeFirstOrThrow();
-    return row.code!;
+    return server.app.internals.codeKey.open(row.id, row.codeSealed!);
   }
 
   async function register(page: Page, role: 'buyer' | 'seller', loginId: string, name: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 import vue from '@vitejs/plugin-vue';
 
 /** Where the API server listens during development. */
@@ -12,6 +12,9 @@ const API_ORIGIN = 'http://127.0.0.1:3000';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [vue()],
+  // Bundle @coconutpay/core from its TypeScript sources (the "source" export condition in
+  // packages/core/package.json), so the web build does not depend on core's dist/.
+  resolve: { conditions: ['source', ...defaultClientConditions] },
   define: {
     // vue-i18n feature flags: Composition API only, and JIT compilation of messages
     // (the default in v11), which builds an AST instead of calling `new Function`.

@@ -12,6 +12,7 @@ import { generateSigningKeyPair } from '@coconutpay/core/pki/key-pair';
 import { buildCsr } from '@coconutpay/core/pki/csr';
 import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
 import { openDatabase } from '../../apps/server/src/db/database.js';
+import { VerificationCodeKey } from '../../apps/server/src/services/verification-code-key.js';
 import { HttpConnection } from './http-client.js';
 import { ECHO_PATH, type CodePathResult, type LoadMessage, type RunRequest, type RunResult, type SetupRequest } from './messages.js';
 import { payOnce, paymentContext, type Holder, type PaymentContext } from './payer.js';
@@ -91,11 +92,13 @@ export class LoadGenerator {
     const rootDer = chain[chain.length - 1]!;
     this.context = await paymentContext(this.holders[0]!.client, rootDer);
 
-    // The bench reads the code from the database because it cannot read the picture.
+    // The bench cannot read the picture: it opens the sealed code in the database with
+    // the server's key, from the data folder the orchestrator made.
     const database = openDatabase(request.databaseUrl, { poolSize: 2 });
+    const codeKey = VerificationCodeKey.open(request.dataDir);
     this.context.codeOf = async (comId) => {
-      const row = await database.db.selectFrom('verificationCodes').select('code').where('comId', '=', comId).executeTakeFirstOrThrow();
-      return row.code!;
+      const row = await database.db.selectFrom('verificationCodes').select(['id', 'codeSealed']).where('comId', '=', comId).executeTakeFirstOrThrow();
+      return codeKey.open(row.id, row.codeSealed!);
     };
     const code = { request: new Samples(), image: new Samples(), authorize: new Samples(), total: new Samples() };
     try {

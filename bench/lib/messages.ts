@@ -8,6 +8,8 @@ export interface SetupRequest {
   type: 'setup';
   port: number;
   databaseUrl: string;
+  /** The server's data folder: its verification code key opens the codes the bench types. */
+  dataDir: string;
   sellers: number;
   productsPerSeller: number;
   buyers: number;

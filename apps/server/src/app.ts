@@ -41,6 +41,7 @@ import { PasswordHasher } from './services/password-hasher.js';
 import { MemoryReplayCache, RedisReplayCache, type ReplayCache } from './services/replay-cache.js';
 import { RequestAuthenticator } from './services/request-authenticator.js';
 import { TokenKeyRing } from './services/token-keys.js';
+import { VerificationCodeKey } from './services/verification-code-key.js';
 import { CertificatesRepository } from './db/certificates-repository.js';
 import { CertificatesService } from './services/certificates.js';
 import { CertificateAuthority } from './services/pki/certificate-authority.js';
@@ -78,6 +79,8 @@ export interface AppInternals {
   /** `payOrder` for tests and, later, the payment protocol: no HTTP route reaches it directly. */
   payments: PaymentsService;
   paymentAuth: PaymentAuthService;
+  /** Opens a stored verification code: tests and the bench stand in for the person who reads its picture. */
+  codeKey: VerificationCodeKey;
   roles: ServerRoles;
   /** The RFC 3161 time-stamp authority: `stampSignature` for payment evidence, `respond` behind `POST /pki/tsa`. */
   tsa: TimeStampAuthority;
@@ -213,9 +216,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
   const tsa = await TimeStampAuthority.create({ identity: roles.tsa, clock });
   const paymentRecords = new PaymentAuthRepository(db, database.engine, clock);
+  const codeKey = VerificationCodeKey.open(config.dataDir);
   await paymentRecords.ensureDefaultPolicy(nowMs);
   const paymentAuth = new PaymentAuthService({
-    db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock,
+    db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
     timeStamps: tsa,
   });
@@ -231,7 +235,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.log.info('demo data created (accounts are listed in the README)');
   }
 
-  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls });
+  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, codeKey, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls });
 
   installAccessLog(app);
   app.addHook('onSend', (request, reply, payload, done) => {

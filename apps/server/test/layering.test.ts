@@ -1,7 +1,8 @@
 /**
  * The architecture's import rules, checked on the source tree:
  * core is isomorphic (no node: imports, nothing outside core); web never imports the
- * server; services know no Fastify; only main.ts reads process.env.
+ * server; services know no Fastify; only main.ts reads process.env; the compiled server
+ * and CLI load only production dependencies; core is reached only through its listed entries.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -68,4 +69,56 @@ describe('layering', () => {
       .map(rel);
     expect(bad).toEqual([]);
   });
+
+  // tsc compiles each source file to one JavaScript file with the same imports, less the
+  // type-only ones; so what the sources import at run time is what dist/ loads.
+  const runtimeImports = (file: string) =>
+    [...code(file).matchAll(/^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)].map((m) => m[1] ?? m[2]!);
+  const packageOf = (specifier: string) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+  const manifest = (dir: string) => JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>; devDependencies?: Record<string, string>; scripts: Record<string, string>;
+    exports: Record<string, Record<string, string>>;
+  };
+
+  it.each(['packages/core', 'apps/server', 'apps/cli'])('%s loads at run time only packages it lists as dependencies (not devDependencies)', (dir) => {
+    const dependencies = manifest(dir).dependencies ?? {};
+    const files = sources(path.join(ROOT, dir, 'src'));
+    expect(files.length).toBeGreaterThan(5);
+    const bad = files.flatMap((f) => runtimeImports(f)
+      .filter((s) => !s.startsWith('.') && !s.startsWith('node:') && dependencies[packageOf(s)] === undefined)
+      .map((s) => `${rel(f)} → ${s}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('npm start runs the compiled server with node, not a devDependency such as tsx', () => {
+    expect(manifest('.').scripts.start).toBe('node apps/server/dist/main.js');
+  });
+
+  it('core exports a fixed list of entries, each with its source, types and JavaScript, and nothing imports past them', () => {
+    const entries = manifest('packages/core').exports;
+    expect(Object.keys(entries).filter((k) => k.includes('*'))).toEqual([]);
+    for (const [entry, targets] of Object.entries(entries)) {
+      expect(Object.keys(targets), entry).toEqual(['source', 'types', 'default']);
+      expect(statSync(path.join(ROOT, 'packages/core', targets.source!)).isFile(), entry).toBe(true);
+      expect(targets.default, entry).toBe(targets.source!.replace('./src/', './dist/').replace(/\.ts$/, '.js'));
+    }
+    const importers = ['apps', 'bench', 'e2e'].flatMap((dir) => allSources(path.join(ROOT, dir)));
+    const unlisted = importers.flatMap((f) => imports(f)
+      .filter((s) => s === '@coconutpay/core' || s.startsWith('@coconutpay/core/'))
+      .filter((s) => entries[s.replace('@coconutpay/core', '.')] === undefined)
+      .map((s) => `${rel(f)} → ${s}`));
+    expect(unlisted).toEqual([]);
+  });
 });
+
+/** Like {@link sources}, tests included: they may only use core's public entries too. */
+function allSources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (name === 'node_modules' || name === 'dist' || name === 'results' || name === 'profiles') continue;
+    if (statSync(full).isDirectory()) out.push(...allSources(full));
+    else if (/\.(ts|vue|mjs)$/.test(name)) out.push(full);
+  }
+  return out;
+}

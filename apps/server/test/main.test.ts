@@ -1,7 +1,9 @@
 /**
- * The process entry as `npm start` runs it: a real child process, its log read line by
- * line. Only what main.ts itself decides is checked here (start-up warnings, refusing to
- * start); everything behind buildApp is tested through app.inject() elsewhere.
+ * The process entry in a real child process, its log read line by line. Only what main.ts
+ * itself decides is checked here (start-up warnings, refusing to start); everything behind
+ * buildApp is tested through app.inject() elsewhere. It runs the sources through tsx (with
+ * the "source" condition, so core is read from src/ too): `npm start` runs the same code
+ * compiled, and layering.test.ts checks that it needs no devDependency.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -32,7 +34,7 @@ function startMain(env: Record<string, string>): Started {
   delete inherited.NODE_ENV;
   delete inherited.PUBLIC_URL;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cp-main-'));
-  const child = spawn(TSX, [MAIN], {
+  const child = spawn(TSX, ['--conditions=source', MAIN], {
     cwd: ROOT,
     env: {
       ...inherited, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', DEMO: 'off', PASSWORD_HASH_LOG_N: '10', LOG_LEVEL: 'info',

@@ -106,8 +106,8 @@ export async function authorizationBody(t: TestApp, holder: Holder, opened: Open
 
 /** The plain code behind a command's picture (tests only: a person reads the picture). */
 export async function codeOf(t: TestApp, comId: string): Promise<string> {
-  const row = await t.app.internals.database.db.selectFrom('verificationCodes').select('code').where('comId', '=', comId).executeTakeFirstOrThrow();
-  return row.code!;
+  const row = await t.app.internals.database.db.selectFrom('verificationCodes').select(['id', 'codeSealed']).where('comId', '=', comId).executeTakeFirstOrThrow();
+  return t.app.internals.codeKey.open(row.id, row.codeSealed!);
 }
 
 export { canonicalJsonBytes };

@@ -205,6 +205,25 @@ describe('direct payment', () => {
       expect(await balance(buyer.client)).toBe(before);
     });
 
+    it('the code is stored as a keyed digest: no column holds it or its picture; a wrong code fails, the right one pays, then both are erased', async () => {
+      const buyer = await funded(100_000);
+      const o = await order(buyer, cheap);
+      const opened = await requestCommand(t, buyer, o.id);
+      const code = await codeOf(t, opened.comId);
+      const stored = async () => t.app.internals.database.db.selectFrom('verificationCodes').selectAll().where('comId', '=', opened.comId).executeTakeFirstOrThrow();
+      const values = Object.values(await stored()).map(String);
+      expect(values.some((v) => v.toUpperCase().includes(code))).toBe(false);
+      // No picture either (a PNG in base64 begins with these characters): it shows the code to whoever reads it.
+      expect(values.some((v) => v.startsWith('iVBORw0KGgo'))).toBe(false);
+      // The picture is still served, drawn from the sealed code.
+      expect((await buyer.client.get(`/api/payments/commands/${opened.comId}/code.png`)).headers['content-type']).toBe('image/png');
+
+      const wrong = code === 'AAAAAA' ? 'CCCCCC' : 'AAAAAA';
+      expect((await buyer.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, buyer, opened, { code: wrong }))).json().code).toBe('PAYMENT_AUTHORIZATION_FAILED');
+      expect((await buyer.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, buyer, opened, { code: code.toLowerCase() }))).statusCode).toBe(200);
+      expect(await stored()).toMatchObject({ codeDigest: null, codeSealed: null, tries: 2 });
+    });
+
     it('a signature by another key, a wrong code, an expired command → refused; the right code still works within its tries', async () => {
       const buyer = await funded(100_000);
       const o = await order(buyer, cheap);

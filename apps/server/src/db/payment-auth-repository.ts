@@ -164,7 +164,7 @@ export class PaymentAuthRepository {
   }
 
   async useCode(trx: Db, id: string, nowMs: number): Promise<boolean> {
-    const result = await trx.updateTable('verificationCodes').set({ usedAtMs: nowMs, code: null }).where('id', '=', id).where('usedAtMs', 'is', null).executeTakeFirst();
+    const result = await trx.updateTable('verificationCodes').set({ usedAtMs: nowMs, codeDigest: null, codeSealed: null }).where('id', '=', id).where('usedAtMs', 'is', null).executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 

@@ -244,8 +244,10 @@ export interface PaymentCommandsTable {
 export interface VerificationCodesTable {
   id: string;
   comId: string;
-  code: string | null;
-  imageBase64: string;
+  /** Keyed digest of the code's expected proof (services/verification-code-key.ts); erased when used. */
+  codeDigest: string | null;
+  /** The code under the server's seal key, to draw its picture again; erased when used. */
+  codeSealed: string | null;
   tries: number;
   expiresAtMs: number;
   usedAtMs: number | null;

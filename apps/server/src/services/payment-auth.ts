@@ -5,7 +5,7 @@
  * of exactly that command (plus the typed code when the policy asks) moves the
  * money, once, with the evidence stored in the same transaction.
  */
-import { createHash, KeyObject, randomBytes, randomUUID, timingSafeEqual, type ECDH } from 'node:crypto';
+import { createHash, KeyObject, randomBytes, randomUUID, type ECDH } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
@@ -14,14 +14,13 @@ import {
   type PaymentCommand, type PaymentRequest,
 } from '@coconutpay/core/payment';
 import { verifyEvidence, withEvidenceCheck, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
-import { assembleSignedData, OID_CMS, parseSignedAttributes, parseSignedData } from '@coconutpay/core/pki/cms';
+import { assembleSignedData, DerError, OID_CMS, parseSignedAttributes, parseSignedData } from '@coconutpay/core/pki/cms';
 import { derToP1363, SignatureEncodingError } from '@coconutpay/core/pki/signature';
-import { DerError } from '@coconutpay/core/pki/path-der';
 import type { DatabaseEngine } from '../config.js';
 import { isUniqueViolation } from '../db/database.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
 import type { OrdersRepository } from '../db/orders-repository.js';
-import type { PaymentAuthRepository, PaymentCommandRecord, PolicyRule } from '../db/payment-auth-repository.js';
+import type { PaymentAuthRepository, PaymentCommandRecord, PolicyRule, VerificationCodeRecord } from '../db/payment-auth-repository.js';
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import type { Actor } from './actor.js';
@@ -33,6 +32,7 @@ import type { ServerRoles } from './pki/server-roles.js';
 import { openCompactJwe, p256AgreementKey, replyKeyFromJwk, sealDirectJwe } from './pki/compact-jwe.js';
 import { JsonSigner } from './pki/json-signer.js';
 import { newVerificationCode, renderVerificationCode } from './verification-code-image.js';
+import type { VerificationCodeKey } from './verification-code-key.js';
 import { timeOrderedId } from '../db/time-ordered-id.js';
 
 /** Consecutive failed authorizations before payments are locked, and for how long. */
@@ -104,18 +104,6 @@ function b64u(text: string, what: string): Uint8Array {
 }
 
 /**
- * Whether a presented secret-derived value equals the expected one, in time that does not
- * depend on where they differ (the code's proof is an HMAC of the typed code).
- */
-export function sameSecret(presented: string | null, expected: string): boolean {
-  if (presented === null) return false;
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
-  // Hashing first gives equal lengths, so the comparison itself leaks nothing of either.
-  return timingSafeEqual(a, b);
-}
-
-/**
  * The code's proof in a signed authorization that is exactly the canonical authorization
  * of the stored command (canonical JSON and A's JWS); undefined when it is anything else.
  * The proof is the one member the device adds, and it leads the canonical form.
@@ -177,6 +165,8 @@ export class PaymentAuthService {
       verifier: CertificateVerifier;
       /** The current CRLs of the issuing CA and the root: they prove the chain's status when the evidence is stamped. */
       revocationData: () => Promise<Uint8Array[]>;
+      /** Keeps verification codes as keyed digests and sealed copies, never readable in the database. */
+      codeKey: VerificationCodeKey;
       /** Our TSA: an RFC 3161 token over a signature value. */
       timeStamps: { stampSignature(signatureValue: Uint8Array): Promise<Uint8Array> };
       clock: () => number;
@@ -282,9 +272,14 @@ export class PaymentAuthService {
       commandJson, commandJws: jws, amountWon: order.totalWon, codeRequired: decision.requireCode,
       policyRule: decision.rule, policyReason: decision.reason, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
     };
-    // The picture is drawn before the transaction: it takes milliseconds, and the write lock is shared.
-    const code = codeId ? newVerificationCode() : null;
-    const codeRecord = codeId && code ? { id: codeId, comId, code, imageBase64: renderVerificationCode(code).toString('base64'), tries: 0, expiresAtMs, usedAtMs: null } : null;
+    // Only the code's keyed digest and its sealed form are stored (verification-code-key.ts);
+    // both are made before the transaction, since the write lock is shared.
+    let codeRecord: VerificationCodeRecord | null = null;
+    if (codeId) {
+      const code = newVerificationCode();
+      const codeDigest = this.deps.codeKey.digest(await codeProof(code, comId));
+      codeRecord = { id: codeId, comId, codeDigest, codeSealed: this.deps.codeKey.seal(codeId, code), tries: 0, expiresAtMs, usedAtMs: null };
+    }
     try {
       await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
         await this.deps.repo.insertCommand(trx, record);
@@ -310,8 +305,10 @@ export class PaymentAuthService {
     const code = command.codeRequired ? await this.deps.repo.findCodeByCommand(comId) : undefined;
     if (!code) throw new AppError('PAYMENT_COMMAND_NOT_FOUND', { detail: 'This payment asks for no code.' });
     if (code.usedAtMs !== null || command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
-    if (code.expiresAtMs <= this.deps.clock()) throw new AppError('PAYMENT_COMMAND_EXPIRED');
-    return Buffer.from(code.imageBase64, 'base64');
+    if (code.expiresAtMs <= this.deps.clock() || code.codeSealed === null) throw new AppError('PAYMENT_COMMAND_EXPIRED');
+    // Drawn on each request from the sealed code, so no picture of it sits in the database;
+    // a reload shows the same code, distorted afresh.
+    return renderVerificationCode(this.deps.codeKey.open(code.id, code.codeSealed));
   }
 
   /**
@@ -343,9 +340,9 @@ export class PaymentAuthService {
     let codeRecordId: string | null = null;
     if (command.codeRequired) {
       const code = await this.deps.repo.findCodeByCommand(command.comId);
-      if (!code || code.usedAtMs !== null || code.code === null || code.expiresAtMs <= nowMs) return this.failed(actor, nowMs);
+      if (!code || code.usedAtMs !== null || code.codeDigest === null || code.expiresAtMs <= nowMs) return this.failed(actor, nowMs);
       if (!(await this.deps.repo.countCodeTry(code.id, CODE_TRIES_MAX))) return this.failed(actor, nowMs);
-      if (!sameSecret(presentedProof, await codeProof(code.code, command.comId))) return this.failed(actor, nowMs);
+      if (!this.deps.codeKey.matches(presentedProof, code.codeDigest)) return this.failed(actor, nowMs);
       codeRecordId = code.id;
     } else if (presentedProof !== null) {
       return this.failed(actor, nowMs);

@@ -16,6 +16,9 @@ import { toHex } from '../encoding/index.js';
 import { derOctetString, derOid, derSequence, derSetOf, derSmallInteger, derUtcTime, tlv } from './der-writer.js';
 import { bytesEqual, children, content, DerError, type DerElement, encoding, expectUniversal, isContext, isUniversal, readOid, readRoot, readSmallInteger, readTimeSeconds, sequence, TAG } from './path-der.js';
 import { parseCertificate } from './path-certificate.js';
+
+/** What the parsers here throw on malformed DER; re-exported so callers need no internal module. */
+export { DerError } from './path-der.js';
 import { derToP1363, importVerifyingKey, verifyP1363 } from './signature.js';
 
 export const OID_CMS = {

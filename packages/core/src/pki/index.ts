@@ -1,5 +1,0 @@
-/**
- * PKI: certificate profiles, path validation, CSRs, encrypted private keys.
- * Isomorphic: WebCrypto only.
- */
-export * from './oids.js';
