@@ -10,6 +10,7 @@ import { openDatabase, type DatabaseHandle } from './database.js';
 import { IdempotencyRepository } from './idempotency-repository.js';
 import { migrateToLatest } from './migrate.js';
 import { UsersRepository } from './users-repository.js';
+import { runWriteTransaction } from './write-transaction.js';
 
 const T0_MS = 1_767_225_600_000;
 const TTL_MS = 24 * 3_600_000;
@@ -74,6 +75,36 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotenc
     await keys().complete(userId, 'k3', { status: 200, contentType: null, body: '{}' });
     await keys().release(userId, 'k3');
     await expect(keys().claim(userId, 'k3', HASH_B, T0_MS, TTL_MS)).resolves.toMatchObject({ state: 'completed' });
+  });
+
+  it('completes a key inside a transaction: the answer commits with it, or rolls back with it', async () => {
+    const userId = await user();
+    const answer = { status: 201, contentType: 'application/json; charset=utf-8', body: '{"id":1}' };
+    await keys().claim(userId, 'k4', HASH_A, T0_MS, TTL_MS);
+    const undone = runWriteTransaction(handle!.db, handle!.engine, async (trx) => {
+      await keys().completeWithin(trx, userId, 'k4', answer);
+      throw new Error('the effect failed after its answer was written');
+    });
+    await expect(undone).rejects.toThrow('the effect failed');
+    // Rolled back with the effect: still in progress, so releasing it lets the retry run.
+    await expect(keys().claim(userId, 'k4', HASH_A, T0_MS, TTL_MS)).resolves.toEqual({ state: 'in_progress' });
+    await runWriteTransaction(handle!.db, handle!.engine, (trx) => keys().completeWithin(trx, userId, 'k4', answer));
+    // Committed: neither a later answer nor a release on the way out touches it.
+    await keys().complete(userId, 'k4', { status: 500, contentType: null, body: 'no' });
+    await keys().release(userId, 'k4');
+    await expect(keys().claim(userId, 'k4', HASH_A, T0_MS, TTL_MS)).resolves.toEqual({ state: 'completed', ...answer });
+  });
+
+  it('refuses to complete inside a transaction a key that is not in progress, rolling the effect back', async () => {
+    const userId = await user();
+    const answer = { status: 200, contentType: null, body: '{}' };
+    const attempt = (key: string) => runWriteTransaction(handle!.db, handle!.engine, (trx) => keys().completeWithin(trx, userId, key, answer));
+    // Never claimed (or released meanwhile).
+    await expect(attempt('k5')).rejects.toThrow('not in progress');
+    // Completed already.
+    await keys().claim(userId, 'k6', HASH_A, T0_MS, TTL_MS);
+    await attempt('k6');
+    await expect(attempt('k6')).rejects.toThrow('not in progress');
   });
 
   it('forgets a key when it expires, for a new claim and for the purge', async () => {

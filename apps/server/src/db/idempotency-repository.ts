@@ -2,10 +2,23 @@
  * Stored results of requests sent with an `Idempotency-Key`, per user. A key is
  * claimed by one insert-if-absent (the primary key decides between racing requests),
  * then completed with the response, or released when the outcome may change on a retry.
+ *
+ * Completing and releasing act only on a key still in progress. A request with an effect
+ * completes its key inside the effect's own transaction (`completeWithin`), so for it
+ * "still in progress" means exactly "the effect did not commit": a release after a
+ * failure can then never open a committed effect to a second run.
  */
 import type { Kysely } from 'kysely';
 import { isUniqueViolation } from './database.js';
 import type { Database } from './schema.js';
+import type { Db } from './write-transaction.js';
+
+/** A response as stored for replay. */
+export interface StoredResponse {
+  status: number;
+  contentType: string | null;
+  body: string;
+}
 
 /** What claiming a key found. */
 export type IdempotencyClaim =
@@ -64,18 +77,39 @@ export class IdempotencyRepository {
     return { state: 'in_progress' };
   }
 
-  /** Stores the response of a claimed key. */
-  async complete(userId: string, key: string, response: { status: number; contentType: string | null; body: string }): Promise<void> {
-    await this.db
+  /** Stores the response of a claimed key; a key no longer in progress keeps what it has. */
+  async complete(userId: string, key: string, response: StoredResponse): Promise<void> {
+    await this.completed(this.db, userId, key, response);
+  }
+
+  /**
+   * Stores the response of a claimed key inside `trx`, the transaction of the effect it
+   * answers: the answer commits with the effect or not at all. Throws (rolling the effect
+   * back) unless this request's claim is still in progress, since an effect whose answer
+   * cannot be stored must not commit either.
+   */
+  async completeWithin(trx: Db, userId: string, key: string, response: StoredResponse): Promise<void> {
+    if (!(await this.completed(trx, userId, key, response))) throw new Error(`idempotency key of user ${userId} is not in progress; the effect is not committed`);
+  }
+
+  private async completed(db: Db, userId: string, key: string, response: StoredResponse): Promise<boolean> {
+    const result = await db
       .updateTable('idempotencyKeys')
       .set({ state: 'completed', responseStatus: response.status, responseContentType: response.contentType, responseBody: response.body })
       .where('userId', '=', userId)
       .where('idempotencyKey', '=', key)
       .where('state', '=', 'in_progress')
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Gives a claimed key up, so a retry runs the request again. */
+  /**
+   * Gives a claimed key up, so a retry runs the request again. Only a key still in
+   * progress: an answer stored with its effect (`completeWithin`) stays, whatever the
+   * request answered afterwards. The delete waits on the row's lock while that transaction
+   * is still being decided, so a commit that reported an error but went through is seen
+   * as committed, and one that did not as still in progress.
+   */
   async release(userId: string, key: string): Promise<void> {
     await this.db.deleteFrom('idempotencyKeys').where('userId', '=', userId).where('idempotencyKey', '=', key).where('state', '=', 'in_progress').execute();
   }

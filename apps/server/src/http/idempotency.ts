@@ -7,15 +7,22 @@
  * 24 hours (docs/idempotency.md).
  *
  * The key is claimed after authentication and schema validation (so a refused request
- * spends no key) and before the handler; the response is stored on its way out. Final
- * answers are stored, errors included; answers that may change on a retry (5xx,
- * transient codes) release the key instead.
+ * spends no key) and before the handler. Routes with an effect (money moved, stock held,
+ * a payment command issued) answer through `reply.sendEffect`: their answer is stored
+ * inside the effect's own transaction, so it commits with the effect or not at all, and a
+ * failure after the commit leaves the stored answer for the retry. Every other answer is
+ * stored on its way out: final answers, errors included; answers that may change on a
+ * retry (5xx, transient codes) release the key instead. Storing and releasing on the way
+ * out act only on a key still in progress, so neither can touch an answer stored with
+ * its effect.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { AppError, ERRORS, isErrorCode } from '@coconutpay/core/errors';
-import type { IdempotencyClaim } from '../db/idempotency-repository.js';
+import type { IdempotencyClaim, StoredResponse } from '../db/idempotency-repository.js';
+import type { Db } from '../db/write-transaction.js';
+import type { CommitWith, EffectOptions } from '../services/commit-with.js';
 
 /** The request header, as Node presents it (lower case). */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -29,10 +36,14 @@ export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 
 const STATE_CHANGING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** What Fastify's JSON serializer answers with; stored with the body so a replay carries the same type. */
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 /** Where claims are kept: the idempotency repository. */
 export interface IdempotencyStore {
   claim(userId: string, key: string, requestSha256Hex: string, nowMs: number, ttlMs: number): Promise<IdempotencyClaim>;
-  complete(userId: string, key: string, response: { status: number; contentType: string | null; body: string }): Promise<void>;
+  complete(userId: string, key: string, response: StoredResponse): Promise<void>;
+  completeWithin(trx: Db, userId: string, key: string, response: StoredResponse): Promise<void>;
   release(userId: string, key: string): Promise<void>;
 }
 
@@ -40,6 +51,18 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The key this request claimed, until its response is stored. */
     idempotencyClaim: { userId: string; key: string } | null;
+  }
+  interface FastifyReply {
+    /**
+     * Answers `status` with `map(result)` for a use case with an effect. `run` calls the
+     * use case with the options to pass on: when the request claimed an `Idempotency-Key`,
+     * they hold a `commitWith` that stores this very answer (serialized by the route's
+     * response schema) in the effect's transaction. Errors propagate as from any handler.
+     *
+     * @example
+     * async (request, reply) => reply.sendEffect(201, orderJson, (effect) => orders.create(actorOf(request), input, effect))
+     */
+    sendEffect<T>(status: number, map: (result: T) => unknown, run: (effect: EffectOptions<T>) => Promise<T>): Promise<FastifyReply>;
   }
 }
 
@@ -82,6 +105,32 @@ function isAuthenticatedRoute(app: FastifyInstance, route: RouteOptions): boolea
 export function installIdempotency(app: FastifyInstance, store: IdempotencyStore, options: { clock: () => number; ttlMs: number }): void {
   app.decorateRequest('idempotencyClaim', null);
 
+  app.decorateReply('sendEffect', async function sendEffect<T>(this: FastifyReply, status: number, map: (result: T) => unknown, run: (effect: EffectOptions<T>) => Promise<T>): Promise<FastifyReply> {
+    const claim = this.request.idempotencyClaim;
+    // The route's serializer picks its schema by the reply's status.
+    this.code(status);
+    if (claim === null) return this.send(map(await run({})));
+    const serialize = (result: T): string => {
+      const body = this.serialize(map(result));
+      if (typeof body !== 'string') throw new TypeError('an effect answers JSON: its serializer must give text');
+      return body;
+    };
+    let stored: string | undefined;
+    const commitWith: CommitWith<T> = async (trx, result) => {
+      const body = serialize(result);
+      await store.completeWithin(trx, claim.userId, claim.key, { status, contentType: JSON_CONTENT_TYPE, body });
+      // A transaction attempt that rolls back may have set it; the attempt that commits sets it last.
+      stored = body;
+    };
+    const body = serialize(await run({ commitWith }));
+    this.type(JSON_CONTENT_TYPE);
+    // Stored and committed: the onSend hook has nothing left to do, and the client gets the
+    // very bytes a retry will. Otherwise (a use case that ended without storing its answer)
+    // the answer is stored on its way out like any other.
+    if (body === stored) this.request.idempotencyClaim = null;
+    return this.send(body);
+  });
+
   // Documents (and validates) the optional header on the routes it applies to.
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -119,6 +168,9 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
     }
   });
 
+  // Answers not stored with an effect. After a failure, `complete` and `release` act only
+  // on a key still in progress: for a route that answers through `sendEffect` that means its
+  // effect did not commit, so the retry may run; a committed answer stays for the retry.
   app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
     const claim = request.idempotencyClaim;
     if (!claim) return payload;

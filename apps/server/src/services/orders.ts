@@ -19,6 +19,7 @@ import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
 import { requireRole, type Actor } from './actor.js';
+import type { EffectOptions } from './commit-with.js';
 import { timeOrderedId } from '../db/time-ordered-id.js';
 
 /** Fresh order numbers tried when one collides with an existing order's. */
@@ -82,8 +83,9 @@ export class OrdersService {
    * Creates an order awaiting payment and takes its quantities off the stock, in one
    * transaction: either the whole order exists with its stock held, or nothing changed.
    * Prices, totals and the seller come from the products' records at that moment.
+   * `effect.commitWith` commits with the order.
    */
-  async create(actor: Actor, input: CreateOrderInput): Promise<OrderRecord> {
+  async create(actor: Actor, input: CreateOrderInput, effect: EffectOptions<OrderRecord> = {}): Promise<OrderRecord> {
     requireRole(actor, 'buyer');
     const { orders, users, clock } = this.deps;
     const buyer = await users.findById(actor.userId);
@@ -131,10 +133,12 @@ export class OrdersService {
           };
           await orders.insert(trx, order);
           // The record as written, rather than read back after the commit.
-          return {
+          const created: OrderRecord = {
             ...order, storeName: store.storeName, businessNumber: store.businessNumber, status: 'awaiting_payment',
             paidAtMs: null, cancelledAtMs: null, expiredAtMs: null, evidenceRef: null,
           };
+          await effect.commitWith?.(trx, created);
+          return created;
         });
       } catch (error) {
         // Two orders drew the same number: rare (32^6 per day), and a fresh number fixes it.

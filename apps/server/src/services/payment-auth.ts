@@ -25,7 +25,8 @@ import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import type { Actor } from './actor.js';
 import type { DeviceCertificatesService } from './device-certificates.js';
-import type { PaymentsService } from './payments.js';
+import type { EffectOptions } from './commit-with.js';
+import type { PaidOrder, PaymentsService } from './payments.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
 import type { CertificateVerifier } from './pki/certificate-verifier.js';
 import type { ServerRoles } from './pki/server-roles.js';
@@ -197,8 +198,12 @@ export class PaymentAuthService {
     throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${PAYMENT_FAILURES_MAX - consecutiveFailures} tries left before payments are locked.` });
   }
 
-  /** C → A: the sealed, signed payment request. Answers with the sealed, A-signed command. */
-  async request(actor: Actor, sealedRequest: string, locale: 'ko' | 'en'): Promise<IssuedCommand> {
+  /**
+   * C → A: the sealed, signed payment request. Answers with the sealed, A-signed command.
+   * `effect.commitWith` commits with the command: a second run of the same request would
+   * be refused as a replay, and the command sealed to its reply key lost.
+   */
+  async request(actor: Actor, sealedRequest: string, locale: 'ko' | 'en', effect: EffectOptions<IssuedCommand> = {}): Promise<IssuedCommand> {
     const nowMs = this.deps.clock();
     await this.assertNotLocked(actor, nowMs);
     let signed: SignedRequest;
@@ -280,17 +285,20 @@ export class PaymentAuthService {
       const codeDigest = this.deps.codeKey.digest(await codeProof(code, comId));
       codeRecord = { id: codeId, comId, codeDigest, codeSealed: this.deps.codeKey.seal(codeId, code), tries: 0, expiresAtMs, usedAtMs: null };
     }
+    // Sealed once, before the transaction: what is stored with the command is what is answered.
+    const issued: IssuedCommand = { comId, sealedCommand: sealDirectJwe(canonicalJsonBytes({ jws }), replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
     try {
       await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
         await this.deps.repo.insertCommand(trx, record);
         if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
+        await effect.commitWith?.(trx, issued);
       });
     } catch (error) {
       // The (session, nonce) pair is unique: a replayed request lands here.
       if (isUniqueViolation(error)) throw new AppError('PAYMENT_REQUEST_REPLAYED');
       throw error;
     }
-    return { comId, sealedCommand: sealDirectJwe(canonicalJsonBytes({ jws }), replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
+    return issued;
   }
 
   private async ownCommand(actor: Actor, comId: string): Promise<PaymentCommandRecord> {
@@ -315,9 +323,10 @@ export class PaymentAuthService {
    * C → A: the device's signed authorization. Checks, in order: not locked; the
    * command is the caller's, issued and live; the certificate still passes the gate;
    * the content is exactly the authorization of the stored command; the CMS
-   * signature by that certificate; the code. Then pays, once.
+   * signature by that certificate; the code. Then pays, once. `effect.commitWith`
+   * commits with the payment, given its receipt.
    */
-  async authorize(actor: Actor, input: AuthorizationInput): Promise<PaymentReceipt> {
+  async authorize(actor: Actor, input: AuthorizationInput, effect: EffectOptions<PaymentReceipt> = {}): Promise<PaymentReceipt> {
     const nowMs = this.deps.clock();
     await this.assertNotLocked(actor, nowMs);
     const command = await this.ownCommand(actor, input.comId);
@@ -361,6 +370,10 @@ export class PaymentAuthService {
     const evidenceId = timeOrderedId(nowMs);
     // What the command promised, held against the order row the transaction locks.
     const promised = JSON.parse(command.commandJson) as Pick<PaymentCommand, 'orderNumber' | 'payee'>;
+    const receiptOf = (order: PaidOrder): PaymentReceipt => ({
+      orderId: order.id, orderNumber: order.orderNumber, amountWon: order.totalWon, paidAtMs: order.paidAtMs,
+      evidenceId, signatureHex: Buffer.from(signatureDer).toString('hex'),
+    });
     const result = await this.deps.payments.payOrder(actor, command.orderId, {
       evidenceRef: evidenceId,
       within: async (trx, order) => {
@@ -379,12 +392,10 @@ export class PaymentAuthService {
           id: evidenceId, orderId: command.orderId, comId: command.comId, userId: actor.userId, certificateId: certificate.id,
           cmsBase64: Buffer.from(cms).toString('base64'), signingTimeMs, createdAtMs: nowMs,
         });
+        await effect.commitWith?.(trx, receiptOf(order));
       },
     });
-    return {
-      orderId: result.order.id, orderNumber: result.order.orderNumber, amountWon: result.order.totalWon, paidAtMs: result.order.paidAtMs,
-      evidenceId, signatureHex: Buffer.from(signatureDer).toString('hex'),
-    };
+    return receiptOf(result.order);
   }
 
   /** The certificates the evidence carries beside the signer's: the master of a device, the issuing CA and the root. */

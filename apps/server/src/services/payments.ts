@@ -38,8 +38,8 @@ export interface PaymentResult {
 export interface PayOrderOptions {
   /** What authorized the payment (the evidence's id), stored with the paid order. */
   evidenceRef?: string;
-  /** More checks and writes that must commit together with the payment (see `payOrder`); given the order as locked. */
-  within?: (trx: Kysely<Database>, order: LockedOrder) => Promise<void>;
+  /** More checks and writes that must commit together with the payment (see `payOrder`); given the order as the payment leaves it. */
+  within?: (trx: Kysely<Database>, order: PaidOrder) => Promise<void>;
 }
 
 /** What the payments service is built from. */
@@ -71,7 +71,7 @@ export class PaymentsService {
    * `within` runs inside the same transaction once the money has moved and the order is
    * marked paid, for what must commit with the payment or not at all (the payment
    * protocol's re-checks of the lock, the certificate's status and the order the command
-   * describes, its "command used" mark and its evidence). If it throws, nothing of the payment
+   * describes, its "command used" mark, its evidence and the request's stored answer). If it throws, nothing of the payment
    * is kept. Like the rest of the transaction it may run again after a conflict, so it must
    * only write through the handle it is given.
    *
@@ -115,8 +115,9 @@ export class PaymentsService {
       // Under the order's row lock the status cannot have changed; this is the second guard.
       if (!(await orders.markPaid(trx, order.id, nowMs, evidenceRef))) throw new Error(`order ${order.id} changed under its row lock`);
       if (order.fromCart) await orders.removeFromCart(trx, order.buyerId, await orders.productIds(trx, order.id));
-      if (options.within) await options.within(trx, order);
-      return { kind: 'paid', entryId: posted.entryId, order: { ...order, status: 'paid', paidAtMs: nowMs, evidenceRef } };
+      const paid: PaidOrder = { ...order, status: 'paid', paidAtMs: nowMs, evidenceRef };
+      if (options.within) await options.within(trx, paid);
+      return { kind: 'paid', entryId: posted.entryId, order: paid };
     });
 
     switch (outcome.kind) {

@@ -12,6 +12,7 @@ import { FUNDING_ACCOUNT_ID, type LedgerRepository, type WalletEntryRecord } fro
 import type { Database } from '../db/schema.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
 import { requireRole, type Actor } from './actor.js';
+import type { EffectOptions } from './commit-with.js';
 
 /** The journal entry kind of a top-up. */
 export const TOP_UP_KIND = 'top_up';
@@ -59,8 +60,9 @@ export class WalletService {
   /**
    * Tops the actor's wallet up by `amountWon`. The day's earlier top-ups are summed under
    * the wallet's row lock, so two top-ups at once cannot both slip under the limit.
+   * `effect.commitWith` commits with the top-up (a refused top-up commits nothing).
    */
-  async topUp(actor: Actor, amountWon: bigint): Promise<TopUpResult> {
+  async topUp(actor: Actor, amountWon: bigint, effect: EffectOptions<TopUpResult> = {}): Promise<TopUpResult> {
     requireRole(actor, 'buyer');
     const { ledger, topUpDailyLimitWon } = this.deps;
     if (amountWon <= 0n) throw new AppError('VALIDATION_FAILED', { detail: 'A top-up is at least 1 won.' });
@@ -83,13 +85,17 @@ export class WalletService {
         ],
       }, locked);
       if (!posted.ok) throw new Error('a top-up was refused by a wallet balance');
-      return { ok: true as const, entryId: posted.entryId, balanceWon: locked.get(walletId)!.balanceWon, toppedUpTodayWon: before + amountWon };
+      const result: TopUpResult = {
+        entryId: posted.entryId, amountWon, balanceWon: locked.get(walletId)!.balanceWon, toppedUpTodayWon: before + amountWon, dailyLimitWon: topUpDailyLimitWon, createdAtMs: nowMs,
+      };
+      await effect.commitWith?.(trx, result);
+      return { ok: true as const, result };
     });
     if (!outcome.ok) {
       const remaining = outcome.remainingWon > 0n ? outcome.remainingWon : 0n;
       throw new AppError('TOP_UP_DAILY_LIMIT_EXCEEDED', { detail: `At most ${formatWon(remaining, 'en')} more can be topped up today.` });
     }
-    return { entryId: outcome.entryId, amountWon, balanceWon: outcome.balanceWon, toppedUpTodayWon: outcome.toppedUpTodayWon, dailyLimitWon: topUpDailyLimitWon, createdAtMs: nowMs };
+    return outcome.result;
   }
 
   /** Balance, today's top-ups and the daily limit. */

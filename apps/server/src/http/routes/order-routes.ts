@@ -122,7 +122,7 @@ export function orderRoutes(app: FastifyInstance, orders: OrdersService): void {
         response: responses({ 201: Type.Ref(Order) }),
       },
     },
-    async (request, reply) => reply.code(201).send(orderJson(await orders.create(actorOf(request), request.body as CreateOrderInput))),
+    async (request, reply) => reply.sendEffect(201, orderJson, (effect) => orders.create(actorOf(request), request.body as CreateOrderInput, effect)),
   );
 
   app.get<{ Querystring: Static<typeof OrderListQuery> }>(

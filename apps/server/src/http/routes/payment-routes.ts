@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { EVIDENCE_CHECKS } from '@coconutpay/core/payment/evidence';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@coconutpay/core/errors';
-import type { PaymentAuthService } from '../../services/payment-auth.js';
+import type { IssuedCommand as IssuedCommandRecord, PaymentAuthService, PaymentReceipt } from '../../services/payment-auth.js';
 import type { CertificateAuthority } from '../../services/pki/certificate-authority.js';
 import { actorOf } from '../authenticate.js';
 import { IdParams, responses } from '../schemas.js';
@@ -83,6 +83,11 @@ const Verdict = Type.Object({
   signatureHex: Type.Union([Type.String(), Type.Null()]),
 });
 
+/** Shapes a receipt into its response body (bigint won → JSON integer). */
+function receiptJson(receipt: PaymentReceipt): Static<typeof Receipt> {
+  return { ...receipt, amountWon: Number(receipt.amountWon) };
+}
+
 export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService, ca: CertificateAuthority): void {
   app.get('/api/payments/server-key', { schema: { tags: ['payments'], summary: "A's key agreement key and certificate chain: payment requests are sealed to it", response: responses({ 200: ServerKey }) } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(await payments.serverKey()),
@@ -91,7 +96,7 @@ export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService
   app.post<{ Body: Static<typeof RequestBody> }>(
     '/api/payments/requests',
     { preValidation: app.authenticate, schema: { tags: ['payments'], summary: 'C → A: the sealed, device-signed payment request; answers with the sealed payment command', body: RequestBody, response: responses({ 201: IssuedCommand }) } },
-    async (request, reply) => reply.code(201).send(await payments.request(actorOf(request), request.body.sealedRequest, request.body.locale)),
+    async (request, reply) => reply.sendEffect(201, (issued: IssuedCommandRecord) => issued, (effect) => payments.request(actorOf(request), request.body.sealedRequest, request.body.locale, effect)),
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(
@@ -103,10 +108,7 @@ export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService
   app.post<{ Body: Static<typeof AuthorizeBody> }>(
     '/api/payments/authorizations',
     { preValidation: app.authenticate, schema: { tags: ['payments'], summary: 'C → A: the device-signed authorization of a payment command (CMS parts); pays once', body: AuthorizeBody, response: responses({ 200: Receipt }) } },
-    async (request) => {
-      const receipt = await payments.authorize(actorOf(request), request.body);
-      return { ...receipt, amountWon: Number(receipt.amountWon) };
-    },
+    async (request, reply) => reply.sendEffect(200, receiptJson, (effect) => payments.authorize(actorOf(request), request.body, effect)),
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AMOUNT_MAX_WON, wonToNumber } from '@coconutpay/core/money';
-import type { WalletService } from '../../services/wallet.js';
+import type { TopUpResult, WalletService } from '../../services/wallet.js';
 import { actorOf } from '../authenticate.js';
 import { PageQuery, responses } from '../schemas.js';
 
@@ -40,6 +40,18 @@ const WalletEntryPage = Type.Object({
   total: Type.Integer(),
 });
 
+/** Shapes a top-up into its response body (bigint won → JSON integer). */
+function topUpJson(r: TopUpResult): Static<typeof TopUp> {
+  return {
+    entryId: r.entryId,
+    amountWon: wonToNumber(r.amountWon),
+    balanceWon: wonToNumber(r.balanceWon),
+    toppedUpTodayWon: wonToNumber(r.toppedUpTodayWon),
+    dailyLimitWon: wonToNumber(r.dailyLimitWon),
+    createdAtMs: r.createdAtMs,
+  };
+}
+
 /** Registers the wallet routes. */
 export function walletRoutes(app: FastifyInstance, wallet: WalletService): void {
   app.get(
@@ -57,17 +69,7 @@ export function walletRoutes(app: FastifyInstance, wallet: WalletService): void 
       preValidation: app.authenticate,
       schema: { tags: ['wallet'], summary: 'Top my wallet up (simulated charge), bounded per day', body: TopUpBody, response: responses({ 201: TopUp }) },
     },
-    async (request, reply) => {
-      const r = await wallet.topUp(actorOf(request), BigInt(request.body.amountWon));
-      return reply.code(201).send({
-        entryId: r.entryId,
-        amountWon: wonToNumber(r.amountWon),
-        balanceWon: wonToNumber(r.balanceWon),
-        toppedUpTodayWon: wonToNumber(r.toppedUpTodayWon),
-        dailyLimitWon: wonToNumber(r.dailyLimitWon),
-        createdAtMs: r.createdAtMs,
-      });
-    },
+    async (request, reply) => reply.sendEffect(201, topUpJson, (effect) => wallet.topUp(actorOf(request), BigInt(request.body.amountWon), effect)),
   );
 
   app.get<{ Querystring: Static<typeof PageQuery> }>(
