@@ -24,6 +24,7 @@ import { installBodyParsers } from './http/body-parsers.js';
 import { installAccessLog } from './http/access-log.js';
 import { installMetrics } from './http/metrics.js';
 import { installProblemHandlers } from './http/problem.js';
+import { installRateLimits } from './http/rate-limits.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { authRoutes } from './http/routes/auth-routes.js';
 import { cartRoutes } from './http/routes/cart-routes.js';
@@ -248,6 +249,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   for (const schema of schemas) app.addSchema(schema);
   installBodyParsers(app, config.jsonBodyLimitBytes);
   installAuthentication(app, authenticator);
+  // Before any route: routes added earlier would not be limited.
+  const rateLimitRedis = config.redisUrl ? new Redis(config.redisUrl, redisOptions) : undefined;
+  if (rateLimitRedis) app.addHook('onClose', async () => void (await rateLimitRedis.quit()));
+  await installRateLimits(app, config, rateLimitRedis);
   installIdempotency(app, idempotency, { clock, ttlMs: config.idempotencyKeyTtlMs });
   const registry = installMetrics(app);
 

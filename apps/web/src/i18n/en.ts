@@ -610,6 +610,8 @@ export const en: Messages = {
     ROUTE_NOT_FOUND: 'What you asked for could not be found.',
     INTERNAL_ERROR: 'Something went wrong on our side. Please try again shortly.',
     SERVICE_UNAVAILABLE: 'The service is briefly unavailable. Please try again shortly.',
+    CLIENT_REQUEST_RATE_EXCEEDED: 'Too many requests from your network in a short time. Please wait a minute and try again.',
+    METRICS_TOKEN_INVALID: 'The metrics token is missing or wrong.',
     AUTH_REQUIRED: 'Please log in to continue.',
     AUTH_MALFORMED: 'Your login details were not valid. Please log in again.',
     TOKEN_INVALID: 'Your login is no longer valid. Please log in again.',
