@@ -22,7 +22,7 @@ import { UsersRepository } from './db/users-repository.js';
 import { installAuthentication } from './http/authenticate.js';
 import { installBodyParsers } from './http/body-parsers.js';
 import { installAccessLog } from './http/access-log.js';
-import { installMetrics } from './http/metrics.js';
+import { buildMetricsApp, installMetrics, serveMetrics } from './http/metrics.js';
 import { installProblemHandlers } from './http/problem.js';
 import { installRateLimits } from './http/rate-limits.js';
 import { installSecurityHeaders } from './http/security-headers.js';
@@ -89,6 +89,8 @@ export interface AppInternals {
   devices: DeviceCertificatesService;
   certificates: CertificatesRepository;
   crls: CrlPublisher;
+  /** The listener of its own for /metrics when METRICS_ADDRESS is set; main.ts calls its `listen`. */
+  metricsApp: FastifyInstance | undefined;
 }
 
 declare module 'fastify' {
@@ -231,7 +233,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.log.info('demo data created (accounts are listed in the README)');
   }
 
-  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls });
+  app.decorate('internals', {
+    database, keys, replay, accounts, ledger, orders, payments, paymentAuth, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls,
+    metricsApp: undefined,
+  });
 
   installAccessLog(app);
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -267,7 +272,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true, response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) } } }, async () => app.swagger());
 
-  opsRoutes(app, db, registry);
+  opsRoutes(app, db);
+  // Not served to whoever reaches the API: only with the token, or on the operator's own address.
+  if (config.metricsToken !== undefined) serveMetrics(app, registry, { token: config.metricsToken });
+  if (config.metricsAddress !== undefined) {
+    const metricsApp = buildMetricsApp(registry, { token: config.metricsToken, logger: false });
+    app.internals.metricsApp = metricsApp;
+    app.addHook('onClose', async () => metricsApp.close());
+  }
   authRoutes(app, accounts, roles.auth, clock);
   catalogueRoutes(app, catalogue);
   cartRoutes(app, carts);
