@@ -15,6 +15,7 @@ import { CartRepository } from './db/cart-repository.js';
 import { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './db/database.js';
 import { LedgerRepository } from './db/ledger-repository.js';
 import { LoginThrottlesRepository } from './db/login-throttles-repository.js';
+import { LoginChallengesRepository } from './db/login-challenges-repository.js';
 import { migrateToLatest } from './db/migrate.js';
 import { ProductsRepository } from './db/products-repository.js';
 import { SessionsRepository } from './db/sessions-repository.js';
@@ -36,6 +37,7 @@ import { installWebHost } from './http/web-host.js';
 import { AccountsService } from './services/accounts.js';
 import { CartService } from './services/cart.js';
 import { CatalogueService } from './services/catalogue.js';
+import { CertificatePossession } from './services/certificate-possession.js';
 import { seedDemoData } from './services/demo-data.js';
 import { ImageStore } from './services/image-store.js';
 import { PasswordHasher } from './services/password-hasher.js';
@@ -184,12 +186,6 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const products = new ProductsRepository(db);
   await ledger.ensureFundingAccount(nowMs);
 
-  const accounts = new AccountsService({
-    db, users, sessions, ledger, keys, clock,
-    throttles: new LoginThrottlesRepository(db, database.engine),
-    hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
-    limits: config,
-  });
   const catalogue = new CatalogueService(products, new ImageStore(config.dataDir), clock);
   const ca = await CertificateAuthority.open({ dataDir: config.dataDir, passphrase: caPassphrase(config), publicUrl: config.publicUrl, nowMs });
   const certificateRecords = new CertificatesRepository(db);
@@ -206,6 +202,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const devices = new DeviceCertificatesService({
     db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
     validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates,
+  });
+  const possession = new CertificatePossession({ challenges: new LoginChallengesRepository(db), users, devices, verifier, clock });
+  const accounts = new AccountsService({
+    db, users, sessions, ledger, keys, clock, possession,
+    throttles: new LoginThrottlesRepository(db, database.engine),
+    hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
+    limits: config,
   });
   const carts = new CartService(new CartRepository(db), products, clock);
   const orderRecords = new OrdersRepository(db, database.engine);
@@ -280,7 +283,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.internals.metricsApp = metricsApp;
     app.addHook('onClose', async () => metricsApp.close());
   }
-  authRoutes(app, accounts, roles.auth, clock);
+  authRoutes(app, accounts, possession, roles.auth, clock);
   catalogueRoutes(app, catalogue);
   cartRoutes(app, carts);
   orderRoutes(app, orders);

@@ -38,6 +38,7 @@ type Send = (app: TestApp['app'], remoteAddress: string) => Promise<LightMyReque
 /** One route of each limited kind; the authenticated ones are counted before the session check. */
 const LIMITED: Array<[string, Send]> = [
   ['login', (app, remoteAddress) => app.inject({ method: 'POST', url: '/api/auth/login', payload: { loginId: 'nobody-here', password: 'wrong password!' }, remoteAddress })],
+  ['login challenge', (app, remoteAddress) => app.inject({ method: 'POST', url: '/api/auth/login-challenges', payload: { loginId: 'nobody-here' }, remoteAddress })],
   ['registration', (app, remoteAddress) => app.inject({ method: 'POST', url: '/api/auth/register', payload: { ...buyerRegistration(), password: 'short' }, remoteAddress })],
   ['evidence verification', (app, remoteAddress) => app.inject({ method: 'POST', url: '/api/evidence/verify', payload: { cmsBase64: 'AAAAAAAAAAAA' }, remoteAddress })],
   ['code issuing', (app, remoteAddress) => app.inject({ method: 'POST', url: '/api/payments/requests', payload: {}, remoteAddress })],

@@ -13,6 +13,7 @@ import { paymentsMigration } from './migrations/0005-payments.js';
 import { evidenceIndexMigration } from './migrations/0006-evidence-index.js';
 import { longTermEvidenceMigration } from './migrations/0007-long-term-evidence.js';
 import { loginAddressThrottlesMigration } from './migrations/0008-login-address-throttles.js';
+import { loginChallengesMigration } from './migrations/0009-login-challenges.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -25,6 +26,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0006-evidence-index': evidenceIndexMigration(),
     '0007-long-term-evidence': longTermEvidenceMigration(engine),
     '0008-login-address-throttles': loginAddressThrottlesMigration(engine),
+    '0009-login-challenges': loginChallengesMigration(engine),
   };
 }
 
