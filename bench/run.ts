@@ -213,6 +213,8 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
       // Buyers top up once for the whole run.
       TOP_UP_DAILY_LIMIT_WON: '1000000000000',
       WEB_DIST_DIR: path.join(dataDir, 'no-web'),
+      // One load generator on one address plays every buyer: per-address limits would measure themselves.
+      ...Object.fromEntries(['LOGIN', 'REGISTRATION', 'EVIDENCE_VERIFICATION', 'CODE_ISSUING', 'CSR_SUBMISSION', 'PUBLIC'].map((kind) => [`RATE_LIMIT_${kind}_PER_MINUTE`, '1000000'])),
       ...variant.env,
     },
   });

@@ -15,6 +15,7 @@ import { CartRepository } from './db/cart-repository.js';
 import { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from './db/database.js';
 import { LedgerRepository } from './db/ledger-repository.js';
 import { LoginThrottlesRepository } from './db/login-throttles-repository.js';
+import { LoginChallengesRepository } from './db/login-challenges-repository.js';
 import { migrateToLatest } from './db/migrate.js';
 import { ProductsRepository } from './db/products-repository.js';
 import { SessionsRepository } from './db/sessions-repository.js';
@@ -22,8 +23,9 @@ import { UsersRepository } from './db/users-repository.js';
 import { installAuthentication } from './http/authenticate.js';
 import { installBodyParsers } from './http/body-parsers.js';
 import { installAccessLog } from './http/access-log.js';
-import { installMetrics } from './http/metrics.js';
+import { buildMetricsApp, installMetrics, serveMetrics } from './http/metrics.js';
 import { installProblemHandlers } from './http/problem.js';
+import { installRateLimits } from './http/rate-limits.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { authRoutes } from './http/routes/auth-routes.js';
 import { cartRoutes } from './http/routes/cart-routes.js';
@@ -35,6 +37,7 @@ import { installWebHost } from './http/web-host.js';
 import { AccountsService } from './services/accounts.js';
 import { CartService } from './services/cart.js';
 import { CatalogueService } from './services/catalogue.js';
+import { CertificatePossession } from './services/certificate-possession.js';
 import { seedDemoData } from './services/demo-data.js';
 import { ImageStore } from './services/image-store.js';
 import { PasswordHasher } from './services/password-hasher.js';
@@ -91,6 +94,8 @@ export interface AppInternals {
   devices: DeviceCertificatesService;
   certificates: CertificatesRepository;
   crls: CrlPublisher;
+  /** The listener of its own for /metrics when METRICS_ADDRESS is set; main.ts calls its `listen`. */
+  metricsApp: FastifyInstance | undefined;
 }
 
 declare module 'fastify' {
@@ -185,12 +190,6 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const products = new ProductsRepository(db);
   await ledger.ensureFundingAccount(nowMs);
 
-  const accounts = new AccountsService({
-    db, users, sessions, ledger, keys, clock,
-    throttles: new LoginThrottlesRepository(db, database.engine),
-    hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
-    limits: config,
-  });
   const catalogue = new CatalogueService(products, new ImageStore(config.dataDir), clock);
   const ca = await CertificateAuthority.open({ dataDir: config.dataDir, passphrase: caPassphrase(config), publicUrl: config.publicUrl, nowMs });
   const certificateRecords = new CertificatesRepository(db);
@@ -207,6 +206,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const devices = new DeviceCertificatesService({
     db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
     validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates,
+  });
+  const possession = new CertificatePossession({ challenges: new LoginChallengesRepository(db), users, devices, verifier, clock });
+  const accounts = new AccountsService({
+    db, users, sessions, ledger, keys, clock, possession,
+    throttles: new LoginThrottlesRepository(db, database.engine),
+    hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
+    limits: config,
   });
   const carts = new CartService(new CartRepository(db), products, clock);
   const orderRecords = new OrdersRepository(db, database.engine);
@@ -235,7 +241,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.log.info('demo data created (accounts are listed in the README)');
   }
 
-  app.decorate('internals', { database, keys, replay, accounts, ledger, orders, payments, paymentAuth, codeKey, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls });
+  app.decorate('internals', {
+    database, keys, replay, accounts, ledger, orders, payments, paymentAuth, codeKey, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls,
+    metricsApp: undefined,
+  });
 
   installAccessLog(app);
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -253,6 +262,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   for (const schema of schemas) app.addSchema(schema);
   installBodyParsers(app, config.jsonBodyLimitBytes);
   installAuthentication(app, authenticator);
+  // Before any route: routes added earlier would not be limited.
+  const rateLimitRedis = config.redisUrl ? new Redis(config.redisUrl, redisOptions) : undefined;
+  if (rateLimitRedis) app.addHook('onClose', async () => void (await rateLimitRedis.quit()));
+  await installRateLimits(app, config, rateLimitRedis);
   installIdempotency(app, idempotency, { clock, ttlMs: config.idempotencyKeyTtlMs });
   const registry = installMetrics(app);
 
@@ -267,8 +280,15 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true, response: { 200: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) } } }, async () => app.swagger());
 
-  opsRoutes(app, db, registry);
-  authRoutes(app, accounts, roles.auth, clock);
+  opsRoutes(app, db);
+  // Not served to whoever reaches the API: only with the token, or on the operator's own address.
+  if (config.metricsToken !== undefined) serveMetrics(app, registry, { token: config.metricsToken });
+  if (config.metricsAddress !== undefined) {
+    const metricsApp = buildMetricsApp(registry, { token: config.metricsToken, logger: false });
+    app.internals.metricsApp = metricsApp;
+    app.addHook('onClose', async () => metricsApp.close());
+  }
+  authRoutes(app, accounts, possession, roles.auth, clock);
   catalogueRoutes(app, catalogue);
   cartRoutes(app, carts);
   orderRoutes(app, orders);

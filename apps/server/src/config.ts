@@ -27,11 +27,26 @@ const EnvSchema = Type.Object({
   MAX_ADDITIONAL_CERTIFICATES: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   SQLITE_SYNC: Type.Union([Type.Literal('flusher'), Type.Literal('full')], { default: 'flusher' }),
   NODE_ENV: Type.Optional(Type.String({ minLength: 1 })),
+  // Requests per minute from one client address, per route of each kind (see RateLimitPolicy).
+  RATE_LIMIT_LOGIN_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
+  RATE_LIMIT_REGISTRATION_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
+  RATE_LIMIT_EVIDENCE_VERIFICATION_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
+  RATE_LIMIT_CODE_ISSUING_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
+  RATE_LIMIT_CSR_SUBMISSION_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
+  RATE_LIMIT_PUBLIC_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600 }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, maxLength: 1024, pattern: '^[\\x21-\\x7e]+$' })),
+  METRICS_ADDRESS: Type.Optional(Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' })),
 });
 type Env = Static<typeof EnvSchema>;
 
 /** The engines the server runs on. */
 export type DatabaseEngine = 'sqlite' | 'postgres' | 'mysql';
+
+/**
+ * The kinds of route that have their own rate limit, per client address. `public` covers
+ * every unauthenticated route that has no kind of its own (PKI, catalogue, the web app).
+ */
+export type RateLimitPolicy = 'login' | 'registration' | 'evidenceVerification' | 'codeIssuing' | 'csrSubmission' | 'public';
 
 /** The validated configuration. */
 export interface Config {
@@ -92,6 +107,15 @@ export interface Config {
   expirySweepIntervalMs: number;
   /** How long a stored Idempotency-Key result is kept. */
   idempotencyKeyTtlMs: number;
+  /** Requests one client address may make to one route of each kind per `rateLimitWindowMs`. */
+  rateLimits: Readonly<Record<RateLimitPolicy, number>>;
+  rateLimitWindowMs: number;
+  /** Prefix of the rate-limit counters in Redis; apps sharing one Redis and one prefix share the counts. */
+  rateLimitRedisPrefix: string;
+  /** Bearer token that lets a scraper read /metrics on the main listener; undefined → not served there. */
+  metricsToken: string | undefined;
+  /** A listener of its own for /metrics, e.g. 127.0.0.1:9464; undefined → none. */
+  metricsAddress: { host: string; port: number } | undefined;
 }
 
 /** The error thrown when the environment is invalid; it lists every problem at once. */
@@ -112,6 +136,12 @@ function withFileSecrets(env: Record<string, string | undefined>, names: string[
   return out;
 }
 
+/** `host:port` or `[v6]:port` → its parts; the brackets are dropped, as `listen` wants. */
+function metricsAddressOf(value: string): { host: string; port: number } {
+  const colon = value.lastIndexOf(':');
+  return { host: value.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(colon + 1)) };
+}
+
 function engineOf(url: string): DatabaseEngine {
   if (url.startsWith('sqlite:')) return 'sqlite';
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres';
@@ -126,7 +156,7 @@ function engineOf(url: string): DatabaseEngine {
  * const config = loadConfig({ PORT: '0', DATA_DIR: '/tmp/cp' });
  */
 export function loadConfig(rawEnv: Record<string, string | undefined>, overrides: Partial<Config> = {}): Readonly<Config> {
-  const env = withFileSecrets(rawEnv, ['DATABASE_URL', 'REDIS_URL', 'CA_KEY_PASSPHRASE']);
+  const env = withFileSecrets(rawEnv, ['DATABASE_URL', 'REDIS_URL', 'CA_KEY_PASSPHRASE', 'METRICS_TOKEN']);
   const known = Object.fromEntries(
     Object.keys(EnvSchema.properties)
       .filter((k) => env[k] !== undefined && env[k] !== '')
@@ -138,6 +168,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
   if (known.NODE_ENV === 'production' && known.PUBLIC_URL === undefined) {
     problems.push(`PUBLIC_URL: must be set when NODE_ENV=production; its localhost default would be written into every certificate's CRL and OCSP URLs`);
   }
+  const metricsPort = typeof known.METRICS_ADDRESS === 'string' ? Number(known.METRICS_ADDRESS.slice(known.METRICS_ADDRESS.lastIndexOf(':') + 1)) : undefined;
+  if (metricsPort !== undefined && metricsPort > 65535) problems.push('METRICS_ADDRESS: the port must be at most 65535');
   if (problems.length > 0) throw new ConfigError(problems);
   const e = candidate as Env;
 
@@ -184,6 +216,18 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     topUpDailyLimitWon: BigInt(e.TOP_UP_DAILY_LIMIT_WON),
     expirySweepIntervalMs: 30_000,
     idempotencyKeyTtlMs: 24 * 3_600_000,
+    rateLimits: Object.freeze({
+      login: e.RATE_LIMIT_LOGIN_PER_MINUTE,
+      registration: e.RATE_LIMIT_REGISTRATION_PER_MINUTE,
+      evidenceVerification: e.RATE_LIMIT_EVIDENCE_VERIFICATION_PER_MINUTE,
+      codeIssuing: e.RATE_LIMIT_CODE_ISSUING_PER_MINUTE,
+      csrSubmission: e.RATE_LIMIT_CSR_SUBMISSION_PER_MINUTE,
+      public: e.RATE_LIMIT_PUBLIC_PER_MINUTE,
+    }),
+    rateLimitWindowMs: 60_000,
+    rateLimitRedisPrefix: 'coconutpay:rate-limit:',
+    metricsToken: e.METRICS_TOKEN,
+    metricsAddress: e.METRICS_ADDRESS === undefined ? undefined : metricsAddressOf(e.METRICS_ADDRESS),
     ...overrides,
   };
   return Object.freeze(config);

@@ -30,6 +30,10 @@ async function main(): Promise<void> {
     });
   }
   await app.listen({ port: config.port, host: config.host });
+  if (config.metricsAddress && app.internals.metricsApp) {
+    await app.internals.metricsApp.listen(config.metricsAddress);
+    app.log.info(`metrics are served at http://${config.metricsAddress.host}:${config.metricsAddress.port}/metrics`);
+  }
   app.log.info(`CoconutPay is running at ${config.publicUrl} (database: ${config.databaseEngine})`);
   const publicUrlWarning = publicUrlDefaultWarning(config);
   if (publicUrlWarning) app.log.warn(publicUrlWarning);

@@ -21,8 +21,11 @@ describe('operations endpoints', () => {
   });
 
   it('GET /metrics speaks Prometheus text with request counters by route', async () => {
-    await t.app.inject({ method: 'GET', url: '/api/products' });
-    const res = await t.app.inject({ method: 'GET', url: '/metrics' });
+    const token = 'metrics-token-for-the-operations-test';
+    const m = await startTestApp({ env: { METRICS_TOKEN: token } });
+    await m.app.inject({ method: 'GET', url: '/api/products' });
+    const res = await m.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } });
+    await m.close();
     expect(res.headers['content-type']).toContain('text/plain');
     expect(res.body).toMatch(/coconutpay_http_requests_total\{method="GET",route="\/api\/products",status="200"\} \d+/);
     expect(res.body).toContain('process_cpu_seconds_total');

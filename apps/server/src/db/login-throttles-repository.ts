@@ -40,8 +40,12 @@ export class LoginThrottlesRepository {
   /**
    * Counts one attempt of `loginId` from `address` unless a limit refuses it; a refused
    * attempt counts towards nothing. Call `recordSuccess` when an allowed attempt succeeds.
+   *
+   * With `passIdLock` (the device proved it holds one of the account's certificates) a
+   * running lock of the id does not refuse, and the attempt leaves the id's lock as it
+   * is; the address limit still refuses and still counts.
    */
-  async reserveAttempt(loginId: string, address: string, nowMs: number, limits: LoginThrottleLimits): Promise<LoginAttemptReservation> {
+  async reserveAttempt(loginId: string, address: string, nowMs: number, limits: LoginThrottleLimits, options: { passIdLock?: boolean } = {}): Promise<LoginAttemptReservation> {
     if (!(limits.loginFailuresMax >= 1 && limits.loginAddressFailuresMax >= 1 && limits.loginLockMs > 0 && limits.loginAddressWindowMs > 0)) {
       throw new RangeError('login throttle limits must be positive');
     }
@@ -59,14 +63,18 @@ export class LoginThrottlesRepository {
         return { allowed: false, limit: 'address', retryAtMs: windowStartedAtMs + limits.loginAddressWindowMs };
       }
       const lockedUntilMs = id.lockedUntilMs == null ? null : Number(id.lockedUntilMs);
-      if (lockedUntilMs !== null && nowMs < lockedUntilMs) return { allowed: false, limit: 'login_id', retryAtMs: lockedUntilMs };
+      const locked = lockedUntilMs !== null && nowMs < lockedUntilMs;
+      if (locked && options.passIdLock !== true) return { allowed: false, limit: 'login_id', retryAtMs: lockedUntilMs };
 
-      // An expired lock starts the count afresh.
-      const idFailures = (lockedUntilMs === null ? id.failures : 0) + 1;
-      await trx.updateTable('loginThrottles')
-        .set({ failures: idFailures, lockedUntilMs: idFailures >= limits.loginFailuresMax ? nowMs + limits.loginLockMs : null, updatedAtMs: nowMs })
-        .where('loginId', '=', loginId)
-        .execute();
+      // A passed lock stays as it was (counting afresh would lift it for everyone else).
+      if (!locked) {
+        // An expired lock starts the count afresh.
+        const idFailures = (lockedUntilMs === null ? id.failures : 0) + 1;
+        await trx.updateTable('loginThrottles')
+          .set({ failures: idFailures, lockedUntilMs: idFailures >= limits.loginFailuresMax ? nowMs + limits.loginLockMs : null, updatedAtMs: nowMs })
+          .where('loginId', '=', loginId)
+          .execute();
+      }
       await trx.updateTable('loginAddressThrottles')
         .set({ failures: addressFailures + 1, windowStartedAtMs: windowOpen ? windowStartedAtMs : nowMs, updatedAtMs: nowMs })
         .where('address', '=', address)

@@ -14,6 +14,7 @@ import { evidenceIndexMigration } from './migrations/0006-evidence-index.js';
 import { longTermEvidenceMigration } from './migrations/0007-long-term-evidence.js';
 import { loginAddressThrottlesMigration } from './migrations/0008-login-address-throttles.js';
 import { verificationCodeDigestsMigration } from './migrations/0009-verification-code-digests.js';
+import { loginChallengesMigration } from './migrations/0010-login-challenges.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -27,6 +28,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0007-long-term-evidence': longTermEvidenceMigration(engine),
     '0008-login-address-throttles': loginAddressThrottlesMigration(engine),
     '0009-verification-code-digests': verificationCodeDigestsMigration(engine),
+    '0010-login-challenges': loginChallengesMigration(engine),
   };
 }
 

@@ -136,6 +136,14 @@ export interface CertificateChallengesTable {
   usedAtMs: number | null;
 }
 
+export interface LoginChallengesTable {
+  id: string;
+  loginId: string;
+  challenge: string;
+  expiresAtMs: number;
+  usedAtMs: number | null;
+}
+
 export interface CertificateRequestsTable {
   id: string;
   userId: string;
@@ -285,6 +293,7 @@ export interface Database {
   certificates: CertificatesTable;
   crlNumbers: CrlNumbersTable;
   certificateChallenges: CertificateChallengesTable;
+  loginChallenges: LoginChallengesTable;
   certificateRequests: CertificateRequestsTable;
   certificateEvents: CertificateEventsTable;
   paymentPolicies: PaymentPoliciesTable;

@@ -74,9 +74,22 @@ export const LoginBody = Type.Object(
     loginId: Type.String({ minLength: 1, maxLength: 64 }),
     password: Password,
     clientNonce: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$', description: 'A fresh nonce the server (S) signs back: mutual authentication' })),
+    certificateProof: Type.Optional(
+      Type.Object(
+        {
+          certificateId: Type.String({ format: 'uuid' }),
+          challengeId: Type.String({ format: 'uuid' }),
+          signature: Type.String({ pattern: '^[A-Za-z0-9_-]{40,200}$', description: 'base64url IEEE P1363 ECDSA-SHA256 over `coconutpay-login-proof\\n<challengeId>\\n<loginId>\\n<challenge>`' }),
+        },
+        { additionalProperties: false, description: "This device holds one of the user's certificates: lets the login pass the per-account lock (docs/protocol.md, \"Login\")" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
+
+export const LoginChallengeBody = Type.Object({ loginId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export const LoginChallengeResponse = Type.Object({ challengeId: Type.String(), challenge: Type.String(), expiresAtMs: Type.Integer() });
 
 export const ChangePasswordBody = Type.Object({ currentPassword: Password, newPassword: Password }, { additionalProperties: false });
 

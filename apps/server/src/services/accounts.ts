@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import { SignJWT } from 'jose';
 import { AppError } from '@coconutpay/core/errors';
 import { deriveSecretToken } from '@coconutpay/core/protocol';
+import type { CertificateLoginProof } from '@coconutpay/core/pki/possession-proof';
 import { isUniqueViolation } from '../db/database.js';
 import type { LedgerRepository } from '../db/ledger-repository.js';
 import type { LoginThrottleLimits, LoginThrottlesRepository } from '../db/login-throttles-repository.js';
@@ -14,6 +15,7 @@ import type { Database, Role } from '../db/schema.js';
 import type { SessionsRepository } from '../db/sessions-repository.js';
 import type { StoreProfile, UserRecord, UsersRepository } from '../db/users-repository.js';
 import type { Actor } from './actor.js';
+import type { CertificatePossession } from './certificate-possession.js';
 import { passwordPolicyViolations, type PasswordHasher } from './password-hasher.js';
 import type { TokenKeyRing } from './token-keys.js';
 import { TOKEN_ISSUER } from './request-authenticator.js';
@@ -46,6 +48,8 @@ export interface AccountsDeps {
   users: UsersRepository;
   sessions: SessionsRepository;
   throttles: LoginThrottlesRepository;
+  /** Checks a login's certificate proof (the per-account lock lets a proven device pass). */
+  possession: Pick<CertificatePossession, 'verify'>;
   ledger: LedgerRepository;
   hasher: PasswordHasher;
   keys: TokenKeyRing;
@@ -96,11 +100,23 @@ export class AccountsService {
    * the same answer, after the same work; both count towards the id's lock, so the lock
    * says nothing about existence either. The attempt is counted before the password is
    * checked, so attempts arriving together meet the limits as attempts one after another do.
+   *
+   * Anyone who knows a login id can lock it; so a `certificateProof` (a signature over a
+   * login challenge with the key of one of the account's certificates, see
+   * CertificatePossession) lets the attempt pass a running lock of the id. The proof is
+   * read only when the lock refuses: it is no second factor, the password is still
+   * checked, and the address limit still applies. A proof that fails refuses with its own
+   * code (CHALLENGE_INVALID, CERTIFICATE_REVOKED, SIGNATURE_INVALID, ...) so the device
+   * learns why its certificate did not help.
    */
-  async login(loginId: string, password: string, clientAddress: string): Promise<LoginResult> {
+  async login(loginId: string, password: string, clientAddress: string, certificateProof?: CertificateLoginProof): Promise<LoginResult> {
     const { throttles, users, hasher, limits } = this.deps;
     const nowMs = this.deps.clock();
-    const reservation = await throttles.reserveAttempt(loginId, clientAddress, nowMs, limits);
+    let reservation = await throttles.reserveAttempt(loginId, clientAddress, nowMs, limits);
+    if (!reservation.allowed && reservation.limit === 'login_id' && certificateProof !== undefined) {
+      await this.deps.possession.verify(loginId, certificateProof, nowMs);
+      reservation = await throttles.reserveAttempt(loginId, clientAddress, nowMs, limits, { passIdLock: true });
+    }
     if (!reservation.allowed) {
       const detail = `Try again after ${Math.ceil((reservation.retryAtMs - nowMs) / 60_000)} minutes.`;
       throw new AppError(reservation.limit === 'address' ? 'LOGIN_ADDRESS_THROTTLED' : 'LOGIN_THROTTLED', { detail });

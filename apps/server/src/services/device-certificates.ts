@@ -404,9 +404,17 @@ export class DeviceCertificatesService {
    * client says it is: the certificate is looked up by id and judged here.
    */
   async usable(actor: Actor, certificateId: string, purpose: Purpose, nowMs = this.deps.clock()): Promise<{ record: CertificateRecord; certificateDer: Uint8Array }> {
+    return this.usableBy(actor.userId, certificateId, purpose, nowMs);
+  }
+
+  /**
+   * {@link usable} for a user known by id rather than by a session: a login that proves
+   * possession of a certificate has no session yet.
+   */
+  async usableBy(userId: string, certificateId: string, purpose: Purpose, nowMs = this.deps.clock()): Promise<{ record: CertificateRecord; certificateDer: Uint8Array }> {
     const record = await this.deps.certificates.findById(certificateId);
     if (!record) throw new AppError('CERTIFICATE_NOT_FOUND');
-    if (record.userId !== actor.userId) throw new AppError('CERTIFICATE_NOT_OWNED');
+    if (record.userId !== userId) throw new AppError('CERTIFICATE_NOT_OWNED');
     if (record.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
     if (nowMs >= record.notAfterMs) throw new AppError('CERTIFICATE_EXPIRED');
     if (nowMs < record.notBeforeMs) throw new AppError('CERTIFICATE_NOT_YET_VALID');

@@ -2,6 +2,7 @@
 import { importSecretToken, nonceFromBytes, verifyServerAssertion } from '@coconutpay/core/protocol';
 import { ApiError, authed, post } from './client.js';
 import { allPemBlocks } from '@coconutpay/core/pki/pem';
+import type { CertificateLoginProof, LoginChallenge } from '@coconutpay/core/pki/possession-proof';
 import { clearSession, saveSession } from './token-store.js';
 import type { LoginResponse, Role, Store, User } from './types.js';
 
@@ -36,9 +37,18 @@ async function rootCertificate(): Promise<Uint8Array> {
   return root;
 }
 
-export async function login(loginId: string, password: string): Promise<User> {
+/** A single-use challenge for `loginId`, to be signed with a certificate key of this device (see login's `certificateProof`). */
+export function createLoginChallenge(loginId: string): Promise<LoginChallenge> {
+  return post<LoginChallenge>('/api/auth/login-challenges', { loginId });
+}
+
+/**
+ * `certificateProof` (this device holds one of the account's certificates) lets the
+ * login pass a lock of the account that someone else's failed guesses caused.
+ */
+export async function login(loginId: string, password: string, certificateProof?: CertificateLoginProof): Promise<User> {
   const clientNonce = nonceFromBytes(crypto.getRandomValues(new Uint8Array(16)));
-  const response = await post<LoginResponse>('/api/auth/login', { loginId, password, clientNonce });
+  const response = await post<LoginResponse>('/api/auth/login', { loginId, password, clientNonce, ...(certificateProof ? { certificateProof } : {}) });
   // Mutual authentication: the server (S) must sign our nonce with this session's token
   // under a certificate of our root before anything is kept.
   const check = await verifyServerAssertion(response.serverAssertion, [await rootCertificate()], new Date(), { clientNonce, publicToken: response.publicToken });

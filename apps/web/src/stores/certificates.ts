@@ -69,6 +69,8 @@ import {
   type PendingRequestKeyRecord,
 } from '../api/certificate-key-store.js';
 import { ApiError } from '../api/client.js';
+import { createLoginChallenge } from '../api/auth.js';
+import { loginProofMessage, type CertificateLoginProof } from '@coconutpay/core/pki/possession-proof';
 import { waitForDecision, type DecisionTransport } from '../api/device-request-events.js';
 import { useSessionStore } from './session.js';
 import type { MessageRef } from '../composables/use-message.js';
@@ -468,6 +470,38 @@ export const useCertificatesStore = defineStore('certificates', () => {
     return { key: await openPrivateKey(record.encryptedKeyPem, password), certificateDer: certificate };
   }
 
+  /**
+   * A certificate of `loginId` whose key this device holds and which has not expired,
+   * read from the device alone (no session is needed: this serves the login page).
+   * Our certificates carry the login id as their subject's common name.
+   */
+  async function keyForLogin(loginId: string, nowMs = Date.now()): Promise<DeviceKeyRecord | null> {
+    const records = await listDeviceKeys().catch(() => []);
+    for (const record of records) {
+      try {
+        const facts = readCertificate(fromPem(record.certificatePem, 'CERTIFICATE'));
+        if (facts.subjectCommonName === loginId && Number(facts.notAfter) > nowMs) return record;
+      } catch {
+        // An unreadable record cannot prove anything; the next may.
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Proof that this device holds a certificate of `loginId`: the key is opened with
+   * its certificate password and signs a fresh login challenge. The server still judges
+   * the certificate (status, chain, owner) and the password.
+   */
+  async function loginProof(loginId: string, certificatePassword: string): Promise<CertificateLoginProof> {
+    const record = await keyForLogin(loginId);
+    if (!record) throw new CertificateFlowError('noKeyOnDevice');
+    const signingKey = await openPrivateKey(record.encryptedKeyPem, certificatePassword);
+    const challenge = await createLoginChallenge(loginId);
+    const signature = await signP1363(signingKey, utf8(loginProofMessage(challenge, loginId)));
+    return { certificateId: record.certificateId, challengeId: challenge.challengeId, signature: toBase64Url(signature) };
+  }
+
   /** The two files of an export: the encrypted key and the certificate with its chain. */
   async function exportFiles(certificateId: string): Promise<{ key: ExportFile; chain: ExportFile }> {
     const record = await loadDeviceKey(certificateId).catch(() => null);
@@ -764,6 +798,8 @@ export const useCertificatesStore = defineStore('certificates', () => {
     importKey,
     testCertificate,
     openSigningKey,
+    keyForLogin,
+    loginProof,
     exportFiles,
     requestAdditional,
     awaitDecision,

@@ -2,6 +2,7 @@
  * Who is logged in. The store holds only the user as the server last reported
  * it; the credentials themselves stay in the token store (IndexedDB).
  */
+import type { CertificateLoginProof } from '@coconutpay/core/pki/possession-proof';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import * as authApi from '../api/auth.js';
@@ -33,8 +34,8 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   /** Logs in; the token store keeps the credentials. */
-  async function login(loginId: string, password: string): Promise<User> {
-    const loggedIn = await authApi.login(loginId, password);
+  async function login(loginId: string, password: string, certificateProof?: CertificateLoginProof): Promise<User> {
+    const loggedIn = await authApi.login(loginId, password, certificateProof);
     user.value = loggedIn;
     return loggedIn;
   }

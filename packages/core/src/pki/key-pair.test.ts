@@ -65,7 +65,16 @@ describe('device key pair', () => {
     expect(facts.serialHex).toBe('c0ffee01');
     expect(facts.notBefore.toISOString()).toBe('2026-01-01T00:00:00.000Z');
     expect(facts.notAfter.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+    expect(facts.subjectCommonName).toBe('read test');
     expect(() => readCertificate(new Uint8Array([0x30, 0x00]))).toThrow(KeyMismatchError);
+  });
+
+  it("reads the subject's common name among other attributes, or null without one", async () => {
+    const keys = await generateSigningKeyPair();
+    const make = (name: string) =>
+      X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name, notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z'), keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams }, crypto);
+    expect(readCertificate(new Uint8Array((await make('C=KR, O=CoconutPay, OU=Users, CN=buyer1')).rawData)).subjectCommonName).toBe('buyer1');
+    expect(readCertificate(new Uint8Array((await make('O=CoconutPay')).rawData)).subjectCommonName).toBeNull();
   });
 
   it('compares bytes', () => {

@@ -88,6 +88,8 @@ export interface CertificateFacts {
   serialHex: string;
   notBefore: Date;
   notAfter: Date;
+  /** The subject's first common name (our user certificates carry the login id there), or null. */
+  subjectCommonName: string | null;
 }
 
 /**
@@ -111,6 +113,7 @@ export function readCertificate(certificateDer: Uint8Array): CertificateFacts {
     serialHex,
     notBefore: tbs.validity.notBefore.getTime(),
     notAfter: tbs.validity.notAfter.getTime(),
+    subjectCommonName: tbs.subject.flatMap((rdn) => [...rdn]).find((attribute) => attribute.type === '2.5.4.3')?.value.toString() ?? null,
   };
 }
 

@@ -105,7 +105,7 @@ export function certificateRoutes(app: FastifyInstance, certificates: Certificat
 
   app.post<{ Body: Static<typeof IssueMasterBody> }>(
     '/api/certificates/master',
-    { preValidation: app.authenticate, schema: { tags: ['certificates'], summary: 'Issue my master certificate from a CSR made on this device', body: IssueMasterBody, response: responses({ 201: Issued }) } },
+    { preValidation: app.authenticate, config: { rateLimitPolicy: 'csrSubmission' }, schema: { tags: ['certificates'], summary: 'Issue my master certificate from a CSR made on this device', body: IssueMasterBody, response: responses({ 201: Issued }) } },
     async (request, reply) => reply.code(201).send(await certificates.issueMaster(actorOf(request), request.body.csrPem, request.body.replace === true)),
   );
 
@@ -162,6 +162,7 @@ export function certificateRoutes(app: FastifyInstance, certificates: Certificat
     '/api/certificates/requests',
     {
       preValidation: app.authenticate,
+      config: { rateLimitPolicy: 'csrSubmission' },
       schema: { tags: ['certificates'], summary: 'From a new device: ask for an additional certificate (approved on the master device)', body: DeviceRequestBody, response: responses({ 201: RequestState }) },
     },
     async (request, reply) => reply.code(201).send(await devices.request(actorOf(request), request.body, originOf(request))),

@@ -1,14 +1,12 @@
-/** Health and Prometheus metrics. */
+/** Health; `/metrics` is served by http/metrics.ts, only to a token or on its own address. */
 import type { FastifyInstance } from 'fastify';
 import { sql, type Kysely } from 'kysely';
-import type { Registry } from 'prom-client';
-import { Type } from '@sinclair/typebox';
 import { Health, responses } from '../schemas.js';
 import type { Database } from '../../db/schema.js';
 
 export const VERSION = '0.1.0';
 
-export function opsRoutes(app: FastifyInstance, db: Kysely<Database>, registry: Registry): void {
+export function opsRoutes(app: FastifyInstance, db: Kysely<Database>): void {
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'Liveness and database reachability', response: responses({ 200: Health, 503: Health }) } },
@@ -22,8 +20,4 @@ export function opsRoutes(app: FastifyInstance, db: Kysely<Database>, registry: 
       }
     },
   );
-
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics (text exposition format)', response: { 200: Type.String({ description: 'text/plain; version=0.0.4' }) } } }, async (_request, reply) => {
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
 }

@@ -95,13 +95,13 @@ export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService
 
   app.post<{ Body: Static<typeof RequestBody> }>(
     '/api/payments/requests',
-    { preValidation: app.authenticate, schema: { tags: ['payments'], summary: 'C → A: the sealed, device-signed payment request; answers with the sealed payment command', body: RequestBody, response: responses({ 201: IssuedCommand }) } },
+    { preValidation: app.authenticate, config: { rateLimitPolicy: 'codeIssuing' }, schema: { tags: ['payments'], summary: 'C → A: the sealed, device-signed payment request; answers with the sealed payment command', body: RequestBody, response: responses({ 201: IssuedCommand }) } },
     async (request, reply) => reply.sendEffect(201, (issued: IssuedCommandRecord) => issued, (effect) => payments.request(actorOf(request), request.body.sealedRequest, request.body.locale, effect)),
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(
     '/api/payments/commands/:id/code.png',
-    { preValidation: app.authenticate, schema: { tags: ['payments'], summary: 'The verification code of a payment command, as a distorted picture', params: IdParams, response: responses({ 200: Type.Unsafe({ type: 'string', format: 'binary' }) }) } },
+    { preValidation: app.authenticate, config: { rateLimitPolicy: 'codeIssuing' }, schema: { tags: ['payments'], summary: 'The verification code of a payment command, as a distorted picture', params: IdParams, response: responses({ 200: Type.Unsafe({ type: 'string', format: 'binary' }) }) } },
     async (request, reply) => reply.type('image/png').header('cache-control', 'no-store').send(await payments.codeImage(actorOf(request), request.params.id)),
   );
 
@@ -122,7 +122,7 @@ export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService
 
   app.post<{ Body: Static<typeof VerifyBody> }>(
     '/api/evidence/verify',
-    { schema: { tags: ['payments'], summary: 'Anyone: check a payment evidence file against our root certificate, its status now and our records', body: VerifyBody, response: responses({ 200: Verdict }) } },
+    { config: { rateLimitPolicy: 'evidenceVerification' }, schema: { tags: ['payments'], summary: 'Anyone: check a payment evidence file against our root certificate, its status now and our records', body: VerifyBody, response: responses({ 200: Verdict }) } },
     async (request) => {
       const der = Buffer.from(request.body.cmsBase64.replace(/\s/g, ''), 'base64');
       if (der.length === 0) throw new AppError('EVIDENCE_INVALID');
