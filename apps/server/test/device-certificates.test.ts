@@ -211,8 +211,13 @@ describe('additional certificates', () => {
     const { issued } = await approvedDevice(user, 'old laptop');
     const replaced = await user.client.request('POST', '/api/certificates/master', { csrPem: (await device()).csrPem, replace: true });
     expect(replaced.statusCode).toBe(201);
-    const list = (await user.client.get('/api/certificates')).json().items;
-    expect(list.find((c: { id: string }) => c.id === issued.certificate.id).status).toBe('revoked');
+    const list = (await user.client.get('/api/certificates')).json().items as { id: string; kind: string; status: string; revocationReason: string | null; approvedByCertificateId: string | null }[];
+    const revoked = list.find((c) => c.id === issued.certificate.id)!;
+    expect(revoked.status).toBe('revoked');
+    // The device can tell it went with its master: the link to the (now revoked) master is in the list.
+    expect(revoked.revocationReason).toBe('superseded');
+    expect(revoked.approvedByCertificateId).toBe(user.master.id);
+    expect(list.find((c) => c.id === user.master.id)).toMatchObject({ kind: 'master', status: 'revoked', approvedByCertificateId: null });
     expect((await verify(issued.certificatePem)).out).toMatch(/certificate revoked/);
   });
 

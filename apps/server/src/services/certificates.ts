@@ -31,6 +31,8 @@ export interface CertificateInfo {
   revokedAtMs: number | null;
   revocationReason: string | null;
   deviceNickname: string | null;
+  /** For an additional certificate, the master that approved it (revoking that master revokes this one too). */
+  approvedByCertificateId: string | null;
   spkiSha256Hex: string;
   lastUsedAtMs: number | null;
   createdAtMs: number;
@@ -67,7 +69,7 @@ export class CertificatesService {
     return {
       id: record.id, serialHex: record.serialHex, kind: record.kind, subject: record.subject, status,
       notBeforeMs: record.notBeforeMs, notAfterMs: record.notAfterMs, revokedAtMs: record.revokedAtMs, revocationReason: record.revocationReason,
-      deviceNickname: record.deviceNickname, spkiSha256Hex: record.spkiSha256Hex, lastUsedAtMs: record.lastUsedAtMs, createdAtMs: record.createdAtMs,
+      deviceNickname: record.deviceNickname, approvedByCertificateId: record.approvedByCertificateId, spkiSha256Hex: record.spkiSha256Hex, lastUsedAtMs: record.lastUsedAtMs, createdAtMs: record.createdAtMs,
     };
   }
 

@@ -24,6 +24,8 @@ export interface CertificateInfo {
   revokedAtMs: number | null;
   revocationReason: string | null;
   deviceNickname: string | null;
+  /** For an additional certificate, the master that approved it; revoking that master revokes this one too. */
+  approvedByCertificateId: string | null;
   spkiSha256Hex: string;
   lastUsedAtMs: number | null;
   createdAtMs: number;

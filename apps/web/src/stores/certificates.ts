@@ -269,6 +269,42 @@ function fileStem(record: Pick<DeviceKeyRecord, 'kind' | 'serialHex'>): string {
   return `coconutpay-${record.kind}-${record.serialHex.slice(0, 16)}`;
 }
 
+/**
+ * Where this device stands for paying, from my certificates (as the server reports
+ * them) and the certificate ids whose keys this device holds.
+ *
+ * - `usable`: an active certificate whose key is here (the master preferred).
+ * - `revoked` / `expired`: this device holds keys, but none of an active certificate;
+ *   `certificate` is the newest of them, so the page can say which one stopped
+ *   working, when and why. `withMaster` is set when an additional certificate went
+ *   with the revocation of the master that approved it (same moment): the reason and
+ *   the remedy are then the master's.
+ * - `none`: this device holds no key of mine (a new device, or keys of another account).
+ *
+ * @example
+ * deviceStanding(items, new Set([items[0].id])) // → { kind: 'usable', certificate: items[0] }
+ */
+export type DeviceStanding =
+  | { kind: 'usable'; certificate: CertificateInfo }
+  | { kind: 'revoked'; certificate: CertificateInfo; revokedAtMs: number; reason: string | null; withMaster: CertificateInfo | null }
+  | { kind: 'expired'; certificate: CertificateInfo; expiredAtMs: number }
+  | { kind: 'none' };
+
+/** See {@link DeviceStanding}. */
+export function deviceStanding(items: readonly CertificateInfo[], deviceKeyIds: ReadonlySet<string>): DeviceStanding {
+  const here = items.filter((item) => deviceKeyIds.has(item.id));
+  const usable = here.find((item) => item.kind === 'master' && item.status === 'active') ?? here.find((item) => item.status === 'active');
+  if (usable) return { kind: 'usable', certificate: usable };
+  const newest = [...here].sort((a, b) => b.createdAtMs - a.createdAtMs)[0];
+  if (!newest) return { kind: 'none' };
+  if (newest.status === 'expired') return { kind: 'expired', certificate: newest, expiredAtMs: newest.notAfterMs };
+  // A revoked record always has its time; a missing one would be a server bug, shown as "when it was issued" rather than hidden.
+  const revokedAtMs = newest.revokedAtMs ?? newest.createdAtMs;
+  const master = newest.approvedByCertificateId ? (items.find((item) => item.id === newest.approvedByCertificateId) ?? null) : null;
+  const withMaster = master && master.status === 'revoked' && master.revokedAtMs === newest.revokedAtMs ? master : null;
+  return { kind: 'revoked', certificate: newest, revokedAtMs, reason: withMaster ? withMaster.revocationReason : newest.revocationReason, withMaster };
+}
+
 /** The certificates store. */
 export const useCertificatesStore = defineStore('certificates', () => {
   const items = ref<CertificateInfo[]>([]);
@@ -288,6 +324,8 @@ export const useCertificatesStore = defineStore('certificates', () => {
       items.value.find((item) => item.status === 'active' && deviceKeyIds.value.has(item.id)) ??
       null,
   );
+  /** Why this device can or cannot pay: for the pay page's "your certificate was revoked" notice. */
+  const standing = computed(() => deviceStanding(items.value, deviceKeyIds.value));
 
   /** The device request this device is waiting on (or just finished). */
   const deviceRequest = ref<DeviceRequestProgress | null>(null);
@@ -789,6 +827,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
     masterHere,
     usableHere,
     paymentCertificate,
+    standing,
     deviceRequest,
     pendingRequests,
     history,

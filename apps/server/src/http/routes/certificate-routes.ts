@@ -19,6 +19,8 @@ const CertificateInfo = Type.Object(
     revokedAtMs: Type.Union([Type.Integer(), Type.Null()]),
     revocationReason: Type.Union([Type.String(), Type.Null()]),
     deviceNickname: Type.Union([Type.String(), Type.Null()]),
+    // Lets a device whose additional certificate was revoked tell "your master was revoked or replaced" apart from "this device was revoked".
+    approvedByCertificateId: Type.Union([Type.String(), Type.Null()], { description: 'For an additional certificate: the master certificate that approved it' }),
     spkiSha256Hex: Type.String(),
     lastUsedAtMs: Type.Union([Type.Integer(), Type.Null()]),
     createdAtMs: Type.Integer(),
