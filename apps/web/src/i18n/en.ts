@@ -22,8 +22,8 @@ export const en: Messages = {
     login: 'Log in',
     register: 'Register',
     logout: 'Log out',
-    languageButton: 'KO',
-    languageLabel: '한국어로 보기 (Switch to Korean)',
+    languageButton: '한국어',
+    menu: 'Menu',
   },
   titles: {
     home: 'Products',

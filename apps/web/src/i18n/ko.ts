@@ -26,8 +26,8 @@ export const ko = {
     login: '로그인',
     register: '회원가입',
     logout: '로그아웃',
-    languageButton: 'EN',
-    languageLabel: 'Switch to English (영어로 보기)',
+    languageButton: 'English',
+    menu: '메뉴',
   },
   titles: {
     home: '상품',
