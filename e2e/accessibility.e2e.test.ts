@@ -231,6 +231,45 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
   it('completion', () => check('order-complete', buyer, `/orders/${paidOrderId}/complete`, testId('complete-heading')));
   it('seller products', () => check('seller-products', seller, '/seller/products', testId('seller-product-row')));
 
+  it('shows buyers no X.509 names, OIDs or hex numbers unless they open the technical details (issue 11, point 3)', async () => {
+    const page = buyer;
+    await page.setViewportSize(VIEWPORTS.mobile);
+    /** What a buyer reads: innerText leaves out the contents of closed <details>. */
+    const visible = () => page.locator('main').innerText();
+    const JARGON = [/\b(?:CN|OU|O|C|serialNumber)=/, /\b\d+(?:\.\d+){3,}\b/, /\b[0-9a-f]{16,}\b/i, /(?:\b[0-9a-f]{4} ){3}/i, /\(A\)/, /\b[A-Z]+(?:_[A-Z]+)+\b/];
+    const expectPlain = async (where: string) => {
+      const text = await visible();
+      for (const pattern of JARGON) expect(text, `${where}: ${pattern}`).not.toMatch(pattern);
+    };
+
+    await page.goto(`${server.baseUrl}/certificates`);
+    await page.getByTestId('certificate-card').first().waitFor();
+    await expectPlain('certificates');
+    // The facts are still there for the curious, one click away.
+    const card = page.getByTestId('certificate-card').first();
+    await card.getByTestId('certificate-details').locator('summary').click();
+    await expect.poll(() => card.getByTestId('certificate-subject').innerText()).toMatch(/CN=/);
+
+    await page.goto(`${server.baseUrl}/orders/${paidOrderId}`);
+    await page.getByTestId('evidence-verify').click();
+    await expect.poll(() => page.getByTestId('verdict-server').getAttribute('data-valid'), { timeout: CRYPTO_TIMEOUT_MS }).toBe('true');
+    await expect.poll(() => page.getByTestId('verdict-local').getAttribute('data-valid'), { timeout: CRYPTO_TIMEOUT_MS }).toBe('true');
+    await expectPlain('order detail with verdicts');
+    await saveScreenshot(page, 'order-detail-verified', 'mobile');
+
+    // The completion page: what was bought and the balance left (1,000,000 − 300,000).
+    await page.goto(`${server.baseUrl}/orders/${paidOrderId}/complete`);
+    await page.getByTestId('complete-heading').waitFor();
+    await expect.poll(() => page.getByTestId('complete-items').innerText()).toContain(productName);
+    await expect.poll(() => page.getByTestId('complete-balance').innerText()).toBe('700,000원');
+    await expectPlain('completion');
+
+    await page.goto(`${server.baseUrl}/orders/${unpaidOrderId}/pay`);
+    await page.getByTestId('pay-open').click();
+    await page.getByTestId('payment-password').waitFor();
+    await expectPlain('pay page with the dialog');
+  });
+
   it('saw no CSP violation and no uncaught page error', () => {
     expect(problems).toEqual([]);
   });
