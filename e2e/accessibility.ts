@@ -131,7 +131,7 @@ export async function smallTapTargets(page: Page, minPx = TAP_TARGET_MIN_PX): Pr
   return page.evaluate((min) => {
     const selector = 'a[href], button, summary, select, input:not([type="hidden"]), textarea, [role="button"], label:has(> input[type="radio"]), label:has(> input[type="checkbox"])';
     const out: { what: string; widthPx: number; heightPx: number }[] = [];
-    for (const element of document.querySelectorAll<HTMLElement>(selector)) {
+    for (const element of Array.from(document.querySelectorAll<HTMLElement>(selector))) {
       if (element.closest('.skip-link')) continue;
       const style = getComputedStyle(element);
       if (style.visibility === 'hidden' || style.display === 'none') continue;
