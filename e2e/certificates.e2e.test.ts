@@ -18,7 +18,8 @@ const unavailable = browserUnavailableReason();
 if (unavailable) announceSkip('certificate end-to-end', unavailable);
 
 const SHOTS = 'test-results/screenshots';
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, acceptDownloads: true } as const;
+// Korean, as the assertions read; the language follows the browser's.
+const PHONE = { locale: 'ko-KR', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, acceptDownloads: true } as const;
 /** Issuing includes 600,000 PBKDF2 iterations in the page; give it room on a slow CI machine. */
 const ISSUE_TIMEOUT_MS = 60_000;
 
@@ -82,6 +83,7 @@ describe.skipIf(unavailable !== undefined)('certificate center in Chromium', () 
     await page.getByTestId('register-submit').click();
     await page.waitForURL((url) => url.pathname === '/');
 
+    await page.getByTestId('menu-toggle').click();
     await page.getByTestId('nav-certificates').click();
     await page.waitForURL('**/certificates');
     await expect.poll(() => page.locator('h1').textContent()).toBe('인증서 센터');

@@ -19,8 +19,9 @@ const unavailable = browserUnavailableReason();
 if (unavailable) announceSkip('device certificate end-to-end', unavailable);
 
 const SHOTS = 'test-results/screenshots';
-const PC = { viewport: { width: 1280, height: 900 } } as const;
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } as const;
+// Korean, as the assertions read; the language follows the browser's.
+const PC = { locale: 'ko-KR', viewport: { width: 1280, height: 900 } } as const;
+const PHONE = { locale: 'ko-KR', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } as const;
 /** Key encryption runs 600,000 PBKDF2 iterations in the page; room for a slow CI machine. */
 const CRYPTO_TIMEOUT_MS = 30_000;
 /** The master device refreshes its pending list every 3 s. */

@@ -26,8 +26,9 @@ const unavailable = browserUnavailableReason();
 if (unavailable) announceSkip('payment end-to-end', unavailable);
 
 const SHOTS = 'test-results/screenshots';
-const PC = { viewport: { width: 1280, height: 900 } } as const;
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, acceptDownloads: true } as const;
+// Korean, as the assertions read; the language follows the browser's.
+const PC = { locale: 'ko-KR', viewport: { width: 1280, height: 900 } } as const;
+const PHONE = { locale: 'ko-KR', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, acceptDownloads: true } as const;
 /** Key generation and encryption run 600,000 PBKDF2 iterations in the page. */
 const CRYPTO_TIMEOUT_MS = 30_000;
 const PRICE_WON = 400_000;
@@ -136,6 +137,7 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     const page = await buyerContext.newPage();
     watchPage(page, problems, 'buyer');
     await register(page, 'buyer', buyerId, '윤정민');
+    await page.getByTestId('menu-toggle').click();
     await page.getByTestId('nav-certificates').click();
     await page.getByTestId('issue-password').fill(certificatePassword);
     await page.getByTestId('issue-password-confirm').fill(certificatePassword);

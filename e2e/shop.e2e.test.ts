@@ -40,7 +40,7 @@ describe.skipIf(unavailable !== undefined)('shop in Chromium', () => {
   });
 
   it('a seller registers, adds a product and uploads its image', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser.newContext({ locale: 'ko-KR', viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     watchPage(page, problems);
     await page.goto(`${server.baseUrl}/register`);
@@ -82,7 +82,7 @@ describe.skipIf(unavailable !== undefined)('shop in Chromium', () => {
   });
 
   it('a buyer registers on a phone, finds the product, adds it to the cart and switches to English', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const context = await browser.newContext({ locale: 'ko-KR', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const page = await context.newPage();
     watchPage(page, problems);
     await page.goto(`${server.baseUrl}/register`);

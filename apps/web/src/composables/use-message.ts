@@ -18,8 +18,10 @@ export function errorMessage(error: unknown): MessageRef {
   if (error instanceof ApiError) {
     if (error.code === 'NETWORK_ERROR') return { key: 'common.networkError' };
     if (error.code === 'UNEXPECTED_RESPONSE') return { key: 'common.unexpectedError' };
-    // A code newer than this build's translations falls back to the server's title.
-    return { key: `errors.${error.code}`, fallback: error.title };
+    // Every registered code has a Korean and an English text (i18n.test.ts holds this); the
+    // server's English title and detail are never shown, so a page stays in one language and
+    // shows no internals. A missing text falls back to the generic message in useMessage.
+    return { key: `errors.${error.code}` };
   }
   return { key: 'common.unexpectedError' };
 }
@@ -39,10 +41,22 @@ export function fieldErrorMessage(code: string): MessageRef {
  */
 export function useMessage(): (message: MessageRef | null | undefined) => string {
   const { t, te } = useI18n();
-  return (message) => {
-    if (!message) return '';
-    if (te(message.key)) return message.params ? t(message.key, message.params) : t(message.key);
-    if (message.fallback) return message.fallback;
-    return message.key.startsWith('validation.') ? t('validation.invalid') : t('common.unexpectedError');
-  };
+  return (message) => resolveMessage(message, t, te);
+}
+
+/** The translator functions {@link resolveMessage} needs (vue-i18n's `t` and `te`). */
+export interface Translator {
+  t(key: string, params?: Record<string, unknown>): string;
+  te(key: string): boolean;
+}
+
+/**
+ * The text of a {@link MessageRef} in the translator's language: its translation, else its
+ * fallback, else a generic translated message. Never the key itself.
+ */
+export function resolveMessage(message: MessageRef | null | undefined, t: Translator['t'], te: Translator['te']): string {
+  if (!message) return '';
+  if (te(message.key)) return message.params ? t(message.key, message.params) : t(message.key);
+  if (message.fallback) return message.fallback;
+  return message.key.startsWith('validation.') ? t('validation.invalid') : t('common.unexpectedError');
 }
