@@ -50,6 +50,7 @@ import { CertificatesService } from './services/certificates.js';
 import { CertificateAuthority } from './services/pki/certificate-authority.js';
 import { CertificateVerifier } from './services/pki/certificate-verifier.js';
 import { DecisionHub, DeviceCertificatesService } from './services/device-certificates.js';
+import { EventHub } from './services/event-hub.js';
 import { CertificateRequestsRepository } from './db/certificate-requests-repository.js';
 import { CrlPublisher } from './services/pki/crl-publisher.js';
 import { OcspResponder } from './services/pki/ocsp-responder.js';
@@ -64,7 +65,7 @@ import { walletRoutes } from './http/routes/wallet-routes.js';
 import { ExpirySweeper } from './services/expiry-sweeper.js';
 import { OrdersService } from './services/orders.js';
 import { PaymentsService } from './services/payments.js';
-import { PaymentAuthService } from './services/payment-auth.js';
+import { PaymentAuthService, type SharedCode } from './services/payment-auth.js';
 import { PaymentAuthRepository } from './db/payment-auth-repository.js';
 import { openServerRoles, type ServerRoles } from './services/pki/server-roles.js';
 import { TimeStampAuthority } from './services/pki/time-stamp-authority.js';
@@ -224,8 +225,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const paymentRecords = new PaymentAuthRepository(db, database.engine, clock);
   const codeKey = VerificationCodeKey.open(config.dataDir);
   await paymentRecords.ensureDefaultPolicy(nowMs);
+  const codeRelay = new EventHub<SharedCode>(
+    'coconutpay:shared-codes',
+    config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
+  );
+  app.addHook('onClose', async () => codeRelay.close());
   const paymentAuth = new PaymentAuthService({
-    db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey,
+    db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey, codeRelay,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
     timeStamps: tsa,
   });
@@ -256,7 +262,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     crossOriginEmbedderPolicy: false,
     hsts: config.tls ? { maxAge: 15_552_000, includeSubDomains: false } : false,
   });
-  installProblemHandlers(app);
+  installProblemHandlers(app, { supportContact: config.supportContact });
   const schemas = [...sharedSchemas, ...orderSchemas, ...certificateSchemas];
   installValidation(app, schemas);
   for (const schema of schemas) app.addSchema(schema);
@@ -293,7 +299,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   cartRoutes(app, carts);
   orderRoutes(app, orders);
   walletRoutes(app, wallet);
-  paymentRoutes(app, paymentAuth, ca);
+  paymentRoutes(app, paymentAuth, ca, codeRelay);
   pkiRoutes(app, ca, crls, ocsp, tsa);
   certificateRoutes(app, certificates, devices, decisions);
   await installWebHost(app, config.webDistDir);

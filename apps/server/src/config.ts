@@ -25,6 +25,7 @@ const EnvSchema = Type.Object({
   CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 825, default: 365 }),
   TOP_UP_DAILY_LIMIT_WON: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, default: 5_000_000 }),
   MAX_ADDITIONAL_CERTIFICATES: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  SUPPORT_CONTACT: Type.String({ minLength: 3, maxLength: 200, default: 'support@coconutpay.example' }),
   SQLITE_SYNC: Type.Union([Type.Literal('flusher'), Type.Literal('full')], { default: 'flusher' }),
   NODE_ENV: Type.Optional(Type.String({ minLength: 1 })),
   // Requests per minute from one client address, per route of each kind (see RateLimitPolicy).
@@ -78,6 +79,8 @@ export interface Config {
    * inside COMMIT (`synchronous=FULL`). Both sync every group commit; the benchmark compares them.
    */
   sqliteSync: 'flusher' | 'full';
+  /** Whom a locked-out person should contact (e-mail or phone), shown with every lock. */
+  supportContact: string;
   /** scrypt cost parameter N = 2^passwordHashLogN. */
   passwordHashLogN: number;
   /** Passphrase encrypting the CA keys at rest; undefined → one generated into the data folder. */
@@ -197,6 +200,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     // Demo accounts belong to the embedded quick start only, never to a production engine.
     demoData: e.DEMO === 'on' && databaseEngine === 'sqlite',
     sqliteSync: e.SQLITE_SYNC,
+    supportContact: e.SUPPORT_CONTACT,
     logLevel: e.LOG_LEVEL,
     webDistDir: path.resolve(e.WEB_DIST_DIR ?? new URL('../../web/dist', import.meta.url).pathname),
     passwordHashLogN: e.PASSWORD_HASH_LOG_N,

@@ -163,6 +163,19 @@ export class PaymentAuthRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /**
+   * Puts a new code in place of a waiting one and counts that as one of its tries, in one
+   * statement: a new picture never gives tries back. False when the code has no tries
+   * left, was used, or expired.
+   */
+  async replaceCode(id: string, maxTries: number, nowMs: number, next: { codeDigest: string; codeSealed: string }): Promise<boolean> {
+    const result = await this.db.updateTable('verificationCodes')
+      .set((eb) => ({ tries: eb('tries', '+', 1), codeDigest: next.codeDigest, codeSealed: next.codeSealed }))
+      .where('id', '=', id).where('tries', '<', maxTries).where('usedAtMs', 'is', null).where('expiresAtMs', '>', nowMs)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async useCode(trx: Db, id: string, nowMs: number): Promise<boolean> {
     const result = await trx.updateTable('verificationCodes').set({ usedAtMs: nowMs, codeDigest: null, codeSealed: null }).where('id', '=', id).where('usedAtMs', 'is', null).executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;

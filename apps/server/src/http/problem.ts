@@ -4,7 +4,7 @@
  * own errors are mapped; anything else becomes a 500 whose cause is only logged.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERRORS, problemType, type ErrorCode, type FieldError, type Problem } from '@coconutpay/core/errors';
+import { AppError, ERRORS, problemType, type ErrorCode, type FieldError, type LockInfo, type Problem } from '@coconutpay/core/errors';
 
 interface AjvIssue {
   instancePath: string;
@@ -22,8 +22,10 @@ export function fieldErrors(context: string | undefined, issues: AjvIssue[]): Fi
   });
 }
 
-function classify(error: FastifyError | AppError): { code: ErrorCode; detail?: string; errors?: FieldError[] } {
-  if (error instanceof AppError) return { code: error.code, ...(error.detail !== undefined ? { detail: error.detail } : {}) };
+type ProblemExtra = { detail?: string; errors?: FieldError[]; lock?: LockInfo };
+
+function classify(error: FastifyError | AppError): { code: ErrorCode } & ProblemExtra {
+  if (error instanceof AppError) return { code: error.code, ...(error.detail !== undefined ? { detail: error.detail } : {}), ...(error.lock ? { lock: error.lock } : {}) };
   const fe = error as FastifyError & { validation?: AjvIssue[]; validationContext?: string };
   if (fe.validation) return { code: 'VALIDATION_FAILED', errors: fieldErrors(fe.validationContext, fe.validation) };
   switch (fe.code) {
@@ -43,21 +45,25 @@ function classify(error: FastifyError | AppError): { code: ErrorCode; detail?: s
 }
 
 /** Builds the problem document for a code. */
-export function problemOf(code: ErrorCode, instance: string, extra: { detail?: string; errors?: FieldError[] } = {}): Problem {
+export function problemOf(code: ErrorCode, instance: string, extra: ProblemExtra = {}): Problem {
   const entry = ERRORS[code];
   return { type: problemType(code), title: entry.title, status: entry.status, ...extra, instance, code };
 }
 
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, extra: { detail?: string; errors?: FieldError[] } = {}) {
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, extra: ProblemExtra = {}) {
   const problem = problemOf(code, `urn:coconutpay:request:${request.id}`, extra);
   if (ERRORS[code].transient && problem.status >= 500) reply.header('retry-after', '1');
   return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(problem);
 }
 
-/** Installs the error and not-found handlers on `app`. */
-export function installProblemHandlers(app: FastifyInstance): void {
+/**
+ * Installs the error and not-found handlers on `app`. `supportContact` is added to every
+ * lock a refusal explains, so the reader knows whom to ask if it was not them.
+ */
+export function installProblemHandlers(app: FastifyInstance, options: { supportContact?: string } = {}): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { code, ...extra } = classify(error);
+    if (extra.lock && options.supportContact) extra.lock = { ...extra.lock, contact: options.supportContact };
     const status = ERRORS[code].status;
     if (status >= 500) request.log.error({ err: error, code }, 'request failed');
     else request.log.info({ code, cause: error instanceof AppError && error.cause ? String(error.cause) : undefined }, 'request refused');

@@ -19,6 +19,16 @@ export const Problem = Type.Object(
     instance: Type.Optional(Type.String()),
     code: literalUnion(ERROR_CODES),
     errors: Type.Optional(Type.Array(Type.Object({ pointer: Type.String(), code: Type.String() }))),
+    lock: Type.Optional(Type.Object(
+      {
+        reason: literalUnion(['login-failures', 'address-failures', 'payment-failures'] as const),
+        untilMs: Type.Integer({ description: 'When the lock ends by itself (ms since the epoch)' }),
+        failuresMax: Type.Integer(),
+        certificatePasses: Type.Boolean({ description: "A device holding one of the account's certificates may pass it (login only)" }),
+        contact: Type.Optional(Type.String({ description: 'Whom to contact if it was not you' })),
+      },
+      { description: 'Why something is locked and until when (LOGIN_THROTTLED, LOGIN_ADDRESS_THROTTLED, PAYMENT_LOCKED)' },
+    )),
   },
   { $id: 'Problem', description: 'RFC 9457 problem details with a stable code (docs/errors.md)' },
 );

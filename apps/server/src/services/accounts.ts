@@ -119,7 +119,17 @@ export class AccountsService {
     }
     if (!reservation.allowed) {
       const detail = `Try again after ${Math.ceil((reservation.retryAtMs - nowMs) / 60_000)} minutes.`;
-      throw new AppError(reservation.limit === 'address' ? 'LOGIN_ADDRESS_THROTTLED' : 'LOGIN_THROTTLED', { detail });
+      const byAddress = reservation.limit === 'address';
+      throw new AppError(byAddress ? 'LOGIN_ADDRESS_THROTTLED' : 'LOGIN_THROTTLED', {
+        detail,
+        lock: {
+          reason: byAddress ? 'address-failures' : 'login-failures',
+          untilMs: reservation.retryAtMs,
+          failuresMax: byAddress ? limits.loginAddressFailuresMax : limits.loginFailuresMax,
+          // Only the per-account lock can be passed with a certificate (see above).
+          certificatePasses: !byAddress,
+        },
+      });
     }
     const user = await users.findByLoginId(loginId);
     const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);

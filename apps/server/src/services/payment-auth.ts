@@ -35,6 +35,19 @@ import { JsonSigner } from './pki/json-signer.js';
 import { newVerificationCode, renderVerificationCode } from './verification-code-image.js';
 import type { VerificationCodeKey } from './verification-code-key.js';
 import { timeOrderedId } from '../db/time-ordered-id.js';
+import type { EventHub } from './event-hub.js';
+
+/** A code on its way to another device of the same account (shareCode). */
+export interface SharedCode {
+  comId: string;
+  code: string;
+  orderNumber: string;
+  storeName: string;
+  amountWon: number;
+  expiresAtMs: number;
+  /** The session that asked: it does not receive its own code. */
+  fromSessionId: string;
+}
 
 /** Consecutive failed authorizations before payments are locked, and for how long. */
 export const PAYMENT_FAILURES_MAX = 5;
@@ -143,8 +156,12 @@ export function authorizationSigningTimeMs(
   }
 }
 
+/** The refusal of a locked account: until when, and that failures on any of its devices count. */
 function lockedError(lockedUntilMs: number): AppError {
-  return new AppError('PAYMENT_LOCKED', { detail: `Payment authorization is locked until ${new Date(lockedUntilMs).toISOString()}.` });
+  return new AppError('PAYMENT_LOCKED', {
+    detail: `Payment authorization is locked until ${new Date(lockedUntilMs).toISOString()} after ${PAYMENT_FAILURES_MAX} failed authorizations in a row on this account's devices.`,
+    lock: { reason: 'payment-failures', untilMs: lockedUntilMs, failuresMax: PAYMENT_FAILURES_MAX, certificatePasses: false },
+  });
 }
 
 export class PaymentAuthService {
@@ -171,6 +188,8 @@ export class PaymentAuthService {
       /** Our TSA: an RFC 3161 token over a signature value. */
       timeStamps: { stampSignature(signatureValue: Uint8Array): Promise<Uint8Array> };
       clock: () => number;
+      /** Carries shared codes to the account's other devices (shareCode). */
+      codeRelay?: EventHub<SharedCode>;
     },
   ) {
     this.agreementKey = p256AgreementKey(KeyObject.from(deps.roles.paymentAgreement.privateKey).export({ format: 'jwk' }));
@@ -193,8 +212,8 @@ export class PaymentAuthService {
    * still lock at exactly {@link PAYMENT_FAILURES_MAX}, and the later ones are not counted.
    */
   private async failed(actor: Actor, nowMs: number): Promise<never> {
-    const { consecutiveFailures } = await this.deps.repo.recordFailure(actor.userId, nowMs, PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS);
-    if (consecutiveFailures >= PAYMENT_FAILURES_MAX) throw new AppError('PAYMENT_LOCKED', { detail: 'Too many failed authorizations; payments are locked for 15 minutes.' });
+    const { consecutiveFailures, lockedUntilMs } = await this.deps.repo.recordFailure(actor.userId, nowMs, PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS);
+    if (consecutiveFailures >= PAYMENT_FAILURES_MAX) throw lockedError(lockedUntilMs ?? nowMs + PAYMENT_LOCK_MS);
     throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${PAYMENT_FAILURES_MAX - consecutiveFailures} tries left before payments are locked.` });
   }
 
@@ -315,8 +334,47 @@ export class PaymentAuthService {
     if (code.usedAtMs !== null || command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
     if (code.expiresAtMs <= this.deps.clock() || code.codeSealed === null) throw new AppError('PAYMENT_COMMAND_EXPIRED');
     // Drawn on each request from the sealed code, so no picture of it sits in the database;
-    // a reload shows the same code, distorted afresh.
-    return renderVerificationCode(this.deps.codeKey.open(code.id, code.codeSealed));
+    // the seed makes a reload show the very same picture (verification-code-key.ts).
+    return renderVerificationCode(this.deps.codeKey.open(code.id, code.codeSealed), this.deps.codeKey.pictureSeed(code.id, code.codeSealed));
+  }
+
+  /**
+   * A new code (and so a new picture) for a command that asks for one, when the person
+   * cannot read the one shown. It costs one of the code's {@link CODE_TRIES_MAX} tries,
+   * exactly like a wrong code, so pictures cannot be drawn until one is easy for a machine;
+   * it does not count towards the account's lock, and it never resets the tries.
+   * Answers the new code (for {@link shareCode}) and the tries left.
+   */
+  async renewCode(actor: Actor, comId: string): Promise<{ code: string; triesLeft: number; command: PaymentCommandRecord; expiresAtMs: number }> {
+    const nowMs = this.deps.clock();
+    await this.assertNotLocked(actor, nowMs);
+    const command = await this.ownCommand(actor, comId);
+    const current = command.codeRequired ? await this.deps.repo.findCodeByCommand(comId) : undefined;
+    if (!current) throw new AppError('PAYMENT_COMMAND_NOT_FOUND', { detail: 'This payment asks for no code.' });
+    if (current.usedAtMs !== null || command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
+    if (current.expiresAtMs <= nowMs) throw new AppError('PAYMENT_COMMAND_EXPIRED');
+    const code = newVerificationCode();
+    const next = { codeDigest: this.deps.codeKey.digest(await codeProof(code, comId)), codeSealed: this.deps.codeKey.seal(current.id, code) };
+    if (!(await this.deps.repo.replaceCode(current.id, CODE_TRIES_MAX, nowMs, next))) {
+      throw new AppError('VERIFICATION_CODE_TRIES_EXHAUSTED');
+    }
+    return { code, triesLeft: CODE_TRIES_MAX - current.tries - 1, command, expiresAtMs: current.expiresAtMs };
+  }
+
+  /**
+   * The code for someone who cannot see the picture: a new code (costing a try, as
+   * {@link renewCode}) is sent as text to the account's other signed-in devices that have
+   * the payment-code page open, never to the device that asked. Nothing of it is stored
+   * in readable form; a device that is not listening now never receives it.
+   */
+  async shareCode(actor: Actor, comId: string): Promise<{ triesLeft: number; expiresAtMs: number }> {
+    const { code, triesLeft, command, expiresAtMs } = await this.renewCode(actor, comId);
+    const promised = JSON.parse(command.commandJson) as Pick<PaymentCommand, 'orderNumber' | 'payee' | 'amountWon'>;
+    this.deps.codeRelay?.publish(actor.userId, {
+      comId, code, orderNumber: promised.orderNumber, storeName: promised.payee.storeName, amountWon: promised.amountWon,
+      expiresAtMs, fromSessionId: actor.sessionId,
+    });
+    return { triesLeft, expiresAtMs };
   }
 
   /**

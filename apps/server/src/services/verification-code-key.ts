@@ -37,6 +37,7 @@ export class VerificationCodeKey {
   private constructor(
     private readonly digestKey: Buffer,
     private readonly sealKey: Buffer,
+    private readonly pictureKey: Buffer,
   ) {}
 
   /**
@@ -59,7 +60,7 @@ export class VerificationCodeKey {
     // A truncated or edited file must stop the start, not leave codes under a weak key.
     if (secret.length !== VERIFICATION_CODE_SECRET_BYTES) throw new RangeError(`the verification code key is not ${VERIFICATION_CODE_SECRET_BYTES} bytes`);
     const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32));
-    return new VerificationCodeKey(derive('coconutpay verification code digest v1'), derive('coconutpay verification code seal v1'));
+    return new VerificationCodeKey(derive('coconutpay verification code digest v1'), derive('coconutpay verification code seal v1'), derive('coconutpay verification code picture v1'));
   }
 
   /** The keyed digest of a code's proof, base64url (43 characters), as stored. */
@@ -94,6 +95,14 @@ export class VerificationCodeKey {
     decipher.setAAD(Buffer.from(codeId, 'utf8'));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
     return Buffer.concat([decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+  }
+
+  /**
+   * The seed of a code's picture: the same sealed code (one code of one row) always gives
+   * the same picture, so a reload shows no second view to compare; a new code, a new one.
+   */
+  pictureSeed(codeId: string, sealed: string): Buffer {
+    return createHmac('sha256', this.pictureKey).update(`${codeId}\n${sealed}`, 'utf8').digest();
   }
 
   private mac(proof: string): Buffer {

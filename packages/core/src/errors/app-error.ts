@@ -12,13 +12,35 @@ export class AppError extends Error {
   readonly status: number;
   readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, options: { detail?: string; cause?: unknown } = {}) {
+  /** What a lock refusal tells the client about the lock (public, like `detail`). */
+  readonly lock: LockInfo | undefined;
+
+  constructor(code: ErrorCode, options: { detail?: string; cause?: unknown; lock?: LockInfo } = {}) {
     super(options.detail ?? ERRORS[code].title, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = ERRORS[code].status;
     this.detail = options.detail;
+    this.lock = options.lock;
   }
+}
+
+/**
+ * Why something is locked and until when, for a person to read: the problem's `lock`
+ * member (an RFC 9457 extension) on `LOGIN_THROTTLED`, `LOGIN_ADDRESS_THROTTLED` and
+ * `PAYMENT_LOCKED`. The client shows `untilMs` in the reader's own time zone.
+ */
+export interface LockInfo {
+  /** What was counted: wrong passwords for this login id, failed logins from this address, or failed payment authorizations of this account (on any of its devices). */
+  reason: 'login-failures' | 'address-failures' | 'payment-failures';
+  /** When the lock ends by itself, ms since the epoch. */
+  untilMs: number;
+  /** Failures that set the lock. */
+  failuresMax: number;
+  /** Whether a device holding one of the account's certificates may pass the lock (login only). */
+  certificatePasses: boolean;
+  /** Whom to contact if it was not the reader (set by the server's SUPPORT_CONTACT). */
+  contact?: string;
 }
 
 /** One invalid field of a request, as listed in a VALIDATION_FAILED problem. */
@@ -38,4 +60,5 @@ export interface Problem {
   instance?: string;
   code: ErrorCode;
   errors?: FieldError[];
+  lock?: LockInfo;
 }

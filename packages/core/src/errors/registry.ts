@@ -80,6 +80,7 @@ export const ERRORS = {
   PAYMENT_COMMAND_EXPIRED: { status: 410, title: 'The payment command expired; start the payment again', transient: false },
   PAYMENT_COMMAND_USED: { status: 409, title: 'This payment command was already used', transient: false },
   PAYMENT_AUTHORIZATION_FAILED: { status: 403, title: 'The payment could not be authorized', transient: false },
+  VERIFICATION_CODE_TRIES_EXHAUSTED: { status: 409, title: 'This code has no tries left; start the payment again', transient: false },
   PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for 15 minutes after repeated failures', transient: true },
   EVIDENCE_NOT_FOUND: { status: 404, title: 'No payment evidence for this order', transient: false },
   EVIDENCE_INVALID: { status: 400, title: 'The file is not CoconutPay payment evidence', transient: false },

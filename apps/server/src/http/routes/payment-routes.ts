@@ -7,7 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { EVIDENCE_CHECKS } from '@coconutpay/core/payment/evidence';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@coconutpay/core/errors';
-import type { IssuedCommand as IssuedCommandRecord, PaymentAuthService, PaymentReceipt } from '../../services/payment-auth.js';
+import type { IssuedCommand as IssuedCommandRecord, PaymentAuthService, PaymentReceipt, SharedCode } from '../../services/payment-auth.js';
+import type { EventHub } from '../../services/event-hub.js';
+import { eventStreams } from '../event-stream.js';
 import type { CertificateAuthority } from '../../services/pki/certificate-authority.js';
 import { actorOf } from '../authenticate.js';
 import { IdParams, responses } from '../schemas.js';
@@ -88,7 +90,14 @@ function receiptJson(receipt: PaymentReceipt): Static<typeof Receipt> {
   return { ...receipt, amountWon: Number(receipt.amountWon) };
 }
 
-export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService, ca: CertificateAuthority): void {
+const CodeRenewal = Type.Object({
+  triesLeft: Type.Integer({ minimum: 0, description: "Tries of the code left: a new code costs one, like a wrong one" }),
+  expiresAtMs: Type.Integer(),
+});
+
+export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService, ca: CertificateAuthority, codeRelay: EventHub<SharedCode>): void {
+  const openStream = eventStreams(app);
+
   app.get('/api/payments/server-key', { schema: { tags: ['payments'], summary: "A's key agreement key and certificate chain: payment requests are sealed to it", response: responses({ 200: ServerKey }) } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(await payments.serverKey()),
   );
@@ -103,6 +112,54 @@ export function paymentRoutes(app: FastifyInstance, payments: PaymentAuthService
     '/api/payments/commands/:id/code.png',
     { preValidation: app.authenticate, config: { rateLimitPolicy: 'codeIssuing' }, schema: { tags: ['payments'], summary: 'The verification code of a payment command, as a distorted picture', params: IdParams, response: responses({ 200: Type.Unsafe({ type: 'string', format: 'binary' }) }) } },
     async (request, reply) => reply.type('image/png').header('cache-control', 'no-store').send(await payments.codeImage(actorOf(request), request.params.id)),
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/api/payments/commands/:id/code',
+    {
+      preValidation: app.authenticate, config: { rateLimitPolicy: 'codeIssuing' },
+      schema: { tags: ['payments'], summary: 'A new code and picture for a command that asks for one; costs one of the code\'s tries', params: IdParams, response: responses({ 200: CodeRenewal }) },
+    },
+    async (request) => {
+      const { triesLeft, expiresAtMs } = await payments.renewCode(actorOf(request), request.params.id);
+      return { triesLeft, expiresAtMs };
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/api/payments/commands/:id/code/share',
+    {
+      preValidation: app.authenticate, config: { rateLimitPolicy: 'codeIssuing' },
+      schema: {
+        tags: ['payments'],
+        summary: "A new code, sent as text to the account's other devices that have the payment-code page open (for those who cannot read the picture); costs one of the code's tries",
+        params: IdParams, response: responses({ 200: CodeRenewal }),
+      },
+    },
+    async (request) => payments.shareCode(actorOf(request), request.params.id),
+  );
+
+  app.get(
+    '/api/payments/shared-codes/events',
+    {
+      preValidation: app.authenticate,
+      schema: {
+        tags: ['payments'],
+        summary: "Server-sent events for the payment-code page: `ready`, then one `code` event for each code another of the account's devices shares",
+        response: responses({ 200: Type.String({ description: 'text/event-stream' }) }),
+      },
+    },
+    async (request, reply) => {
+      const actor = actorOf(request);
+      const stream = openStream(request, reply);
+      stream.send('ready', {});
+      stream.onFinish(codeRelay.subscribe(actor.userId, (shared) => {
+        // The device that asked shows the picture; the code goes only to the others.
+        if (shared.fromSessionId === actor.sessionId) return;
+        const { fromSessionId: _from, ...event } = shared;
+        stream.send('code', event);
+      }));
+    },
   );
 
   app.post<{ Body: Static<typeof AuthorizeBody> }>(
