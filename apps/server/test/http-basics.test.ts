@@ -50,8 +50,8 @@ describe('operations endpoints', () => {
       expect(Object.keys(op.responses), `${method} ${route}`).toEqual(expect.arrayContaining(['4XX', '5XX']));
     }
     for (const [route, methods] of Object.entries(doc.paths as Record<string, Record<string, { requestBody?: unknown }>>)) {
-      // Actions that take no body at all: logging out, asking for a fresh challenge, cancelling an order.
-      const bodiless = ['/api/auth/logout', '/api/certificates/challenge', '/api/orders/{id}/cancel'];
+      // Actions that take no body at all: logging out, asking for a fresh challenge, cancelling an order, a new code.
+      const bodiless = ['/api/auth/logout', '/api/certificates/challenge', '/api/orders/{id}/cancel', '/api/payments/commands/{id}/code', '/api/payments/commands/{id}/code/share'];
       for (const [method, op] of Object.entries(methods)) if (['post', 'put', 'patch'].includes(method) && !bodiless.includes(route)) expect(op.requestBody, `${method} ${route}`).toBeDefined();
     }
   });
