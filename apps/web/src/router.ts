@@ -41,6 +41,7 @@ export const router = createRouter({
     { path: '/login', name: 'login', component: () => import('./views/login-view.vue'), meta: { titleKey: 'titles.login', guestOnly: true } },
     { path: '/register', name: 'register', component: () => import('./views/register-view.vue'), meta: { titleKey: 'titles.register', guestOnly: true } },
     { path: '/me', name: 'me', component: () => import('./views/me-view.vue'), meta: { titleKey: 'titles.me', requiresAuth: true } },
+    { path: '/me/payment-code', name: 'payment-code', component: () => import('./views/payment-code-view.vue'), meta: { titleKey: 'titles.paymentCode', requiresAuth: true, role: 'buyer' } },
     {
       path: '/certificates',
       name: 'certificates',

@@ -6,7 +6,7 @@
  * so a retry never replays an earlier proof. Failures become {@link ApiError},
  * parsed from the server's RFC 9457 problem documents.
  */
-import { isErrorCode, type ErrorCode } from '@coconutpay/core/errors';
+import { isErrorCode, type ErrorCode, type LockInfo } from '@coconutpay/core/errors';
 import { utf8, type Bytes } from '@coconutpay/core/encoding';
 import { nonceFromBytes, signRequest } from '@coconutpay/core/protocol';
 import { clearSession, loadSession } from './token-store.js';
@@ -39,8 +39,10 @@ export class ApiError extends Error {
   readonly title: string;
   readonly detail: string | undefined;
   readonly fieldErrors: ApiFieldError[];
+  /** What a lock refusal says about the lock: until when, why, whom to contact. */
+  readonly lock: LockInfo | undefined;
 
-  constructor(init: { status: number; code: ErrorCode | ClientErrorCode; title: string; detail?: string; fieldErrors?: ApiFieldError[] }) {
+  constructor(init: { status: number; code: ErrorCode | ClientErrorCode; title: string; detail?: string; fieldErrors?: ApiFieldError[]; lock?: LockInfo }) {
     super(init.detail ?? init.title);
     this.name = 'ApiError';
     this.status = init.status;
@@ -48,7 +50,19 @@ export class ApiError extends Error {
     this.title = init.title;
     this.detail = init.detail;
     this.fieldErrors = init.fieldErrors ?? [];
+    this.lock = init.lock;
   }
+}
+
+/** The problem's `lock` member when it has the documented shape; anything else is ignored. */
+function toLock(value: unknown): LockInfo | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Partial<LockInfo>;
+  if (!['login-failures', 'address-failures', 'payment-failures'].includes(v.reason as string) || typeof v.untilMs !== 'number' || typeof v.failuresMax !== 'number') return undefined;
+  return {
+    reason: v.reason!, untilMs: v.untilMs, failuresMax: v.failuresMax, certificatePasses: v.certificatePasses === true,
+    ...(typeof v.contact === 'string' ? { contact: v.contact } : {}),
+  };
 }
 
 /** Codes of a 401 after which the stored session is of no more use. */
@@ -183,6 +197,7 @@ function toApiError(raw: RawResponse): ApiError {
           title: typeof problem.title === 'string' ? problem.title : problem.code,
           ...(typeof problem.detail === 'string' ? { detail: problem.detail } : {}),
           fieldErrors: toFieldErrors(problem.errors),
+          ...(toLock(problem.lock) ? { lock: toLock(problem.lock)! } : {}),
         });
       }
       // A code this build does not know yet still carries a title worth showing.

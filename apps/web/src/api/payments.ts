@@ -59,6 +59,35 @@ export function getCodePicture(comId: string): Promise<Blob> {
   return authedBlob(`/api/payments/commands/${encodeURIComponent(comId)}/code.png`);
 }
 
+/** What asking for a new code answers: the code's tries left (a new code costs one). */
+export interface CodeRenewal {
+  triesLeft: number;
+  expiresAtMs: number;
+}
+
+/** A new code and picture for a command, costing one of the code's tries. */
+export function renewCode(comId: string): Promise<CodeRenewal> {
+  return authed.post<CodeRenewal>(`/api/payments/commands/${encodeURIComponent(comId)}/code`, undefined);
+}
+
+/** A new code sent as text to the account's other devices with the payment-code page open; costs a try. */
+export function shareCode(comId: string): Promise<CodeRenewal> {
+  return authed.post<CodeRenewal>(`/api/payments/commands/${encodeURIComponent(comId)}/code/share`, undefined);
+}
+
+/** A code another device of this account shared, as the payment-code page shows it. */
+export interface SharedCode {
+  comId: string;
+  code: string;
+  orderNumber: string;
+  storeName: string;
+  amountWon: number;
+  expiresAtMs: number;
+}
+
+/** The event stream of codes shared by this account's other devices. */
+export const SHARED_CODES_EVENTS_PATH = '/api/payments/shared-codes/events';
+
 /** C → A: the signed authorization; pays once. */
 export function sendAuthorization(body: AuthorizationBody): Promise<PaymentReceipt> {
   return authed.post<PaymentReceipt>('/api/payments/authorizations', body);

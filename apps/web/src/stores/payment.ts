@@ -37,6 +37,8 @@ import { validatePath } from '@coconutpay/core/pki/validate-path';
 import { ApiError, serverNowMs } from '../api/client.js';
 import {
   getCodePicture,
+  renewCode,
+  shareCode,
   getPaymentServerKey,
   loadRootCertificate,
   sendAuthorization,
@@ -282,6 +284,8 @@ export const usePaymentStore = defineStore('payment', () => {
   /** Object URL of the code picture. */
   const codePictureUrl = ref<string | null>(null);
   const codePictureFailed = ref(false);
+  /** The code's tries left after a new code was asked for (each costs one); null before. */
+  const codeTriesLeft = ref<number | null>(null);
   /** The last payment's receipt, as the server answered. */
   const receipt = ref<PaymentReceipt | null>(null);
   /** Why the payment ended without paying (the key was dropped), for the dialog to say. */
@@ -406,6 +410,23 @@ export const usePaymentStore = defineStore('payment', () => {
   }
 
   /**
+   * A new code for the command on screen, because the picture could not be read; with
+   * `toOtherDevices` it also goes as text to this account's other devices that have the
+   * payment-code page open. Either way it costs one of the code's tries (the server
+   * counts it), and the picture here shows the new code.
+   */
+  async function newCode(toOtherDevices: boolean): Promise<number> {
+    const comId = held?.comId;
+    if (!comId || !codeRequired.value) throw new PaymentFlowError('keyDropped');
+    const run = generation;
+    const renewal = toOtherDevices ? await shareCode(comId) : await renewCode(comId);
+    if (run !== generation) return renewal.triesLeft;
+    codeTriesLeft.value = renewal.triesLeft;
+    await loadPicture(comId, run);
+    return renewal.triesLeft;
+  }
+
+  /**
    * Signs the command on screen with the held key (and the typed code) and sends
    * it. On success the key is dropped and the receipt kept. After a refusal that
    * allows another try with the same command (a mistyped code) the key stays
@@ -460,6 +481,7 @@ export const usePaymentStore = defineStore('payment', () => {
     step.value = 'idle';
     command.value = null;
     codeRequired.value = false;
+    codeTriesLeft.value = null;
     endedReason.value = null;
     orderId.value = null;
   }
@@ -476,5 +498,5 @@ export const usePaymentStore = defineStore('payment', () => {
     () => reset(),
   );
 
-  return { step, orderId, command, codeRequired, codePictureUrl, codePictureFailed, receipt, endedReason, start, reloadPicture, authorize, cancel, reset };
+  return { step, orderId, command, codeRequired, codePictureUrl, codePictureFailed, codeTriesLeft, receipt, endedReason, start, reloadPicture, newCode, authorize, cancel, reset };
 });
