@@ -9,8 +9,6 @@
  *            --profile (CPU profiles of the server's measured windows, in bench/profiles/)
  *            --no-ceilings (protocol runs only, for profiling; no results are written)
  *            --render=<date> (rewrite that date's report from its JSON files)
- *            --sqlite-sync-ab [--rounds=N] (the WAL flusher against synchronous=FULL on SQLite,
- *              N alternating rounds each; bench/results/<date>-sqlite-sync-ab.md)
  *
  * Processes: the server (bench/server-process.ts) on core 0, the load generator
  * (bench/load-process.ts) on core 1, so neither shares the other's event loop. The
@@ -195,7 +193,7 @@ async function measureLedger(plan: Plan, engine: DatabaseEngine): Promise<Ledger
 }
 
 /** Server and load generator for one engine: setup, HTTP ceiling, then the payment runs. */
-async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: boolean, variant: { env?: Record<string, string>; http?: boolean } = {}) {
+async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: boolean) {
   const engineUnderTest = enginesUnderTest().find((e) => e.engine === engine)!;
   const database = await engineUnderTest.create();
   const dataDir = freshDataDir();
@@ -215,7 +213,6 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
       WEB_DIST_DIR: path.join(dataDir, 'no-web'),
       // One load generator on one address plays every buyer: per-address limits would measure themselves.
       ...Object.fromEntries(['LOGIN', 'REGISTRATION', 'EVIDENCE_VERIFICATION', 'CODE_ISSUING', 'CSR_SUBMISSION', 'PUBLIC'].map((kind) => [`RATE_LIMIT_${kind}_PER_MINUTE`, '1000000'])),
-      ...variant.env,
     },
   });
   const load = startChild('load-process.ts', { cpu: 1 });
@@ -280,7 +277,7 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
       return { ...result, server: server_ };
     };
 
-    const http = variant.http === false ? null : await runOne('http', Math.max(...plan.concurrency), plan.httpMeasureMs);
+    const http = await runOne('http', Math.max(...plan.concurrency), plan.httpMeasureMs);
     const runs = [];
     for (const c of plan.concurrency) runs.push(await runOne('payments', c, plan.measureMs));
     const logBytes = statSync(logFile).size;
@@ -313,75 +310,9 @@ function renderStored(date: string): void {
   process.stdout.write(`rewrote bench/results/${date}-report.md\n`);
 }
 
-/**
- * `--sqlite-sync-ab`: the WAL flusher against SQLite's own sync inside COMMIT
- * (`SQLITE_SYNC=flusher` / `full`, both with group commit), in rounds whose order alternates
- * (flusher-full, full-flusher, …) so that drift of the machine falls on both alike. The
- * spread between rounds of the same variant is the run's noise; a difference of medians
- * within it is no difference. Writes `<date>-sqlite-sync-ab.json` and `.md`.
- */
-async function measureSqliteSyncAb(plan: Plan, rounds: number): Promise<void> {
-  const date = new Date().toISOString().slice(0, 10);
-  const variants = ['flusher', 'full'] as const;
-  const samples: Record<(typeof variants)[number], Record<number, { per_s: number; p99_ms: number; cpu_us: number | null }[]>> = { flusher: {}, full: {} };
-  const busyAtStart = await busyShare(2_000);
-  const started = Date.now();
-  for (let round = 0; round < rounds; round += 1) {
-    const order = round % 2 === 0 ? variants : [...variants].reverse();
-    for (const variant of order) {
-      say(`sqlite, SQLITE_SYNC=${variant}, round ${round + 1} of ${rounds}…`);
-      const { runs } = await measureProtocol(plan, 'sqlite', false, { env: { SQLITE_SYNC: variant }, http: false });
-      for (const run of runs) (samples[variant][run.concurrency] ??= []).push({ per_s: run.per_s, p99_ms: run.total.p99_ms, cpu_us: run.server.cpu_us_per_payment });
-    }
-  }
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
-  const rows = plan.concurrency.map((concurrency) => {
-    const of = (variant: (typeof variants)[number]) => {
-      const s = samples[variant][concurrency] ?? [];
-      const perS = s.map((x) => x.per_s);
-      const m = median(perS);
-      return {
-        per_s: perS, median_per_s: round(m, 1),
-        // Noise: how far apart the rounds of one variant landed, relative to their median.
-        spread: m > 0 ? round((Math.max(...perS) - Math.min(...perS)) / m, 3) : 0,
-        median_p99_ms: round(median(s.map((x) => x.p99_ms)), 1),
-        median_cpu_us: round(median(s.map((x) => x.cpu_us ?? 0)), 0),
-      };
-    };
-    const flusher = of('flusher');
-    const full = of('full');
-    const gain = full.median_per_s > 0 ? round(flusher.median_per_s / full.median_per_s - 1, 3) : 0;
-    const noise = Math.max(flusher.spread, full.spread);
-    return { concurrency, flusher, full, gain, noise, beyond_noise: Math.abs(gain) > noise };
-  });
-  const result = { date, mode: plan.mode, rounds, measure_s: plan.measureMs / 1000, busy_share_at_start: busyAtStart, seconds: round((Date.now() - started) / 1000, 0), rows };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(path.join(RESULTS_DIR, `${date}-sqlite-sync-ab.json`), `${JSON.stringify(result, null, 2)}\n`);
-  const lines = [
-    `# SQLite sync A/B — ${date}`,
-    '',
-    `The WAL flusher (\`SQLITE_SYNC=flusher\`: \`synchronous=NORMAL\`, the WAL synced from the thread pool) against SQLite's own sync inside COMMIT (\`SQLITE_SYNC=full\`: \`synchronous=FULL\`), both with group commit, complete payments over HTTP as in the main report. ${rounds} rounds per variant in alternating order, ${plan.measureMs / 1000} s measured per point; ${result.seconds} s in all; the cores were ${Math.round(busyAtStart * 100)} % busy in the 2 s before the run. Noise is the larger of the two variants' spreads (max − min over its rounds, relative to its median); a gain within it is no gain.`,
-    '',
-    '| clients | flusher payments/s (median; rounds) | full payments/s (median; rounds) | flusher gain | noise | beyond noise | p99 ms flusher / full | server µs/payment flusher / full |',
-    '|---:|---:|---:|---:|---:|---|---:|---:|',
-    ...rows.map((r) => `| ${r.concurrency} | ${r.flusher.median_per_s} (${r.flusher.per_s.join(', ')}) | ${r.full.median_per_s} (${r.full.per_s.join(', ')}) | ${(r.gain * 100).toFixed(1)} % | ${(r.noise * 100).toFixed(1)} % | ${r.beyond_noise ? 'yes' : 'no'} | ${r.flusher.median_p99_ms} / ${r.full.median_p99_ms} | ${r.flusher.median_cpu_us} / ${r.full.median_cpu_us} |`),
-    '',
-  ];
-  writeFileSync(path.join(RESULTS_DIR, `${date}-sqlite-sync-ab.md`), lines.join('\n'));
-  process.stdout.write(`\n${lines.join('\n')}\nwritten to bench/results/${date}-sqlite-sync-ab.json and .md\n`);
-}
-
 async function main(): Promise<void> {
   const render = process.argv.find((a) => a.startsWith('--render='));
   if (render) return renderStored(render.slice('--render='.length));
-  if (process.argv.includes('--sqlite-sync-ab')) {
-    const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 3);
-    return measureSqliteSyncAb(planFrom(process.argv.slice(2)).plan, rounds);
-  }
   const { plan, engines: wanted, profile, ceilings: withCeilings } = planFrom(process.argv.slice(2));
   const configured = enginesUnderTest().map((e) => e.engine);
   const engines = (wanted ?? configured).filter((e) => configured.includes(e));
@@ -415,7 +346,6 @@ async function main(): Promise<void> {
     say(`  payOrder ×${ledger.in_flight} in flight: ${ledger.per_s}/s`);
 
     const http = protocol.http;
-    if (!http) throw new Error('the protocol run measured no HTTP ceiling');
     const ceilings = { crypto_per_s: cryptoCeiling.per_s, http_per_s: http.per_s, ledger_per_s: ledger.per_s };
     const [lowestName, lowest] = Object.entries(ceilings).sort((a, b) => a[1] - b[1])[0]!;
     const withinTarget = protocol.runs.filter((r) => r.errors === 0 && r.total.p99_ms <= 50);

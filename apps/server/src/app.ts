@@ -117,8 +117,8 @@ export interface BuildOptions {
    * SQLite commit). main.ts ends the process with a non-zero code; tests pass a spy.
    */
   onFatal?: (error: unknown) => void;
-  /** The WAL flusher's sync (tests pass a failing one); `fs.fdatasync` by default. */
-  walSync?: OpenDatabaseOptions['walSync'];
+  /** Makes chosen SQLite statements fail as an I/O failure would (tests only). */
+  sqliteFault?: OpenDatabaseOptions['sqliteFault'];
 }
 
 /** The Content-Security-Policy of the web app: same-origin everything, no inline script or style. */
@@ -166,11 +166,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const database = openDatabase(config.databaseUrl, {
     onBackgroundError: (message) => app.log.error({ message }, 'database background work failed'),
     onFatal: (error) => {
-      app.log.fatal({ err: error }, 'a commit could not be synced to disk; stopping so that a restart recovers from what is on disk');
+      app.log.fatal({ err: error }, 'the database reported an I/O failure (a commit may not be on disk); stopping so that a restart recovers from what is on disk');
       options.onFatal?.(error);
     },
-    sqliteSync: config.sqliteSync,
-    ...(options.walSync ? { walSync: options.walSync } : {}),
+    ...(options.sqliteFault ? { sqliteFault: options.sqliteFault } : {}),
   });
   app.addHook('onClose', async () => database.close());
   await migrateToLatest(database.db, database.engine);

@@ -26,7 +26,6 @@ const EnvSchema = Type.Object({
   TOP_UP_DAILY_LIMIT_WON: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, default: 5_000_000 }),
   MAX_ADDITIONAL_CERTIFICATES: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   SUPPORT_CONTACT: Type.String({ minLength: 3, maxLength: 200, default: 'support@coconutpay.example' }),
-  SQLITE_SYNC: Type.Union([Type.Literal('flusher'), Type.Literal('full')], { default: 'flusher' }),
   NODE_ENV: Type.Optional(Type.String({ minLength: 1 })),
   // Requests per minute from one client address, per route of each kind (see RateLimitPolicy).
   RATE_LIMIT_LOGIN_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
@@ -73,12 +72,6 @@ export interface Config {
   logLevel: string;
   /** Folder of the built web app; absent folder means API only. */
   webDistDir: string;
-  /**
-   * How a SQLite database file's commits reach the disk before they are answered (see
-   * db/database.ts): `flusher` syncs the WAL from the thread pool, `full` lets SQLite sync
-   * inside COMMIT (`synchronous=FULL`). Both sync every group commit; the benchmark compares them.
-   */
-  sqliteSync: 'flusher' | 'full';
   /** Whom a locked-out person should contact (e-mail or phone), shown with every lock. */
   supportContact: string;
   /** scrypt cost parameter N = 2^passwordHashLogN. */
@@ -199,7 +192,6 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     redisUrl: e.REDIS_URL,
     // Demo accounts belong to the embedded quick start only, never to a production engine.
     demoData: e.DEMO === 'on' && databaseEngine === 'sqlite',
-    sqliteSync: e.SQLITE_SYNC,
     supportContact: e.SUPPORT_CONTACT,
     logLevel: e.LOG_LEVEL,
     webDistDir: path.resolve(e.WEB_DIST_DIR ?? new URL('../../web/dist', import.meta.url).pathname),

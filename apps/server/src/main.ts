@@ -16,10 +16,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await buildApp(config, {
-    // After a failed sync nothing written can be trusted to be on disk: stop taking work at
-    // once (no graceful drain) and exit non-zero, so a restart recovers from the disk.
+    // After an I/O failure (a failed sync, say) nothing written can be trusted to be on disk:
+    // stop taking work at once (no graceful drain) and exit non-zero, so a restart recovers from the disk.
     onFatal: () => {
-      process.stderr.write('CoconutPay stops: a database commit could not be synced to disk. Restart to recover from what is on disk.\n');
+      process.stderr.write('CoconutPay stops: the database reported an I/O failure (a commit may not be on disk). Restart to recover from what is on disk.\n');
       process.exit(70);
     },
   });

@@ -116,7 +116,7 @@ export interface TestApp {
 export async function startTestApp(
   options: {
     engine?: EngineUnderTest; env?: Record<string, string>; clock?: TestClock; configOverrides?: Partial<Config>;
-    build?: Pick<BuildOptions, 'onFatal' | 'walSync'>; passwordHasher?: PasswordHasher;
+    build?: Pick<BuildOptions, 'onFatal' | 'sqliteFault'>; passwordHasher?: PasswordHasher;
   } = {},
 ): Promise<TestApp> {
   const engine = options.engine ?? enginesUnderTest()[0]!;

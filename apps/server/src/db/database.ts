@@ -3,7 +3,7 @@
  * returns a Kysely instance with the same behaviour everywhere: camelCase names,
  * 64-bit integers as JavaScript numbers (all our integers stay below 2^53).
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type MysqlPool, type MysqlPoolConnection, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import SQLite from 'better-sqlite3';
@@ -13,7 +13,7 @@ import type { DatabaseEngine } from '../config.js';
 import { preparedStatementName } from './prepared.js';
 import type { Database } from './schema.js';
 import { startWalCheckpointer } from './wal-checkpointer.js';
-import { DurableSqliteDriver, WalFlusher, type DurableWrites } from './wal-flusher.js';
+import { IoFailureGuard, type StatementFault } from './io-failure-guard.js';
 import { enableGroupCommit, type SqliteGroupCommit } from './write-transaction.js';
 
 /** An open database and how to close it. */
@@ -22,8 +22,6 @@ export interface DatabaseHandle {
   engine: DatabaseEngine;
   /** SQLite's group commit (its counters show how many transactions each commit carried); null elsewhere. */
   groupCommit: SqliteGroupCommit | null;
-  /** What syncs a SQLite database file's commits (wal-flusher.ts); null elsewhere. */
-  flusher: WalFlusher | null;
   /** Runs a WAL checkpoint on SQLite; a no-op elsewhere. */
   close(): Promise<void>;
 }
@@ -124,19 +122,14 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   onBackgroundError?: (message: string) => void;
   /**
-   * Hears about the first failed sync of a SQLite commit. The commit is in the WAL but not
-   * known to be on disk, and other readers may already have seen it: the only safe way on
-   * is the one PostgreSQL takes after a failed fsync — stop, and let a restart recover from
-   * what is on disk. `buildApp` passes one that ends the process.
+   * Hears about the first I/O failure SQLite reports (a failed sync of a commit, say). The
+   * file may no longer hold what SQLite believes it wrote: the only safe way on is the one
+   * PostgreSQL takes after a failed fsync — stop, and let a restart recover from what is on
+   * disk (io-failure-guard.ts). `buildApp` passes one that ends the process.
    */
   onFatal?: (error: unknown) => void;
-  /**
-   * `flusher` (the default): the connection runs `synchronous=NORMAL` and the WAL flusher
-   * makes FULL's sync off the event loop. `full`: SQLite syncs inside each (group) COMMIT.
-   */
-  sqliteSync?: 'flusher' | 'full';
-  /** The sync the WAL flusher calls (`fs.fdatasync`); tests pass one that fails. */
-  walSync?: ConstructorParameters<typeof WalFlusher>[1];
+  /** Makes chosen SQLite statements fail (io-failure-guard.ts); tests only. */
+  sqliteFault?: StatementFault;
 }
 
 export function openDatabase(url: string, options: OpenDatabaseOptions = {}): DatabaseHandle {
@@ -148,20 +141,12 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
     // WAL lets readers proceed during a write. Every committed payment must survive a power
-    // cut: for a database file, SQLite's own sync after each commit (what FULL adds to NORMAL)
-    // is made by the WAL flusher off the event loop, and no write is answered before it.
-    let durability: DurableWrites | null = null;
-    if (file !== ':memory:' && (options.sqliteSync ?? 'flusher') === 'flusher') {
-      // The first read in WAL mode creates the -wal file; SQLite keeps it beside the real file
-      // when the path is a link, so that is where the flusher must look.
-      sqlite.pragma('user_version');
-      const onSyncFailure = (error: unknown) => {
-        options.onBackgroundError?.(`WAL sync failed; no write is answered again and the process stops: ${String(error)}`);
-        options.onFatal?.(error);
-      };
-      durability = { flusher: new WalFlusher(`${realpathSync(path.resolve(file))}-wal`, options.walSync, onSyncFailure), deferred: false };
-    }
-    sqlite.pragma(durability ? 'synchronous = NORMAL' : 'synchronous = FULL');
+    // cut: FULL syncs the WAL inside each COMMIT, before the commit is visible to anyone, and
+    // group commit (write-transaction.ts) shares that sync among the transactions that arrive
+    // together. (A WAL flusher that made the sync off the event loop under NORMAL measured
+    // within the noise of FULL with group commit — bench/results/2026-12-06-sqlite-sync-ab.md —
+    // and let readers see commits not yet synced, so it went.)
+    sqlite.pragma('synchronous = FULL');
     // A database file is checkpointed from a worker thread, off the event loop (wal-checkpointer.ts).
     const checkpointer = file === ':memory:' ? null : startWalCheckpointer(path.resolve(file), options.onBackgroundError);
     if (checkpointer) sqlite.pragma('wal_autocheckpoint = 0');
@@ -170,20 +155,22 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
     sqlite.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
     const dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
+    const onIoFailure = (error: unknown) => {
+      options.onBackgroundError?.(`SQLite reported an I/O failure; no statement runs again and the process stops: ${String(error)}`);
+      options.onFatal?.(error);
+    };
     const db = new Kysely<Database>({
-      dialect: durability
-        ? {
-            createAdapter: () => dialect.createAdapter(),
-            createDriver: () => new DurableSqliteDriver(dialect.createDriver(), sqlite, durability),
-            createQueryCompiler: () => dialect.createQueryCompiler(),
-            createIntrospector: (kysely) => dialect.createIntrospector(kysely),
-          }
-        : dialect,
+      dialect: {
+        createAdapter: () => dialect.createAdapter(),
+        createDriver: () => new IoFailureGuard(dialect.createDriver(), onIoFailure, options.sqliteFault),
+        createQueryCompiler: () => dialect.createQueryCompiler(),
+        createIntrospector: (kysely) => dialect.createIntrospector(kysely),
+      },
       plugins,
     });
-    const groupCommit = enableGroupCommit(db, sqlite, durability);
+    const groupCommit = enableGroupCommit(db, sqlite);
     return {
-      db, engine: 'sqlite', groupCommit, flusher: durability?.flusher ?? null,
+      db, engine: 'sqlite', groupCommit,
       // The checkpointer stops first; closing the last connection then checkpoints what is left.
       close: async () => {
         await checkpointer?.stop();
@@ -204,7 +191,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     // pool; without a listener that would end the process. The pool replaces the connection.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPreparedStatements(pool) }), plugins });
-    return { db, engine: 'postgres', groupCommit: null, flusher: null, close: () => db.destroy() };
+    return { db, engine: 'postgres', groupCommit: null, close: () => db.destroy() };
   }
   if (url.startsWith('mysql://') || url.startsWith('mariadb://')) {
     const pool = createMysqlPool({
@@ -218,7 +205,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       timezone: 'Z',
     });
     const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: executingPreparedStatements(pool) }), plugins });
-    return { db, engine: 'mysql', groupCommit: null, flusher: null, close: () => db.destroy() };
+    return { db, engine: 'mysql', groupCommit: null, close: () => db.destroy() };
   }
   throw new Error('unsupported DATABASE_URL scheme');
 }

@@ -5,8 +5,8 @@
  * for the disk — milliseconds during which no request is served. Here the server's
  * connection turns the automatic checkpoint off and a second connection on a worker
  * thread checkpoints (PASSIVE: never blocks a writer) a few times a second instead.
- * Durability is unchanged: every commit's WAL frames are synced before it is answered
- * (wal-flusher.ts).
+ * Durability is unchanged: every commit's WAL frames are synced inside its COMMIT
+ * (synchronous=FULL) before it is answered.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';

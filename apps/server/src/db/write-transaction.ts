@@ -15,14 +15,13 @@
  *   transactions that arrive together share one `BEGIN IMMEDIATE … COMMIT`, each inside
  *   its own savepoint, run one after another. Each still sees every earlier one's writes
  *   and nothing else, a failing one rolls back to its savepoint alone, and nobody is
- *   answered before the common COMMIT is done and synced to disk (wal-flusher.ts):
+ *   answered before the common COMMIT is done and synced to disk (synchronous=FULL):
  *   the same guarantees at one fsync per group instead of one per transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
-import type { DurableWrites } from './wal-flusher.js';
 
 /** A database handle or an open transaction: repositories take either. */
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -89,8 +88,6 @@ export class SqliteGroupCommit {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly sqlite: { readonly inTransaction: boolean },
-    /** The WAL flusher of a database file (wal-flusher.ts): the group waits for it after the commit. */
-    private readonly durability: DurableWrites | null = null,
   ) {}
 
   run<T>(work: Work<T>): Promise<T> {
@@ -120,10 +117,8 @@ export class SqliteGroupCommit {
     const outcomes: { unit: QueuedWork; ok: boolean; value: unknown }[] = [];
     let again: QueuedWork[] = [];
     try {
+      // COMMIT syncs the WAL (synchronous=FULL): nobody is answered before the group is on disk.
       await this.db.connection().execute(async (connection) => {
-        // The group waits for the WAL sync itself, after giving the connection back, so
-        // reads and the next group go on meanwhile (wal-flusher.ts).
-        if (this.durability) this.durability.deferred = true;
         try {
           again = await this.runGroup(connection, group, outcomes);
         } catch (error) {
@@ -131,12 +126,8 @@ export class SqliteGroupCommit {
           // connection: every later write would land in it uncommitted.
           if (this.sqlite.inTransaction) await sql`rollback`.execute(connection).catch(() => undefined);
           throw error;
-        } finally {
-          if (this.durability) this.durability.deferred = false;
         }
       });
-      // Nobody is answered before the group's commit is on disk.
-      if (this.durability && again.length === 0) await this.durability.flusher.durable();
     } catch (error) {
       // BEGIN or COMMIT failed, or the commit could not be synced: each caller decides whether to retry.
       for (const unit of group) unit.reject(error);
@@ -185,8 +176,8 @@ export class SqliteGroupCommit {
 const groupCommits = new WeakMap<Kysely<Database>, SqliteGroupCommit>();
 
 /** Makes write transactions on this SQLite database share commits (`openDatabase` calls it). */
-export function enableGroupCommit(db: Kysely<Database>, sqlite: { readonly inTransaction: boolean }, durability: DurableWrites | null = null): SqliteGroupCommit {
-  const group = new SqliteGroupCommit(db, sqlite, durability);
+export function enableGroupCommit(db: Kysely<Database>, sqlite: { readonly inTransaction: boolean }): SqliteGroupCommit {
+  const group = new SqliteGroupCommit(db, sqlite);
   groupCommits.set(db, group);
   return group;
 }
