@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
 import { describeViolations, runAxe, saveScreenshot, smallTapTargets, type AxeReport, type SmallTarget } from './accessibility.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
@@ -90,18 +90,6 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
     await page.waitForURL((url) => url.pathname !== '/register');
   }
 
-  /** The plain code behind the picture of the order's newest payment command. */
-  async function codeOfOrder(orderId: string): Promise<string> {
-    const row = await server.app.internals.database.db
-      .selectFrom('paymentCommands')
-      .innerJoin('verificationCodes', 'verificationCodes.comId', 'paymentCommands.comId')
-      .select(['verificationCodes.code'])
-      .where('paymentCommands.orderId', '=', orderId)
-      .orderBy('paymentCommands.issuedAtMs', 'desc')
-      .executeTakeFirstOrThrow();
-    return row.code!;
-  }
-
   /** Waits until the checkout form holds the profile's address (expect.poll only works inside a test). */
   async function addressFilled(page: Page): Promise<void> {
     await page.waitForFunction(() => (document.querySelector('[data-testid="checkout-address"]') as HTMLInputElement | null)?.value !== '' && document.querySelector('[data-testid="checkout-address"]') !== null);
@@ -156,7 +144,7 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
     await buyer.getByTestId('payment-password').fill(certificatePassword);
     await buyer.getByTestId('payment-request').click();
     await buyer.getByTestId('payment-code-picture').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
-    await buyer.getByTestId('payment-code').fill(await codeOfOrder(paidOrderId));
+    await buyer.getByTestId('payment-code').fill(await codeOfOrder(server, paidOrderId));
     await buyer.getByTestId('payment-pay').click();
     await buyer.waitForURL(`**/orders/${paidOrderId}/complete`, { timeout: CRYPTO_TIMEOUT_MS });
     unpaidOrderId = await orderNow(buyer);

@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
@@ -26,7 +26,8 @@ const TIME_ZONE = 'Asia/Seoul';
 const PC = { viewport: { width: 1280, height: 800 }, timezoneId: TIME_ZONE, locale: 'ko-KR' } satisfies BrowserContextOptions;
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, timezoneId: TIME_ZONE, locale: 'ko-KR' } satisfies BrowserContextOptions;
 const CRYPTO_TIMEOUT_MS = 30_000;
-const PRICE_WON = 12_000;
+// From 50,000 won every payment asks for the code, not only a certificate's first.
+const PRICE_WON = 55_000;
 const PASSWORD = 'e2e login password';
 const CERTIFICATE_PASSWORD = '보안문자 인증서 비밀번호';
 
@@ -67,18 +68,6 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     await page.getByTestId('login-id').fill(loginId);
     await page.getByTestId('login-password').fill(password);
     await page.getByTestId('login-submit').click();
-  }
-
-  /** The plain code behind the picture of the order's newest payment command. */
-  async function codeOfOrder(orderId: string): Promise<string> {
-    const row = await server.app.internals.database.db
-      .selectFrom('paymentCommands')
-      .innerJoin('verificationCodes', 'verificationCodes.comId', 'paymentCommands.comId')
-      .select(['verificationCodes.id', 'verificationCodes.codeSealed'])
-      .where('paymentCommands.orderId', '=', orderId)
-      .orderBy('paymentCommands.issuedAtMs', 'desc')
-      .executeTakeFirstOrThrow();
-    return server.app.internals.codeKey.open(row.id, row.codeSealed!);
   }
 
   /** From the product page to an open payment dialog showing the code picture; answers the order id. */
@@ -131,7 +120,7 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     watch(pc, 'pc');
     await register(pc, 'buyer', loginId);
     await pc.goto(`${server.baseUrl}/me`);
-    await pc.getByTestId('top-up-amount').fill('100000');
+    await pc.getByTestId('top-up-amount').fill('200000');
     await pc.getByTestId('top-up-submit').click();
     await pc.getByTestId('top-up-done').waitFor();
     await pc.goto(`${server.baseUrl}/certificates`);
@@ -145,12 +134,12 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     await pc.screenshot({ path: `${SHOTS}/code-picture-desktop.png` });
 
     // A new picture: a new code, one try spent, and the picture on screen changes.
-    const firstCode = await codeOfOrder(orderId);
+    const firstCode = await codeOfOrder(server, orderId);
     const firstSrc = await pc.getByTestId('payment-code-picture').getAttribute('src');
     await pc.getByTestId('payment-code-new').click();
     await expect.poll(() => pc.getByTestId('payment-code-note').textContent()).toContain('4번');
     await expect.poll(() => pc.getByTestId('payment-code-picture').getAttribute('src')).not.toBe(firstSrc);
-    const secondCode = await codeOfOrder(orderId);
+    const secondCode = await codeOfOrder(server, orderId);
     expect(secondCode === firstCode ? 'same by a 1 in 86 million chance' : 'new').toBe('new');
     // Larger picture for low vision.
     await pc.getByTestId('payment-code-larger').click();
@@ -171,7 +160,7 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     await pc.locator('details.code-share summary').click();
     await pc.getByTestId('payment-code-share').click();
     await expect.poll(() => pc.getByTestId('payment-code-note').textContent()).toContain('3번');
-    const sharedCode = await codeOfOrder(orderId);
+    const sharedCode = await codeOfOrder(server, orderId);
     await expect.poll(() => phone.getByTestId('shared-code-value').textContent(), { timeout: 10_000 }).toBe(sharedCode);
     expect(await phone.getByTestId('shared-code').innerText()).toContain(sharedCode.split('').join(', '));
     await phone.screenshot({ path: `${SHOTS}/code-shared-mobile.png` });

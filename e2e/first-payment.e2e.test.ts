@@ -19,7 +19,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContextOptions, Locator, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
@@ -150,17 +150,6 @@ describe.skipIf(unavailable !== undefined)('first payment without dead ends, and
     return new URL(page.url()).pathname.split('/')[2]!;
   }
 
-  async function codeOfOrder(orderId: string): Promise<string> {
-    const row = await server.app.internals.database.db
-      .selectFrom('paymentCommands')
-      .innerJoin('verificationCodes', 'verificationCodes.comId', 'paymentCommands.comId')
-      .select(['verificationCodes.code'])
-      .where('paymentCommands.orderId', '=', orderId)
-      .orderBy('paymentCommands.issuedAtMs', 'desc')
-      .executeTakeFirstOrThrow();
-    return row.code!;
-  }
-
   for (const [viewportName, options] of Object.entries(VIEWPORTS)) {
     it(`${viewportName}: a new buyer with no certificate goes order → certificate → payment → done without navigating by hand`, async () => {
       const { page, close } = await newBuyer(options, `new ${viewportName}`);
@@ -207,7 +196,7 @@ describe.skipIf(unavailable !== undefined)('first payment without dead ends, and
       expect(pictureBox.x + pictureBox.width).toBeLessThanOrEqual(options.viewport.width);
       await page.screenshot({ path: `${SHOTS}/first-payment-dialog-${viewportName}.png` });
 
-      await page.getByTestId('payment-code').fill(await codeOfOrder(orderId));
+      await page.getByTestId('payment-code').fill(await codeOfOrder(server, orderId));
       await expectInViewport(page, page.getByTestId('payment-pay'));
       await page.getByTestId('payment-pay').click();
       await page.waitForURL(`**/orders/${orderId}/complete`, { timeout: CRYPTO_TIMEOUT_MS });

@@ -50,3 +50,20 @@ export function launchBrowser(): Promise<Browser> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   });
 }
+
+/**
+ * The plain code behind the picture of the order's newest payment command, opened from
+ * its sealed copy with the server's key (the harness runs the server in this process); a
+ * person reads it off the picture instead.
+ */
+export async function codeOfOrder(server: E2eServer, orderId: string): Promise<string> {
+  const row = await server.app.internals.database.db
+    .selectFrom('paymentCommands')
+    .innerJoin('verificationCodes', 'verificationCodes.comId', 'paymentCommands.comId')
+    .select(['verificationCodes.id', 'verificationCodes.codeSealed'])
+    .where('paymentCommands.orderId', '=', orderId)
+    .orderBy('paymentCommands.issuedAtMs', 'desc')
+    .executeTakeFirstOrThrow();
+  if (row.codeSealed === null) throw new Error(`the code of order ${orderId} was already used`);
+  return server.app.internals.codeKey.open(row.id, row.codeSealed);
+}

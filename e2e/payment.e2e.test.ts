@@ -19,7 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { assembleSignedData, parseSignedData } from '@coconutpay/core/pki/cms';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
@@ -69,19 +69,6 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     await server?.close();
     rmSync(work, { recursive: true, force: true });
   });
-
-  /** The plain code behind the picture of the order's newest payment command (see the file comment). */
-  async function codeOfOrder(orderId: string): Promise<string> {
-    const db = server.app.internals.database.db;
-    const row = await db
-      .selectFrom('paymentCommands')
-      .innerJoin('verificationCodes', 'verificationCodes.comId', 'paymentCommands.comId')
-      .select(['verificationCodes.id', 'verificationCodes.codeSealed'])
-      .where('paymentCommands.orderId', '=', orderId)
-      .orderBy('paymentCommands.issuedAtMs', 'desc')
-      .executeTakeFirstOrThrow();
-    return server.app.internals.codeKey.open(row.id, row.codeSealed!);
-  }
 
   async function register(page: Page, role: 'buyer' | 'seller', loginId: string, name: string): Promise<void> {
     await page.goto(`${server.baseUrl}/register`);
@@ -200,7 +187,7 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     expect(await page.getByTestId('payment-countdown').textContent()).toMatch(/^[12]:\d\d$/);
     const orderNumber = (await page.getByTestId('payment-order-number').textContent())!;
     // The code never appears in the page as text.
-    const code = await codeOfOrder(orderId);
+    const code = await codeOfOrder(server, orderId);
     expect(await page.locator('body').innerText()).not.toContain(code);
     await page.screenshot({ path: `${SHOTS}/payment-command-ko-phone.png`, fullPage: true });
 
