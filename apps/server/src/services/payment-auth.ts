@@ -11,7 +11,7 @@ import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import {
   authorizationContentOf, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
-  type PaymentCommand, type PaymentRequest,
+  type PaymentCommand, type PaymentRequest, type SharedCode as SharedCodeEvent,
 } from '@coconutpay/core/payment';
 import { verifyEvidence, withEvidenceCheck, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
 import { assembleSignedData, DerError, OID_CMS, parseSignedAttributes, parseSignedData } from '@coconutpay/core/pki/cms';
@@ -38,13 +38,7 @@ import { timeOrderedId } from '../db/time-ordered-id.js';
 import type { EventHub } from './event-hub.js';
 
 /** A code on its way to another device of the same account (shareCode). */
-export interface SharedCode {
-  comId: string;
-  code: string;
-  orderNumber: string;
-  storeName: string;
-  amountWon: number;
-  expiresAtMs: number;
+export interface SharedCode extends SharedCodeEvent {
   /** The session that asked: it does not receive its own code. */
   fromSessionId: string;
 }

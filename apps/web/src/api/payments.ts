@@ -76,14 +76,7 @@ export function shareCode(comId: string): Promise<CodeRenewal> {
 }
 
 /** A code another device of this account shared, as the payment-code page shows it. */
-export interface SharedCode {
-  comId: string;
-  code: string;
-  orderNumber: string;
-  storeName: string;
-  amountWon: number;
-  expiresAtMs: number;
-}
+export type { SharedCode } from '@coconutpay/core/payment';
 
 /** The event stream of codes shared by this account's other devices. */
 export const SHARED_CODES_EVENTS_PATH = '/api/payments/shared-codes/events';

@@ -28,6 +28,19 @@ export const VERIFICATION_CODE_ALPHABET = '34679ACDEFHJKMNPRTWXY';
 /** Characters in a verification code: 21^6 ≈ 86 million codes against five tries. */
 export const VERIFICATION_CODE_LENGTH = 6;
 
+/**
+ * A verification code sent as text to another signed-in device of the same account, for a
+ * person who cannot read the picture (server: `shareCode`; web: the payment-code page).
+ */
+export interface SharedCode {
+  comId: string;
+  code: string;
+  orderNumber: string;
+  storeName: string;
+  amountWon: number;
+  expiresAtMs: number;
+}
+
 /** How long a payment command may be signed after A issued it. */
 export const COMMAND_TTL_MS = 2 * 60_000;
 /** How far a REQ's time may be from A's clock. */
