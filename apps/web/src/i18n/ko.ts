@@ -777,7 +777,7 @@ export const ko = {
     },
     until: '{time}에 저절로 풀려요.',
     certificatePasses: '이 계정의 인증서가 있는 기기에서는 지금도 로그인할 수 있어요. 인증서 비밀번호를 물어볼 거예요.',
-    contact: '본인이 한 일이 아니라면 {contact}(으)로 연락해 주세요.',
+    contact: '본인이 한 일이 아니라면 {contact}에 문의해 주세요.',
   },
   sharedCodes: {
     title: '결제 보안문자',
