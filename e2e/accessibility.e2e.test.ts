@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder, registerInPage } from './harness.js';
 import { describeViolations, runAxe, saveScreenshot, smallTapTargets, type AxeReport, type SmallTarget } from './accessibility.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
@@ -69,27 +69,6 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
     return page;
   }
 
-  async function register(page: Page, role: 'buyer' | 'seller', loginId: string): Promise<void> {
-    await page.goto(`${server.baseUrl}/register`);
-    await page.getByTestId(`register-role-${role}`).check();
-    await page.getByTestId('register-login-id').fill(loginId);
-    await page.getByTestId('register-password').fill('a11y login password');
-    await page.getByTestId('register-password-confirm').fill('a11y login password');
-    await page.getByTestId('register-name').fill(role === 'seller' ? '김판매' : '이접근');
-    await page.getByTestId('register-phone').fill('010-1234-5678');
-    await page.getByTestId('register-address').fill('서울시 중구 필동로 1');
-    await page.getByTestId('register-email').fill(`${loginId}@example.test`);
-    if (role === 'seller') {
-      await page.getByTestId('register-store-name').fill(`A11Y ${stamp}`);
-      await page.getByTestId('register-business-number').fill('214-86-12345');
-      await page.getByTestId('register-store-address').fill('서울시 중구 필동로 2');
-      await page.getByTestId('register-representative').fill('김판매');
-      await page.getByTestId('register-store-phone').fill('02-2260-3114');
-    }
-    await page.getByTestId('register-submit').click();
-    await page.waitForURL((url) => url.pathname !== '/register');
-  }
-
   /** Waits until the checkout form holds the profile's address (expect.poll only works inside a test). */
   async function addressFilled(page: Page): Promise<void> {
     await page.waitForFunction(() => (document.querySelector('[data-testid="checkout-address"]') as HTMLInputElement | null)?.value !== '' && document.querySelector('[data-testid="checkout-address"]') !== null);
@@ -113,7 +92,7 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
     guest = await newPage('guest');
 
     seller = await newPage('seller');
-    await register(seller, 'seller', `a11yseller${stamp}`);
+    await registerInPage(seller, server.baseUrl, { role: 'seller', loginId: `a11yseller${stamp}`, storeName: `A11Y ${stamp}` });
     await seller.waitForURL('**/seller/products');
     const form = seller.getByTestId('product-form');
     await form.getByTestId('product-name-input').fill(productName);
@@ -127,7 +106,7 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
     productPath = (await row.locator('a[href^="/products/"]').first().getAttribute('href'))!;
 
     buyer = await newPage('buyer');
-    await register(buyer, 'buyer', `a11ybuyer${stamp}`);
+    await registerInPage(buyer, server.baseUrl, { role: 'buyer', loginId: `a11ybuyer${stamp}`, name: '이접근' });
     await buyer.goto(`${server.baseUrl}/certificates`);
     await buyer.getByTestId('issue-password').fill(certificatePassword);
     await buyer.getByTestId('issue-password-confirm').fill(certificatePassword);

@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder, registerInPage, E2E_LOGIN_PASSWORD } from './harness.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
@@ -28,7 +28,6 @@ const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch:
 const CRYPTO_TIMEOUT_MS = 30_000;
 // From 50,000 won every payment asks for the code, not only a certificate's first.
 const PRICE_WON = 55_000;
-const PASSWORD = 'e2e login password';
 const CERTIFICATE_PASSWORD = '보안문자 인증서 비밀번호';
 
 describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromium', () => {
@@ -42,28 +41,7 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     page.on('pageerror', (error) => problems.push(`${name} page error: ${error.message}`));
   }
 
-  async function register(page: Page, role: 'buyer' | 'seller', loginId: string): Promise<void> {
-    await page.goto(`${server.baseUrl}/register`);
-    await page.getByTestId(`register-role-${role}`).check();
-    await page.getByTestId('register-login-id').fill(loginId);
-    await page.getByTestId('register-password').fill(PASSWORD);
-    await page.getByTestId('register-password-confirm').fill(PASSWORD);
-    await page.getByTestId('register-name').fill('이코드');
-    await page.getByTestId('register-phone').fill('010-5555-6606');
-    await page.getByTestId('register-address').fill('부산광역시 해운대구 센텀중앙로 79');
-    await page.getByTestId('register-email').fill(`${loginId}@example.test`);
-    if (role === 'seller') {
-      await page.getByTestId('register-store-name').fill(`코드상회 ${stamp}`);
-      await page.getByTestId('register-business-number').fill('214-86-12345');
-      await page.getByTestId('register-store-address').fill('부산광역시 해운대구 센텀동로 9');
-      await page.getByTestId('register-representative').fill('박판매');
-      await page.getByTestId('register-store-phone').fill('051-555-0000');
-    }
-    await page.getByTestId('register-submit').click();
-    await page.waitForURL((url) => url.pathname !== '/register');
-  }
-
-  async function login(page: Page, loginId: string, password = PASSWORD): Promise<void> {
+  async function login(page: Page, loginId: string, password = E2E_LOGIN_PASSWORD): Promise<void> {
     await page.goto(`${server.baseUrl}/login`);
     await page.getByTestId('login-id').fill(loginId);
     await page.getByTestId('login-password').fill(password);
@@ -94,7 +72,7 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     const context = await browser.newContext(PC);
     const seller = await context.newPage();
     watch(seller, 'seller');
-    await register(seller, 'seller', `cseller${stamp}`);
+    await registerInPage(seller, server.baseUrl, { role: 'seller', loginId: `cseller${stamp}`, storeName: `코드상회 ${stamp}` });
     await seller.waitForURL('**/seller/products');
     const form = seller.getByTestId('product-form');
     await form.getByTestId('product-name-input').fill(`코드 양말 ${stamp}`);
@@ -118,7 +96,7 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     const pcContext = await browser.newContext(PC);
     const pc = await pcContext.newPage();
     watch(pc, 'pc');
-    await register(pc, 'buyer', loginId);
+    await registerInPage(pc, server.baseUrl, { role: 'buyer', loginId, name: '이코드' });
     await pc.goto(`${server.baseUrl}/me`);
     await pc.getByTestId('top-up-amount').fill('200000');
     await pc.getByTestId('top-up-submit').click();
@@ -196,7 +174,7 @@ describe.skipIf(unavailable !== undefined)('code help and lock notices in Chromi
     const context = await browser.newContext(PHONE);
     const page = await context.newPage();
     watch(page, 'locked');
-    await register(page, 'buyer', loginId);
+    await registerInPage(page, server.baseUrl, { role: 'buyer', loginId, name: '이코드' });
     await context.clearCookies();
     const fresh = await browser.newContext(PHONE);
     const other = await fresh.newPage();

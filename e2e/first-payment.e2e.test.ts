@@ -19,7 +19,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContextOptions, Locator, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder, registerInPage } from './harness.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
@@ -81,7 +81,7 @@ describe.skipIf(unavailable !== undefined)('first payment without dead ends, and
     const context = await browser.newContext(VIEWPORTS.desktop);
     const seller = await context.newPage();
     watchPage(seller, problems, 'seller');
-    await register(seller, 'seller', `fpseller${stamp}`);
+    await registerInPage(seller, server.baseUrl, { role: 'seller', loginId: `fpseller${stamp}`, storeName: `머그상회 ${stamp}` });
     await seller.waitForURL('**/seller/products');
     const form = seller.getByTestId('product-form');
     await form.getByTestId('product-name-input').fill(`첫 결제 머그컵 ${stamp}`);
@@ -103,33 +103,12 @@ describe.skipIf(unavailable !== undefined)('first payment without dead ends, and
     await server?.close();
   });
 
-  async function register(page: Page, role: 'buyer' | 'seller', loginId: string): Promise<void> {
-    await page.goto(`${server.baseUrl}/register`);
-    await page.getByTestId(`register-role-${role}`).check();
-    await page.getByTestId('register-login-id').fill(loginId);
-    await page.getByTestId('register-password').fill('e2e login password');
-    await page.getByTestId('register-password-confirm').fill('e2e login password');
-    await page.getByTestId('register-name').fill('한첫결');
-    await page.getByTestId('register-phone').fill('010-4444-5505');
-    await page.getByTestId('register-address').fill('서울특별시 마포구 월드컵북로 400');
-    await page.getByTestId('register-email').fill(`${loginId}@example.test`);
-    if (role === 'seller') {
-      await page.getByTestId('register-store-name').fill(`머그상회 ${stamp}`);
-      await page.getByTestId('register-business-number').fill('214-86-12345');
-      await page.getByTestId('register-store-address').fill('서울특별시 마포구 성암로 1');
-      await page.getByTestId('register-representative').fill('김판매');
-      await page.getByTestId('register-store-phone').fill('02-4444-0000');
-    }
-    await page.getByTestId('register-submit').click();
-    await page.waitForURL((url) => url.pathname !== '/register');
-  }
-
   async function newBuyer(options: BrowserContextOptions, name: string): Promise<{ page: Page; loginId: string; close: () => Promise<void> }> {
     const context = await browser.newContext(options);
     const page = await context.newPage();
     watchPage(page, problems, name);
     const loginId = `fp${name.replace(/[^a-z]/g, '')}${stamp}`;
-    await register(page, 'buyer', loginId);
+    await registerInPage(page, server.baseUrl, { role: 'buyer', loginId, name: '한첫결' });
     await page.goto(`${server.baseUrl}/me`);
     await page.getByTestId('top-up-amount').fill(String(TOP_UP_WON));
     await page.getByTestId('top-up-submit').click();

@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../apps/server/src/app.js';
 import { loadConfig } from '../apps/server/src/config.js';
@@ -66,4 +66,44 @@ export async function codeOfOrder(server: E2eServer, orderId: string): Promise<s
     .executeTakeFirstOrThrow();
   if (row.codeSealed === null) throw new Error(`the code of order ${orderId} was already used`);
   return server.app.internals.codeKey.open(row.id, row.codeSealed);
+}
+
+/** Who registers through the page: the rest of the form gets plausible fixed values. */
+export interface PageRegistration {
+  role: 'buyer' | 'seller';
+  loginId: string;
+  /** The person's name; the order and the payment show it. */
+  name?: string;
+  /** A seller's store name; the payment command shows it. */
+  storeName?: string;
+  password?: string;
+}
+
+/** The login password `registerInPage` uses when none is given. */
+export const E2E_LOGIN_PASSWORD = 'e2e login password';
+/** The contact details `registerInPage` gives everyone; the checkout fills them in. */
+export const E2E_PHONE = '010-4444-5505';
+export const E2E_ADDRESS = '서울특별시 마포구 월드컵북로 400';
+
+/** Fills and sends the registration form as a person would; ends on the page the app moves to. */
+export async function registerInPage(page: Page, baseUrl: string, who: PageRegistration): Promise<void> {
+  const password = who.password ?? E2E_LOGIN_PASSWORD;
+  await page.goto(`${baseUrl}/register`);
+  await page.getByTestId(`register-role-${who.role}`).check();
+  await page.getByTestId('register-login-id').fill(who.loginId);
+  await page.getByTestId('register-password').fill(password);
+  await page.getByTestId('register-password-confirm').fill(password);
+  await page.getByTestId('register-name').fill(who.name ?? (who.role === 'seller' ? '김판매' : '이구매'));
+  await page.getByTestId('register-phone').fill(E2E_PHONE);
+  await page.getByTestId('register-address').fill(E2E_ADDRESS);
+  await page.getByTestId('register-email').fill(`${who.loginId}@example.test`);
+  if (who.role === 'seller') {
+    await page.getByTestId('register-store-name').fill(who.storeName ?? `상점 ${who.loginId}`);
+    await page.getByTestId('register-business-number').fill('214-86-12345');
+    await page.getByTestId('register-store-address').fill('서울특별시 마포구 성암로 1');
+    await page.getByTestId('register-representative').fill(who.name ?? '김판매');
+    await page.getByTestId('register-store-phone').fill('02-4444-0000');
+  }
+  await page.getByTestId('register-submit').click();
+  await page.waitForURL((url) => url.pathname !== '/register');
 }

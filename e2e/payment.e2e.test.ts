@@ -19,7 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { assembleSignedData, parseSignedData } from '@coconutpay/core/pki/cms';
-import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder } from './harness.js';
+import { browserUnavailableReason, launchBrowser, startServer, type E2eServer, codeOfOrder, registerInPage, E2E_ADDRESS, E2E_PHONE } from './harness.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 
 const unavailable = browserUnavailableReason();
@@ -70,27 +70,6 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function register(page: Page, role: 'buyer' | 'seller', loginId: string, name: string): Promise<void> {
-    await page.goto(`${server.baseUrl}/register`);
-    await page.getByTestId(`register-role-${role}`).check();
-    await page.getByTestId('register-login-id').fill(loginId);
-    await page.getByTestId('register-password').fill('e2e login password');
-    await page.getByTestId('register-password-confirm').fill('e2e login password');
-    await page.getByTestId('register-name').fill(name);
-    await page.getByTestId('register-phone').fill('010-3333-3303');
-    await page.getByTestId('register-address').fill('경기도 고양시 덕양구 원흥 1로 23');
-    await page.getByTestId('register-email').fill(`${loginId}@example.test`);
-    if (role === 'seller') {
-      await page.getByTestId('register-store-name').fill(storeName);
-      await page.getByTestId('register-business-number').fill('214-86-12345');
-      await page.getByTestId('register-store-address').fill('경기도 고양시 덕양구 원흥 3로 23');
-      await page.getByTestId('register-representative').fill('김판매');
-      await page.getByTestId('register-store-phone').fill('02-3333-0000');
-    }
-    await page.getByTestId('register-submit').click();
-    await page.waitForURL((url) => url.pathname !== '/register');
-  }
-
   async function balanceOnMyPage(page: Page): Promise<number> {
     await page.goto(`${server.baseUrl}/me`);
     const balance = page.getByTestId('wallet-balance');
@@ -104,7 +83,7 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     const sellerContext = await browser.newContext(PC);
     const seller = await sellerContext.newPage();
     watchPage(seller, problems, 'seller');
-    await register(seller, 'seller', `payseller${stamp}`, '김판매');
+    await registerInPage(seller, server.baseUrl, { role: 'seller', loginId: `payseller${stamp}`, name: '김판매', storeName });
     await seller.waitForURL('**/seller/products');
     const form = seller.getByTestId('product-form');
     await form.getByTestId('product-name-input').fill(productName);
@@ -123,7 +102,7 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     const buyerContext = await browser.newContext(PHONE);
     const page = await buyerContext.newPage();
     watchPage(page, problems, 'buyer');
-    await register(page, 'buyer', buyerId, '윤정민');
+    await registerInPage(page, server.baseUrl, { role: 'buyer', loginId: buyerId, name: '윤정민' });
     await page.getByTestId('menu-toggle').click();
     await page.getByTestId('nav-certificates').click();
     await page.getByTestId('issue-password').fill(certificatePassword);
@@ -144,9 +123,9 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     await page.getByTestId('quantity-input').fill(String(QUANTITY));
     await page.getByTestId('buy-now').click();
     await page.waitForURL('**/checkout?**');
-    await expect.poll(() => page.getByTestId('checkout-address').inputValue()).toBe('경기도 고양시 덕양구 원흥 1로 23');
-    expect(await page.getByTestId('checkout-phone').inputValue()).toBe('010-3333-3303');
-    await page.getByTestId('checkout-address').fill('경기도 고양시 덕양구 원흥 1로 23, 101호');
+    await expect.poll(() => page.getByTestId('checkout-address').inputValue()).toBe(E2E_ADDRESS);
+    expect(await page.getByTestId('checkout-phone').inputValue()).toBe(E2E_PHONE);
+    await page.getByTestId('checkout-address').fill(`${E2E_ADDRESS}, 101호`);
     await page.getByTestId('checkout-submit').click();
     await page.waitForURL(/\/orders\/[0-9a-f-]+\/pay$/);
     const orderId = new URL(page.url()).pathname.split('/')[2]!;
@@ -210,8 +189,8 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     expect(await page.getByTestId('complete-order-number').textContent()).toBe(orderNumber);
     expect(await page.getByTestId('complete-buyer').textContent()).toContain(buyerId);
     expect(await page.getByTestId('complete-orderer').textContent()).toBe('윤정민');
-    expect(await page.getByTestId('complete-address').textContent()).toBe('경기도 고양시 덕양구 원흥 1로 23, 101호');
-    expect(await page.getByTestId('complete-phone').textContent()).toBe('010-3333-3303');
+    expect(await page.getByTestId('complete-address').textContent()).toBe(`${E2E_ADDRESS}, 101호`);
+    expect(await page.getByTestId('complete-phone').textContent()).toBe(E2E_PHONE);
     expect(await page.getByTestId('complete-paid-at').textContent()).toMatch(/\d/);
     const signature = (await page.getByTestId('complete-signature').textContent())!.replace(/\s/g, '');
     expect(signature).toMatch(/^[0-9a-f]{128}$/);
