@@ -70,6 +70,10 @@ import { PaymentAuthRepository } from './db/payment-auth-repository.js';
 import { openServerRoles, type ServerRoles } from './services/pki/server-roles.js';
 import { TimeStampAuthority } from './services/pki/time-stamp-authority.js';
 import { paymentRoutes } from './http/routes/payment-routes.js';
+import { qrRoutes } from './http/routes/qr-routes.js';
+import { QrPaymentService } from './services/qr-payments.js';
+import { QrSessionsRepository } from './db/qr-sessions-repository.js';
+import type { QrSessionEvent } from '@coconutpay/core/payment/qr';
 import { WalletService } from './services/wallet.js';
 
 /** What tests may reach into besides HTTP. */
@@ -229,8 +233,14 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
   );
   app.addHook('onClose', async () => codeRelay.close());
+  const qrHub = new EventHub<QrSessionEvent>(
+    'coconutpay:qr-sessions',
+    config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
+  );
+  app.addHook('onClose', async () => qrHub.close());
+  const qr = new QrPaymentService({ repo: new QrSessionsRepository(db, database.engine), orders: orderRecords, codeKey, hub: qrHub, publicUrl: config.publicUrl, clock });
   const paymentAuth = new PaymentAuthService({
-    db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey, codeRelay,
+    db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey, codeRelay, qr,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
     timeStamps: tsa,
   });
@@ -299,6 +309,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   orderRoutes(app, orders);
   walletRoutes(app, wallet);
   paymentRoutes(app, paymentAuth, ca, codeRelay);
+  qrRoutes(app, qr, qrHub, async (orderId) => (await orderRecords.findById(orderId))?.orderNumber);
   pkiRoutes(app, ca, crls, ocsp, tsa);
   certificateRoutes(app, certificates, devices, decisions);
   await installWebHost(app, config.webDistDir);

@@ -43,6 +43,7 @@ describe('operations endpoints', () => {
       ['get', '/api/me/wallet'], ['post', '/api/me/wallet/top-ups'], ['get', '/api/me/wallet/entries'],
       ['post', '/api/certificates/master'], ['get', '/api/certificates'], ['post', '/api/certificates/{id}/revoke'], ['post', '/api/certificates/{id}/proof'],
       ['get', '/pki/ca.pem'], ['get', '/pki/crl/{file}'], ['post', '/pki/ocsp'], ['get', '/pki/ocsp/{request}'], ['post', '/pki/tsa'],
+      ['post', '/api/orders/{id}/qr-sessions'], ['post', '/api/qr-sessions/claim'], ['post', '/api/qr-sessions/{id}/cancel'], ['get', '/api/qr-sessions/{id}/events'], ['get', '/api/orders/{id}/history'],
     ];
     for (const [method, route] of expected) {
       const op = doc.paths[route!]?.[method!];
@@ -50,8 +51,8 @@ describe('operations endpoints', () => {
       expect(Object.keys(op.responses), `${method} ${route}`).toEqual(expect.arrayContaining(['4XX', '5XX']));
     }
     for (const [route, methods] of Object.entries(doc.paths as Record<string, Record<string, { requestBody?: unknown }>>)) {
-      // Actions that take no body at all: logging out, asking for a fresh challenge, cancelling an order, a new code.
-      const bodiless = ['/api/auth/logout', '/api/certificates/challenge', '/api/orders/{id}/cancel', '/api/payments/commands/{id}/code', '/api/payments/commands/{id}/code/share'];
+      // Actions that take no body at all: logging out, asking for a fresh challenge, cancelling an order or a QR payment, a new code.
+      const bodiless = ['/api/auth/logout', '/api/certificates/challenge', '/api/orders/{id}/cancel', '/api/payments/commands/{id}/code', '/api/payments/commands/{id}/code/share', '/api/qr-sessions/{id}/cancel'];
       for (const [method, op] of Object.entries(methods)) if (['post', 'put', 'patch'].includes(method) && !bodiless.includes(route)) expect(op.requestBody, `${method} ${route}`).toBeDefined();
     }
   });

@@ -61,12 +61,13 @@ export async function sealedRequest(
   t: TestApp,
   holder: Holder,
   orderId: string,
-  options: { edit?: (r: PaymentRequest) => PaymentRequest; signer?: CryptoKey; certificateId?: string; nonce?: string } = {},
+  options: { edit?: (r: PaymentRequest) => PaymentRequest; signer?: CryptoKey; certificateId?: string; nonce?: string; qrSessionId?: string } = {},
 ) {
   const reply = await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
   const request: PaymentRequest = {
     v: 1, type: 'coconutpay-payment-request', orderId, payerUserId: holder.client.userId, certificateId: options.certificateId ?? holder.certificateId,
     nonce: options.nonce ?? Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url'), issuedAtMs: t.clock.nowMs, locale: 'ko', replyKey: reply.jwk,
+    ...(options.qrSessionId === undefined ? {} : { qrSessionId: options.qrSessionId }),
   };
   const signature = await signCanonical(options.signer ?? holder.keys.privateKey, request);
   const sent = options.edit ? options.edit(request) : request;

@@ -144,6 +144,32 @@ export interface LoginChallengesTable {
   usedAtMs: number | null;
 }
 
+export interface QrSessionsTable {
+  id: string;
+  tokenDigest: string;
+  userId: string;
+  orderId: string;
+  pcSessionId: string;
+  status: 'open' | 'scanned' | 'paid' | 'expired' | 'cancelled';
+  confirmationCode: string;
+  numericCodeDigest: string | null;
+  numericTries: number;
+  phoneSessionId: string | null;
+  createdAtMs: number;
+  expiresAtMs: number;
+  scannedAtMs: number | null;
+  endedAtMs: number | null;
+}
+
+export interface OrderEventsTable {
+  id: string;
+  orderId: string;
+  atMs: number;
+  kind: string;
+  qrSessionId: string | null;
+  detail: string | null;
+}
+
 export interface CertificateRequestsTable {
   id: string;
   userId: string;
@@ -294,6 +320,8 @@ export interface Database {
   crlNumbers: CrlNumbersTable;
   certificateChallenges: CertificateChallengesTable;
   loginChallenges: LoginChallengesTable;
+  qrSessions: QrSessionsTable;
+  orderEvents: OrderEventsTable;
   certificateRequests: CertificateRequestsTable;
   certificateEvents: CertificateEventsTable;
   paymentPolicies: PaymentPoliciesTable;

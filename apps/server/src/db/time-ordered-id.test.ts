@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { timeOrderedId } from './time-ordered-id.js';
+import { monotonicTimeOrderedId, timeOrderedId } from './time-ordered-id.js';
 
 describe('timeOrderedId', () => {
   it('is a version 7 UUID (RFC 9562) whose first 48 bits are the time in milliseconds', () => {
@@ -13,5 +13,18 @@ describe('timeOrderedId', () => {
     const ids = Array.from({ length: 1000 }, (_, i) => timeOrderedId(1_767_225_600_000 + Math.floor(i / 10)));
     expect(new Set(ids).size).toBe(ids.length);
     for (let i = 10; i < ids.length; i += 10) expect(ids[i - 1]! < ids[i]!).toBe(true);
+  });
+});
+
+describe('monotonicTimeOrderedId', () => {
+  it('sorts in the order made, within one millisecond and across a clock that steps back', () => {
+    const ids = [
+      ...Array.from({ length: 5000 }, () => monotonicTimeOrderedId(1_700_000_000_000)),
+      monotonicTimeOrderedId(1_699_999_999_000),
+      monotonicTimeOrderedId(1_700_000_000_500),
+    ];
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });

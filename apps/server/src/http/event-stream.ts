@@ -10,7 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 export const HEARTBEAT_MS = 15_000;
 
 export interface EventStream {
-  send(event: string, data: unknown): void;
+  /** Sends one event; `id` becomes the stream's last event id, which a reconnecting client sends back as `Last-Event-ID`. */
+  send(event: string, data: unknown, id?: number): void;
   /** Ends the stream (once); later calls do nothing. */
   finish(): void;
   /** Runs `cleanup` when the stream ends, for whatever reason. */
@@ -51,8 +52,8 @@ export function eventStreams(app: FastifyInstance): (request: FastifyRequest, re
     open.add(finish);
     request.raw.on('close', finish);
     return {
-      send: (event, data) => {
-        if (!closed) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send: (event, data, id) => {
+        if (!closed) raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       },
       finish,
       onFinish: (cleanup) => {

@@ -36,6 +36,7 @@ import { newVerificationCode, renderVerificationCode } from './verification-code
 import type { VerificationCodeKey } from './verification-code-key.js';
 import { timeOrderedId } from '../db/time-ordered-id.js';
 import type { EventHub } from './event-hub.js';
+import type { QrPaymentService } from './qr-payments.js';
 
 /** A code on its way to another device of the same account (shareCode). */
 export interface SharedCode extends SharedCodeEvent {
@@ -184,6 +185,8 @@ export class PaymentAuthService {
       clock: () => number;
       /** Carries shared codes to the account's other devices (shareCode). */
       codeRelay?: EventHub<SharedCode>;
+      /** QR payment sessions: a request may name one its device took (qr-payments.ts). */
+      qr?: QrPaymentService;
     },
   ) {
     this.agreementKey = p256AgreementKey(KeyObject.from(deps.roles.paymentAgreement.privateKey).export({ format: 'jwk' }));
@@ -255,6 +258,12 @@ export class PaymentAuthService {
     if (order.status === 'expired' || order.expiresAtMs <= nowMs) throw new AppError('ORDER_EXPIRED');
     const payer = await this.deps.users.findById(actor.userId);
     if (!payer) throw new AppError('SESSION_REVOKED');
+    // A QR payment: the session must be one this very phone session took for this order.
+    let qr: Awaited<ReturnType<QrPaymentService['channelFor']>> | undefined;
+    if (req.qrSessionId !== undefined) {
+      if (typeof req.qrSessionId !== 'string' || !this.deps.qr) throw new AppError('PAYMENT_REQUEST_INVALID', { detail: 'The request names a QR payment this server does not know.' });
+      qr = await this.deps.qr.channelFor(actor, req.qrSessionId, order.id, nowMs);
+    }
 
     const decision = decidePolicy(await this.deps.repo.enabledPolicy(), {
       amountWon: order.totalWon,
@@ -262,7 +271,7 @@ export class PaymentAuthService {
       firstPayment: !(await this.deps.repo.hasPaidWith(certificate.id)),
     });
     const comId = timeOrderedId(nowMs);
-    const expiresAtMs = Math.min(nowMs + COMMAND_TTL_MS, order.expiresAtMs);
+    const expiresAtMs = Math.min(nowMs + COMMAND_TTL_MS, order.expiresAtMs, qr?.payUntilMs ?? Number.POSITIVE_INFINITY);
     const codeId = decision.requireCode ? timeOrderedId(nowMs) : null;
     const command: PaymentCommand = {
       v: 1,
@@ -282,6 +291,7 @@ export class PaymentAuthService {
       locale: locale === 'en' ? 'en' : 'ko',
       certificateId: certificate.id,
       verification: { codeRequired: decision.requireCode, codeId, policyRule: decision.rule },
+      ...(qr ? { channel: qr.channel } : {}),
     };
     const commandJson = canonicalJson(command);
     const jws = this.commandSigner.signCanonical(commandJson);
@@ -421,7 +431,9 @@ export class PaymentAuthService {
     });
     const evidenceId = timeOrderedId(nowMs);
     // What the command promised, held against the order row the transaction locks.
-    const promised = JSON.parse(command.commandJson) as Pick<PaymentCommand, 'orderNumber' | 'payee'>;
+    const promised = JSON.parse(command.commandJson) as Pick<PaymentCommand, 'orderNumber' | 'payee' | 'channel'>;
+    const qrSessionId = promised.channel?.kind === 'qr' ? promised.channel.qrSessionId : undefined;
+    if (qrSessionId !== undefined && !this.deps.qr) throw new AppError('PAYMENT_COMMAND_EXPIRED', { detail: 'This server takes no QR payments.' });
     const receiptOf = (order: PaidOrder): PaymentReceipt => ({
       orderId: order.id, orderNumber: order.orderNumber, amountWon: order.totalWon, paidAtMs: order.paidAtMs,
       evidenceId, signatureHex: Buffer.from(signatureDer).toString('hex'),
@@ -444,9 +456,12 @@ export class PaymentAuthService {
           id: evidenceId, orderId: command.orderId, comId: command.comId, userId: actor.userId, certificateId: certificate.id,
           cmsBase64: Buffer.from(cms).toString('base64'), signingTimeMs, createdAtMs: nowMs,
         });
+        // A QR payment the PC cancelled a moment ago rolls back here, whole.
+        if (qrSessionId !== undefined) await this.deps.qr!.markPaidWithin(trx, actor, qrSessionId, command.orderId, nowMs);
         await effect.commitWith?.(trx, receiptOf(order));
       },
     });
+    if (qrSessionId !== undefined) this.deps.qr!.announcePaid(qrSessionId, command.orderId, result.order.paidAtMs);
     return receiptOf(result.order);
   }
 

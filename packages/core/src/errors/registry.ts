@@ -82,6 +82,14 @@ export const ERRORS = {
   PAYMENT_AUTHORIZATION_FAILED: { status: 403, title: 'The payment could not be authorized', transient: false },
   VERIFICATION_CODE_TRIES_EXHAUSTED: { status: 409, title: 'This code has no tries left; start the payment again', transient: false },
   PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for 15 minutes after repeated failures', transient: true },
+  // QR payment (docs/protocol.md, "QR payment")
+  QR_SESSION_NOT_FOUND: { status: 404, title: 'No such QR payment; scan the code on the other screen again', transient: false },
+  QR_SESSION_OTHER_ACCOUNT: { status: 403, title: 'This QR code belongs to another account; log in with the account that shows it', transient: false },
+  QR_SESSION_EXPIRED: { status: 410, title: 'This QR code has expired; renew it on the other screen', transient: false },
+  QR_SESSION_CANCELLED: { status: 410, title: 'This QR payment was cancelled on the other screen', transient: false },
+  QR_SESSION_USED: { status: 409, title: 'This QR code was already used', transient: false },
+  QR_CODE_INVALID: { status: 400, title: 'The payment number is wrong', transient: false },
+  QR_CODE_TRIES_EXHAUSTED: { status: 409, title: 'Too many wrong payment numbers; renew the QR code on the other screen', transient: false },
   EVIDENCE_NOT_FOUND: { status: 404, title: 'No payment evidence for this order', transient: false },
   EVIDENCE_INVALID: { status: 400, title: 'The file is not CoconutPay payment evidence', transient: false },
   // Evidence verdicts (reasons inside a verification answer; 422 where one is thrown)

@@ -62,6 +62,11 @@ export interface PaymentRequest {
    * REQ, sealed to A and signed by the device.
    */
   replyKey: { kty: 'oct'; k: string };
+  /**
+   * Set when this device pays for a QR code another device of the account shows
+   * (`./qr.ts`): the session it took. A then builds the command for that session only.
+   */
+  qrSessionId?: string;
 }
 
 export interface CommandItem {
@@ -93,6 +98,12 @@ export interface PaymentCommand {
   certificateId: string;
   /** Whether the policy asks for the typed verification code, and which one. */
   verification: { codeRequired: boolean; codeId: string | null; policyRule: string };
+  /**
+   * Present when the payment answers a QR code: the session, and the confirmation code
+   * the PC shows beside the QR code. The phone shows it from this signed command, so the
+   * person can see that what the phone signs is what the PC asked for.
+   */
+  channel?: { kind: 'qr'; qrSessionId: string; confirmationCode: string };
 }
 
 /** What the device signs (as CMS SignedData content): the command, A's signature, and the code's proof. */
