@@ -2,7 +2,8 @@
  * End-to-end harness: the real server (built web app, fresh SQLite database and data
  * folder) listening on loopback, and Debian's Chromium driven by playwright-core.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -26,11 +27,24 @@ export interface E2eServer {
   close(): Promise<void>;
 }
 
+/** A loopback port nobody listens on now (the server's public URL must name its real port: QR links carry it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
 export async function startServer(): Promise<E2eServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cp-e2e-'));
-  const config = loadConfig({ DATA_DIR: dataDir, DEMO: 'off', PORT: '0', LOG_LEVEL: 'warn', PASSWORD_HASH_LOG_N: '12', WEB_DIST_DIR });
+  const port = await freePort();
+  const config = loadConfig({ DATA_DIR: dataDir, DEMO: 'off', PORT: String(port), LOG_LEVEL: 'warn', PASSWORD_HASH_LOG_N: '12', WEB_DIST_DIR });
   const app = await buildApp(config, { logger: false });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('no port');
   return {
@@ -44,11 +58,47 @@ export async function startServer(): Promise<E2eServer> {
   };
 }
 
-export function launchBrowser(): Promise<Browser> {
+/** Launches Debian's Chromium headless; `extraArgs` adds switches (a fake camera, say). */
+export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', ...extraArgs],
   });
+}
+
+/**
+ * The modules of a QR code as our server draws it (qr-payments.ts `qrSvg`: a square
+ * viewBox of N modules, one path of `M{x} {y}h{run}v1h-{run}z` runs), true = dark.
+ */
+export function qrModulesFromSvg(svg: string): boolean[][] {
+  const size = Number(/viewBox="0 0 (\d+) \1"/.exec(svg)?.[1]);
+  if (!Number.isInteger(size) || size <= 0) throw new Error('not one of our QR code pictures');
+  const modules = Array.from({ length: size }, () => Array<boolean>(size).fill(false));
+  for (const [, x, y, run] of svg.matchAll(/M(\d+) (\d+)h(\d+)v1h-\3z/g)) {
+    for (let i = 0; i < Number(run); i++) modules[Number(y)]![Number(x) + i] = true;
+  }
+  return modules;
+}
+
+/** The modules drawn black on white at `scale` pixels each, centred in a `side`² picture: grey levels (0 = black). */
+export function qrLuma(modules: boolean[][], side: number, scale: number): Uint8Array {
+  const luma = new Uint8Array(side * side).fill(255);
+  const offset = Math.floor((side - modules.length * scale) / 2);
+  modules.forEach((row, y) => row.forEach((dark, x) => {
+    if (!dark) return;
+    for (let dy = 0; dy < scale; dy++) luma.fill(0, (offset + y * scale + dy) * side + offset + x * scale, (offset + y * scale + dy) * side + offset + (x + 1) * scale);
+  }));
+  return luma;
+}
+
+/**
+ * A Y4M video (what Chromium's fake camera plays, `--use-file-for-fake-video-capture`)
+ * that shows `luma` (a `side`² grey picture) still, for a phone's in-app scanner to read.
+ */
+export function writeStillY4m(file: string, luma: Uint8Array, side: number): void {
+  const chroma = Buffer.alloc((side / 2) * (side / 2) * 2, 128);
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.from(luma), chroma]);
+  writeFileSync(file, Buffer.concat([Buffer.from(`YUV4MPEG2 W${side} H${side} F10:1 Ip A1:1 C420jpeg\n`), frame, frame]));
 }
 
 /**

@@ -20,11 +20,15 @@ async function openStream(baseUrl: string, client: SignedClient, path: string, l
   const decoder = new TextDecoder();
   let text = '';
   let ended = false;
+  // One read in flight at a time: a wait that times out leaves it pending for the next wait, so no chunk is lost.
+  let pending: ReturnType<typeof reader.read> | null = null;
   const readUntil = async (pattern: RegExp, timeoutMs = 5_000): Promise<boolean> => {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(text) && !ended && Date.now() < deadline) {
-      const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(1, deadline - Date.now())))]);
+      pending ??= reader.read();
+      const chunk = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), Math.max(1, deadline - Date.now())))]);
       if (chunk === null) break;
+      pending = null;
       if (chunk.done) ended = true;
       else text += decoder.decode(chunk.value, { stream: true });
     }

@@ -37,6 +37,8 @@ export const router = createRouter({
       props: true,
       meta: { titleKey: 'titles.orderComplete', requiresAuth: true, role: 'buyer' },
     },
+    // The link a QR code holds opens here on the phone; not behind the login guard, so the token survives the login (qr-view.vue).
+    { path: '/qr', name: 'qr-pay', component: () => import('./views/qr-view.vue'), meta: { titleKey: 'titles.qrPay' } },
     { path: '/verify', name: 'verify', component: () => import('./views/verify-view.vue'), meta: { titleKey: 'titles.verify' } },
     { path: '/login', name: 'login', component: () => import('./views/login-view.vue'), meta: { titleKey: 'titles.login', guestOnly: true } },
     { path: '/register', name: 'register', component: () => import('./views/register-view.vue'), meta: { titleKey: 'titles.register', guestOnly: true } },

@@ -25,7 +25,10 @@ export class EventHub<T> {
     // One listener per open stream; a busy server has many.
     this.emitter.setMaxListeners(0);
     if (redis) {
-      void redis.subscriber.subscribe(channel);
+      // A Redis that is down must not end the process (an unhandled rejection would):
+      // ioredis subscribes again when it reconnects, and streams that missed an event
+      // read the record when they reconnect.
+      redis.subscriber.subscribe(channel).catch(() => undefined);
       redis.subscriber.on('message', (from: string, message: string) => {
         if (from !== channel) return;
         try {
@@ -40,7 +43,9 @@ export class EventHub<T> {
 
   publish(key: string, event: T): void {
     // Through Redis every process (this one included) hears it once, from the subscription.
-    if (this.redis) void this.redis.publisher.publish(this.channel, JSON.stringify({ key, event }));
+    // A lost publish costs a live update, never data: the record is in the database, and a
+    // failed publish (Redis down) must not become an unhandled rejection that ends the process.
+    if (this.redis) this.redis.publisher.publish(this.channel, JSON.stringify({ key, event })).catch(() => undefined);
     else this.emitter.emit(key, event);
   }
 

@@ -324,8 +324,8 @@ export async function authedRequest<T>(method: string, path: string, options: Re
  * network failure is `NETWORK_ERROR`. Each call is signed afresh, so a
  * reconnect never replays a proof.
  */
-export function openAuthedStream(path: string, signal?: AbortSignal): Promise<Response> {
-  return openAuthedGet(path, 'text/event-stream', signal);
+export function openAuthedStream(path: string, signal?: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
+  return openAuthedGet(path, 'text/event-stream', signal, headers);
 }
 
 /**
@@ -341,7 +341,7 @@ export async function authedBlob(path: string): Promise<Blob> {
   }
 }
 
-async function openAuthedGet(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
+async function openAuthedGet(path: string, accept: string, signal?: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     const session = await loadSession();
     if (!session) {
@@ -360,7 +360,7 @@ async function openAuthedGet(path: string, accept: string, signal?: AbortSignal)
     try {
       response = await fetch(path, {
         method: 'GET',
-        headers: { accept, ...proofHeaders },
+        headers: { ...headers, accept, ...proofHeaders },
         credentials: 'same-origin',
         cache: 'no-store',
         ...(signal ? { signal } : {}),

@@ -126,6 +126,8 @@ export interface RequestInput {
   nowMs: number;
   /** 16 random bytes. */
   nonce: Uint8Array;
+  /** The QR payment session this device took, when it pays for another screen. */
+  qrSessionId?: string;
 }
 
 /**
@@ -145,6 +147,7 @@ export async function buildSealedRequest(input: RequestInput): Promise<{ request
     issuedAtMs: input.nowMs,
     locale: input.locale,
     replyKey: reply.jwk,
+    ...(input.qrSessionId === undefined ? {} : { qrSessionId: input.qrSessionId }),
   };
   const signature = await signCanonical(input.signingKey, request);
   const sealedRequest = await seal({ request, signature }, input.agreementKey, 'coconutpay-payment-request');
@@ -184,7 +187,11 @@ export async function openCommand(input: { issued: IssuedCommand; replyKey: Cryp
     Number.isSafeInteger(command.amountWon) &&
     command.amountWon > 0 &&
     command.amountWon === linesWon &&
-    command.expiresAtMs > input.at.getTime();
+    command.expiresAtMs > input.at.getTime() &&
+    // A QR payment's command names the very session this device took, with the code the PC shows; a direct one names none.
+    (request.qrSessionId === undefined
+      ? command.channel === undefined
+      : command.channel?.kind === 'qr' && command.channel.qrSessionId === request.qrSessionId && /^[0-9A-Z]{4}$/.test(command.channel.confirmationCode));
   if (!answersRequest) throw new PaymentFlowError('commandMismatch');
   return { command, jws };
 }
@@ -352,7 +359,7 @@ export const usePaymentStore = defineStore('payment', () => {
    * on failure the key is dropped, the step goes back to `idle` and the error is
    * thrown for the dialog to show.
    */
-  async function start(input: { orderId: string; certificateId: string; password: string }): Promise<void> {
+  async function start(input: { orderId: string; certificateId: string; password: string; qrSessionId?: string }): Promise<void> {
     cancel();
     const run = generation;
     const user = session.user;
@@ -381,6 +388,7 @@ export const usePaymentStore = defineStore('payment', () => {
           agreementKey,
           nowMs: serverNowMs(),
           nonce: crypto.getRandomValues(new Uint8Array(16)),
+          ...(input.qrSessionId === undefined ? {} : { qrSessionId: input.qrSessionId }),
         });
         const issued = await sendPaymentRequest(built.sealedRequest, built.request.locale);
         if (run === generation) step.value = 'verifying';

@@ -1,0 +1,478 @@
+/**
+ * QR payment across two real server processes (docs/protocol.md, "QR payment"): the PC's
+ * event stream is held by process A while the phone takes the code and pays on process B,
+ * as happens behind a load balancer. Both processes share one PostgreSQL database, one
+ * Redis and one data folder (keys), as a deployment of several processes does; the events
+ * can only reach the PC through Redis pub/sub, because the PC's stream is open before the
+ * phone acts and B's in-process emitter has no listener of A's.
+ *
+ * Unlike device-decisions-redis.test.ts (two apps in one process), these are two OS
+ * processes started from main.ts, spoken to over real HTTP only: nothing is shared but
+ * what a deployment shares. Needs POSTGRES_URL and REDIS_URL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utf8 } from '@coconutpay/core/encoding';
+import {
+  authorizationContent, codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, unseal, verifyCommand,
+  type PaymentAuthorization, type PaymentRequest,
+} from '@coconutpay/core/payment';
+import { qrTokenFromText } from '@coconutpay/core/payment/qr';
+import { signedAttributes } from '@coconutpay/core/pki/cms';
+import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
+import { p1363ToDer } from '@coconutpay/core/pki/signature';
+import { importSecretToken, nonceFromBytes, signRequest } from '@coconutpay/core/protocol';
+import { VerificationCodeKey } from '../src/services/verification-code-key.js';
+import { announceSkip } from './announce-skip.js';
+import { buyerRegistration, GOOD_PASSWORD, RATE_LIMITS_LIFTED, sellerRegistration } from './helpers.js';
+import { deviceKeys } from './payment-client.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = path.join(ROOT, 'apps/server/src/main.ts');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+/** tsx compiles the whole server on start; on a busy two-core machine that takes a while. */
+const START_TIMEOUT_MS = 60_000;
+/** How long a stream may take to hear an event published by the other process. */
+const EVENT_TIMEOUT_MS = 5_000;
+
+const postgresUrl = process.env.POSTGRES_URL;
+const redisUrl = process.env.REDIS_URL;
+
+// ---------------------------------------------------------------------------------------
+// Server processes
+
+/** One server process started from main.ts. */
+interface ServerProcess {
+  name: string;
+  url: string;
+  /** Everything the process wrote so far (stdout and stderr), for failure messages. */
+  output(): string;
+  exitCode(): number | null | undefined;
+  /** Ends the process and whatever tsx started under it; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Two ports free on the loopback now, found together so that they differ. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  })));
+  const ports = servers.map((s) => {
+    const address = s.address();
+    if (!address || typeof address === 'string') throw new Error('no port');
+    return address.port;
+  });
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+function startServer(name: string, port: number, env: Record<string, string>): ServerProcess {
+  const child: ChildProcess = spawn(TSX, ['--conditions=source', MAIN], {
+    cwd: ROOT,
+    // Only what the test chooses (plus what tsx needs to run): a CA_KEY_PASSPHRASE,
+    // METRICS_ADDRESS or NODE_ENV in the developer's shell must not change what is tested.
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: tsx runs the server in a child node process, and stopping the
+    // group reaches both, so no server outlives the test.
+    detached: true,
+  });
+  let text = '';
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      // Keep the tail only: the log is for diagnosing a failure, not for assertions.
+      text = (text + chunk).slice(-20_000);
+    });
+  }
+  let code: number | null | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', (c) => {
+    code = c;
+    resolve();
+  }));
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // The group is gone already.
+    }
+  };
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    output: () => text,
+    exitCode: () => code,
+    async stop() {
+      if (code !== undefined) return;
+      signalGroup('SIGTERM');
+      // main.ts closes the app on SIGTERM (streams, Redis, the pool); force it if it hangs.
+      const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Waits until the process answers GET /healthz with 200 (it then has its database and keys). */
+async function untilHealthy(server: ServerProcess): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (server.exitCode() !== undefined) throw new Error(`server ${server.name} exited with ${server.exitCode()} before it was healthy:\n${server.output()}`);
+    try {
+      const res = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      if (res.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`server ${server.name} was not healthy within ${START_TIMEOUT_MS} ms:\n${server.output()}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP clients
+
+interface Answer {
+  status: number;
+  /** The JSON answer, typed as loosely as `res.json()` in the app.inject() tests; the text otherwise. */
+  body: any;
+  text: string;
+}
+
+async function answerOf(res: Response): Promise<Answer> {
+  const text = await res.text();
+  const json = (res.headers.get('content-type') ?? '').includes('json') && text !== '';
+  return { status: res.status, body: json ? JSON.parse(text) : text, text };
+}
+
+/** An unauthenticated request. */
+async function publicRequest(baseUrl: string, method: string, pathWithQuery: string, body?: unknown): Promise<Answer> {
+  return answerOf(await fetch(`${baseUrl}${pathWithQuery}`, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  }));
+}
+
+/**
+ * A logged-in session bound to one server process, signing each request with the
+ * dual-token proof as the web app does (helpers.ts's SignedClient, over real HTTP and
+ * with the real clock).
+ */
+class HttpSession {
+  private constructor(
+    readonly baseUrl: string,
+    private readonly publicToken: string,
+    private readonly secretKey: CryptoKey,
+    readonly userId: string,
+    readonly sessionId: string,
+  ) {}
+
+  static async login(baseUrl: string, loginId: string): Promise<HttpSession> {
+    const res = await publicRequest(baseUrl, 'POST', '/api/auth/login', { loginId, password: GOOD_PASSWORD });
+    if (res.status !== 200) throw new Error(`login on ${baseUrl} failed: ${res.status} ${res.text}`);
+    return new HttpSession(baseUrl, res.body.publicToken, await importSecretToken(res.body.secretToken), res.body.user.id, res.body.sessionId);
+  }
+
+  /** The signed headers of a request; the proof covers the exact bytes that are sent. */
+  async signedHeaders(method: string, pathWithQuery: string, body?: Uint8Array<ArrayBuffer>): Promise<Record<string, string>> {
+    return {
+      ...(await signRequest({
+        publicToken: this.publicToken, secretKey: this.secretKey, method, pathWithQuery,
+        ...(body ? { body } : {}),
+        timestampMs: Date.now(),
+        nonce: nonceFromBytes(randomBytes(16)),
+      })),
+    };
+  }
+
+  async request(method: string, pathWithQuery: string, body?: unknown): Promise<Answer> {
+    const raw = body === undefined ? undefined : utf8(JSON.stringify(body));
+    const headers = await this.signedHeaders(method, pathWithQuery, raw);
+    return answerOf(await fetch(`${this.baseUrl}${pathWithQuery}`, {
+      method,
+      headers: { ...headers, ...(raw ? { 'content-type': 'application/json' } : {}) },
+      ...(raw ? { body: raw } : {}),
+    }));
+  }
+
+  get(pathWithQuery: string): Promise<Answer> {
+    return this.request('GET', pathWithQuery);
+  }
+}
+
+/**
+ * A server-sent-event stream read in the background as it arrives, so that waiting for
+ * one event never swallows a chunk that holds the next.
+ */
+async function openEventStream(session: HttpSession, pathWithQuery: string) {
+  const response = await fetch(`${session.baseUrl}${pathWithQuery}`, { headers: await session.signedHeaders('GET', pathWithQuery) });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let ended = false;
+  let wake: () => void = () => undefined;
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        wake();
+      }
+    } catch {
+      // The connection broke (or was cancelled): the stream has ended either way.
+    } finally {
+      ended = true;
+      wake();
+    }
+  })();
+  /** Waits until `condition` holds or `timeoutMs` passes; answers whether it holds. */
+  const until = async (condition: () => boolean, timeoutMs = EVENT_TIMEOUT_MS): Promise<boolean> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition() && !ended && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return condition();
+  };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    text: () => text,
+    ended: () => ended,
+    /** Waits for a pattern in the text received so far. */
+    until: (pattern: RegExp, timeoutMs?: number) => until(() => pattern.test(text), timeoutMs),
+    /** Waits for the server to end the stream. */
+    untilEnded: (timeoutMs?: number) => until(() => ended, timeoutMs),
+    cancel: () => reader.cancel().catch(() => undefined),
+  };
+}
+
+/** The events of a stream's text, in order, with their ids. */
+function eventsIn(text: string): { id: string | null; type: string; data: Record<string, unknown> }[] {
+  return text.split('\n\n').filter((block) => /^(id: |event: )/m.test(block)).map((block) => {
+    const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? null;
+    return { id: field('id'), type: field('event') ?? 'message', data: JSON.parse(field('data') ?? 'null') };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe('QR payment across two server processes (PostgreSQL + Redis)', () => {
+  if (!postgresUrl || !redisUrl) {
+    announceSkip('QR payment across two server processes', `${[!postgresUrl && 'POSTGRES_URL', !redisUrl && 'REDIS_URL'].filter(Boolean).join(' and ')} not set`);
+    it.skip('needs POSTGRES_URL and REDIS_URL', () => undefined);
+    return;
+  }
+
+  const databaseName = `cp_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  let databaseCreated = false;
+  let databaseUrl: string;
+  let dataDir: string | undefined;
+  const servers: ServerProcess[] = [];
+  let a: ServerProcess;
+  let b: ServerProcess;
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    try {
+      await admin.query(`create database ${databaseName}`);
+      databaseCreated = true;
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(postgresUrl);
+    url.pathname = `/${databaseName}`;
+    databaseUrl = url.toString();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'cp-two-servers-'));
+
+    const [portA, portB] = await freePorts(2);
+    const shared = {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      DATA_DIR: dataDir,
+      // Both processes stand behind one address, as behind a load balancer: the QR code's
+      // link, and the CRL and OCSP URLs the CA writes into certificates, name that address
+      // whichever process made them. A's own address serves as it here.
+      PUBLIC_URL: `http://127.0.0.1:${portA}`,
+      DEMO: 'off',
+      LOG_LEVEL: 'warn',
+      PASSWORD_HASH_LOG_N: '10',
+      WEB_DIST_DIR: path.join(dataDir, 'no-web'),
+      ...RATE_LIMITS_LIFTED,
+    };
+    // A first, alone: it makes the keys in the shared data folder (token keys, the CA, A's
+    // payment key, the verification-code key) and migrates the database. Started together,
+    // both would make keys of their own and each would refuse what the other signed.
+    a = startServer('A', portA!, shared);
+    servers.push(a);
+    await untilHealthy(a);
+    b = startServer('B', portB!, shared);
+    servers.push(b);
+    await untilHealthy(b);
+  }, 2 * START_TIMEOUT_MS + 10_000);
+
+  afterAll(async () => {
+    // Processes first: they hold connections to the database that is dropped next.
+    await Promise.all(servers.map((s) => s.stop()));
+    if (databaseCreated) {
+      const admin = new pg.Client({ connectionString: postgresUrl });
+      await admin.connect();
+      try {
+        await admin.query(`drop database if exists ${databaseName} with (force)`);
+      } finally {
+        await admin.end();
+      }
+    }
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('the PC watches on A; the phone takes the QR code and pays on B; A\'s stream hears scanned, then paid', async ({ onTestFailed }) => {
+    onTestFailed(() => {
+      for (const s of servers) process.stderr.write(`\n--- server ${s.name} output ---\n${s.output()}\n`);
+    });
+
+    // Accounts, on A. The buyer logs in twice: the PC on A, the phone on B (sessions are
+    // signed with the shared token keys, so either process accepts either).
+    const buyer = buyerRegistration();
+    expect((await publicRequest(a.url, 'POST', '/api/auth/register', buyer)).status).toBe(201);
+    const sellerAccount = sellerRegistration();
+    expect((await publicRequest(a.url, 'POST', '/api/auth/register', sellerAccount)).status).toBe(201);
+    const pc = await HttpSession.login(a.url, buyer.loginId);
+    const phone = await HttpSession.login(b.url, buyer.loginId);
+    expect(phone.sessionId).not.toBe(pc.sessionId);
+    const seller = await HttpSession.login(a.url, sellerAccount.loginId);
+    const product = await seller.request('POST', '/api/seller/products', { name: '망고', category: 'food', description: '', priceWon: 15_000, stock: 10 });
+    expect(product.status, product.text).toBe(201);
+
+    // The phone, on B: its master certificate and money in the wallet.
+    const device = await deviceKeys();
+    const master = await phone.request('POST', '/api/certificates/master', { csrPem: device.csrPem });
+    expect(master.status, master.text).toBe(201);
+    const certificateId: string = master.body.certificate.id;
+    const certificatePem: string = master.body.certificatePem;
+    const topUp = await phone.request('POST', '/api/me/wallet/top-ups', { amountWon: 100_000 });
+    expect(topUp.status, topUp.text).toBe(201);
+
+    // The PC, on A: an order, its QR code, and the event stream.
+    const order = await pc.request('POST', '/api/orders', { source: 'product', productId: product.body.id, quantity: 1 });
+    expect(order.status, order.text).toBe(201);
+    const orderId: string = order.body.id;
+    const qr = await pc.request('POST', `/api/orders/${orderId}/qr-sessions`, { locale: 'ko' });
+    expect(qr.status, qr.text).toBe(201);
+    const qrSessionId: string = qr.body.id;
+    const confirmationCode: string = qr.body.confirmationCode;
+    // What the phone's camera reads: the link to the shared address, the token in its fragment.
+    const token = qrTokenFromText(qr.body.url, a.url);
+    expect(token, qr.body.url).not.toBeNull();
+
+    const stream = await openEventStream(pc, `/api/qr-sessions/${qrSessionId}/events`);
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.contentType).toMatch(/^text\/event-stream/);
+      expect(await stream.until(/event: ready\n/), stream.text()).toBe(true);
+
+      // From here the phone speaks to B only. Taking the code on B must reach A's stream:
+      // B publishes `scanned` to Redis, A's subscription hears it.
+      const claimed = await phone.request('POST', '/api/qr-sessions/claim', { token });
+      expect(claimed.status, claimed.text).toBe(200);
+      expect(claimed.body).toMatchObject({ id: qrSessionId, orderId });
+      expect(await stream.until(/event: scanned\n/), stream.text()).toBe(true);
+
+      // The ordinary payment protocol, on B, with the QR session in the request. Both
+      // processes must hold the same payment key and CA (the shared data folder): a phone
+      // that sealed to one may be answered by the other.
+      const serverKey = await publicRequest(b.url, 'GET', '/api/payments/server-key');
+      expect(serverKey.status).toBe(200);
+      expect((await publicRequest(a.url, 'GET', '/api/payments/server-key')).body.agreementKey).toEqual(serverKey.body.agreementKey);
+      const agreementKey = await crypto.subtle.importKey('jwk', { ...serverKey.body.agreementKey, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
+      const chain = await publicRequest(b.url, 'GET', '/pki/ca.pem');
+      expect(chain.status).toBe(200);
+      // The chain is the issuing CA, then the root: the root is the trust anchor.
+      const root = allPemBlocks(chain.text, 'CERTIFICATE').at(-1)!;
+
+      const reply = await replyKey(crypto.getRandomValues(new Uint8Array(REPLY_KEY_BYTES)));
+      const request: PaymentRequest = {
+        v: 1, type: 'coconutpay-payment-request', orderId, payerUserId: phone.userId, certificateId,
+        nonce: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url'), issuedAtMs: Date.now(), locale: 'ko',
+        replyKey: reply.jwk, qrSessionId,
+      };
+      const signature = await signCanonical(device.keys.privateKey, request);
+      const sealedRequest = await seal({ request, signature }, agreementKey, 'coconutpay-payment-request');
+      const issued = await phone.request('POST', '/api/payments/requests', { sealedRequest, locale: 'ko' });
+      expect(issued.status, issued.text).toBe(201);
+      const comId: string = issued.body.comId;
+      const { jws } = await unseal<{ jws: string }>(issued.body.sealedCommand, reply.key, 'coconutpay-payment-command');
+      const check = await verifyCommand(jws, [root], new Date());
+      if (!check.ok) throw new Error(`the command does not verify: ${JSON.stringify(check)}`);
+      const command = check.command;
+      // The phone shows the confirmation code from A's signed command; it is the one the PC shows.
+      expect(command.channel).toEqual({ kind: 'qr', qrSessionId, confirmationCode });
+      expect(command.amountWon).toBe(15_000);
+
+      // The first payment of a certificate asks for the verification code. A person reads it
+      // from the picture; the test reads its row and opens it with the key in the data folder.
+      expect(issued.body.codeRequired).toBe(true);
+      const db = new pg.Client({ connectionString: databaseUrl });
+      await db.connect();
+      let code: string;
+      try {
+        const rows = (await db.query<{ id: string; code_sealed: string }>('select id, code_sealed from verification_codes where com_id = $1', [comId])).rows;
+        expect(rows).toHaveLength(1);
+        code = VerificationCodeKey.open(dataDir!).open(rows[0]!.id, rows[0]!.code_sealed);
+      } finally {
+        await db.end();
+      }
+
+      const authorization: PaymentAuthorization = {
+        v: 1, type: 'coconutpay-payment-authorization', command, commandJws: jws, codeProof: await codeProof(code, comId),
+      };
+      const content = authorizationContent(authorization);
+      const attributes = await signedAttributes(content, new Date(), fromPem(certificatePem, 'CERTIFICATE'));
+      const deviceSignature = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, device.keys.privateKey, attributes));
+      const paid = await phone.request('POST', '/api/payments/authorizations', {
+        comId,
+        content: Buffer.from(content).toString('base64url'),
+        signedAttributes: Buffer.from(attributes).toString('base64url'),
+        signature: Buffer.from(p1363ToDer(deviceSignature)).toString('base64url'),
+      });
+      expect(paid.status, paid.text).toBe(200);
+
+      // A's stream hears the payment B made, within seconds, and then ends: `paid` is final.
+      expect(await stream.until(/event: paid\n/), stream.text()).toBe(true);
+      expect(await stream.untilEnded(2_000), stream.text()).toBe(true);
+      const events = eventsIn(stream.text());
+      expect(events.map((e) => [e.id, e.type])).toEqual([['1', 'ready'], ['2', 'scanned'], ['3', 'paid']]);
+      expect(events[2]!.data).toMatchObject({ type: 'paid', orderId });
+    } finally {
+      await stream.cancel();
+    }
+
+    // A reads the order B paid from the shared database.
+    const after = await pc.get(`/api/orders/${orderId}`);
+    expect(after.status, after.text).toBe(200);
+    expect(after.body.status).toBe('paid');
+  }, 120_000);
+});
