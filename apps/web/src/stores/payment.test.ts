@@ -98,9 +98,10 @@ describe('direct payment in the browser', () => {
 
   const at = () => new Date(NOW_MS);
 
-  async function request(orderId = 'order-1') {
+  async function request(orderId = 'order-1', qrSessionId?: string) {
     const agreementKey = await importServerKey(serverKey, der(root), at());
     return buildSealedRequest({
+      ...(qrSessionId === undefined ? {} : { qrSessionId }),
       orderId,
       payerUserId: 'user-1',
       certificateId: 'cert-1',
@@ -206,6 +207,22 @@ describe('direct payment in the browser', () => {
     expect(await open((c) => ({ ...c, expiresAtMs: NOW_MS }))).toBe('commandMismatch');
     expect(await open((c) => c, (i) => ({ ...i, comId: 'com-2' }))).toBe('commandMismatch');
     expect(await open((c) => c, (i) => ({ ...i, codeRequired: false }))).toBe('commandMismatch');
+  });
+
+  it('pays for a QR code only with a command that names the very session and carries its confirmation code', async () => {
+    const qr = await request('order-1', 'qr-session-1');
+    expect(qr.request.qrSessionId).toBe('qr-session-1');
+    const open = async (req: typeof qr, edit: (c: PaymentCommand) => PaymentCommand) =>
+      flowCode(openCommand({ issued: await answer(req.request, commandFor(req.request, edit)), replyKey: req.replyKey, rootDer: der(root), request: req.request, at: at() }));
+    const channel = { kind: 'qr' as const, qrSessionId: 'qr-session-1', confirmationCode: 'K7MX' };
+    const opened = await openCommand({ issued: await answer(qr.request, commandFor(qr.request, (c) => ({ ...c, channel }))), replyKey: qr.replyKey, rootDer: der(root), request: qr.request, at: at() });
+    expect(opened.command.channel).toEqual(channel);
+    expect(await open(qr, (c) => c)).toBe('commandMismatch');
+    expect(await open(qr, (c) => ({ ...c, channel: { ...channel, qrSessionId: 'qr-session-2' } }))).toBe('commandMismatch');
+    expect(await open(qr, (c) => ({ ...c, channel: { ...channel, confirmationCode: '' } }))).toBe('commandMismatch');
+    // A direct payment's command names no QR session.
+    const direct = await request();
+    expect(await open(direct, (c) => ({ ...c, channel }))).toBe('commandMismatch');
   });
 
   it('signs the authorization as CMS attributes that verify, with the code bound in as its proof', async () => {
