@@ -195,6 +195,13 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
       await page.getByTestId('pay-open').click();
       await page.getByTestId('payment-password').waitFor();
     }));
+  it('order pay, QR code shown', () =>
+    check('order-pay-qr', buyer, `/orders/${unpaidOrderId}/pay`, testId('pay-open'), async (page) => {
+      await page.getByTestId('pay-method-qr').check();
+      await page.getByTestId('pay-qr-open').click();
+      await page.getByTestId('qr-code').locator('svg').waitFor();
+    }));
+  it('QR payment on the phone', () => check('qr-phone', buyer, '/qr', testId('qr-numeric-input')));
   it('completion', () => check('order-complete', buyer, `/orders/${paidOrderId}/complete`, testId('complete-heading')));
   it('seller products', () => check('seller-products', seller, '/seller/products', testId('seller-product-row')));
 

@@ -7,7 +7,7 @@
  */
 import { ApiError, openAuthedStream } from './client.js';
 import { deviceRequestEventsPath, getDeviceRequest, type DeviceRequestState } from './certificates.js';
-import { readEventStream } from './event-stream.js';
+import { abortableSleep, readEventStream } from './event-stream.js';
 
 /** Pauses before reopening a broken stream; the last one repeats. */
 export const RECONNECT_DELAYS_MS = [500, 1_000, 2_000, 4_000, 8_000] as const;
@@ -25,29 +25,11 @@ function abortError(): DOMException {
   return new DOMException('The wait was cancelled', 'AbortError');
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortError());
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** The browser's transport: the signed stream and GET of the API client. */
 export const browserTransport: DecisionTransport = {
   openStream: openAuthedStream,
   fetchState: getDeviceRequest,
-  sleep,
+  sleep: abortableSleep,
 };
 
 const STATUSES = new Set(['pending', 'approved', 'rejected', 'expired']);

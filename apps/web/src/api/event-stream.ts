@@ -157,3 +157,23 @@ export async function readEventStream(body: ReadableStream<Uint8Array>, onEvent:
     if (!ended) await reader.cancel().catch(() => undefined);
   }
 }
+
+/** Waits `ms`, or rejects with an AbortError as soon as `signal` aborts: the pause between reconnects. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const abortError = () => new DOMException('The wait was cancelled', 'AbortError');
+    if (signal.aborted) {
+      reject(abortError());
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

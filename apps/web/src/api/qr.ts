@@ -5,7 +5,7 @@
  */
 import type { QrSessionClaimed, QrSessionEvent, QrSessionOpened } from '@coconutpay/core/payment/qr';
 import { ApiError, authed, openAuthedStream } from './client.js';
-import { readEventStream } from './event-stream.js';
+import { abortableSleep, readEventStream } from './event-stream.js';
 
 export type { QrSessionClaimed, QrSessionEvent, QrSessionOpened };
 
@@ -46,22 +46,7 @@ export interface QrStreamTransport {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new DOMException('The wait was cancelled', 'AbortError'));
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-const browserTransport: QrStreamTransport = { openStream: openAuthedStream, sleep };
+const browserTransport: QrStreamTransport = { openStream: openAuthedStream, sleep: abortableSleep };
 
 const TYPES = new Set<QrSessionEvent['type']>(['ready', 'scanned', 'paid', 'expired', 'cancelled']);
 
