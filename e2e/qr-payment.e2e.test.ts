@@ -175,14 +175,35 @@ describe.skipIf(unavailable !== undefined)('QR payment in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
-  it("the in-app scanner reads the PC's QR code with the camera; a cancel on the PC ends it on the phone; the typed number takes the next code", async () => {
+  it("a logged-out phone logs in first and keeps the code; a cancel on the PC ends it there at once; the in-app scanner reads the PC's QR code with the camera; the typed number takes a renewed code", async () => {
     expect(productHref, 'the first scenario sets up the product').not.toBe('');
     const pc = await pcContext.newPage();
     watchPage(pc, problems, 'pc');
     const first = await qrOnPc(pc);
-    const { modules } = await linkShownBy(pc);
 
-    // A phone whose camera sees the PC's QR code.
+    // A phone that is not logged in opens the link: it logs in, and the code survives the login.
+    const guestContext = await browser.newContext(PHONE);
+    const guest = await guestContext.newPage();
+    watchPage(guest, problems, 'logged-out phone');
+    await guest.goto((await linkShownBy(pc)).link);
+    await guest.getByTestId('qr-login-first').waitFor();
+    await guest.getByTestId('qr-login').click();
+    await guest.getByTestId('login-id').fill(buyerId);
+    await guest.getByTestId('login-password').fill(E2E_LOGIN_PASSWORD);
+    await guest.getByTestId('login-submit').click();
+    await guest.getByTestId('qr-ready').waitFor();
+    await expect.poll(() => pc.getByTestId('qr-status').textContent()).toContain('휴대폰에서 QR 코드를 읽었어요');
+    // The PC cancels: the phone hears it at once, and nothing was paid.
+    await pc.getByTestId('qr-cancel').click();
+    await guest.getByTestId('qr-ended').waitFor({ timeout: 2_000 });
+    expect(await guest.getByTestId('qr-ended').textContent()).toContain('PC에서 이 QR 결제를 취소했어요');
+    await guestContext.close();
+
+    // A new code, and a phone whose camera sees it.
+    await pc.goto(`${server.baseUrl}/orders/${first.orderId}/pay`);
+    await pc.getByTestId('pay-qr-open').click();
+    await pc.getByTestId('qr-code').locator('svg').waitFor();
+    const { modules } = await linkShownBy(pc);
     const video = path.join(work, 'qr.y4m');
     const side = 480;
     writeStillY4m(video, qrLuma(modules, side, Math.floor((side * 0.8) / modules.length)), side);
@@ -198,18 +219,11 @@ describe.skipIf(unavailable !== undefined)('QR payment in Chromium', () => {
       await expect.poll(() => pc.getByTestId('qr-status').textContent()).toContain('휴대폰에서 QR 코드를 읽었어요');
       await phone.screenshot({ path: `${SHOTS}/qr-phone-ready-ko.png`, fullPage: true });
 
-      // The PC cancels: the phone hears it at once, and nothing was paid.
-      await pc.getByTestId('qr-cancel').click();
+      // "New QR code" on the PC replaces the scanned one: the phone is told, and the number of the new one takes it.
+      await pc.getByTestId('qr-renew').click();
       await phone.getByTestId('qr-ended').waitFor({ timeout: 2_000 });
-      expect(await phone.getByTestId('qr-ended').textContent()).toContain('PC에서 이 QR 결제를 취소했어요');
-      await pc.goto(`${server.baseUrl}/orders/${first.orderId}/pay`);
-      await pc.getByTestId('pay-methods').waitFor();
-
-      // A new code, taken by its number instead of the camera.
-      await pc.getByTestId('pay-qr-open').click();
-      await pc.getByTestId('qr-code').locator('svg').waitFor();
+      await expect.poll(async () => (await pc.getByTestId('qr-numeric-code').textContent())?.replace(/\s/g, '') ?? '').toMatch(/^\d{6}$/);
       const number = (await pc.getByTestId('qr-numeric-code').textContent())!.replace(/\s/g, '');
-      expect(number).toMatch(/^\d{6}$/);
       await phone.getByRole('button', { name: '다시 찍기' }).click();
       await phone.getByTestId('qr-numeric-input').fill(number);
       await phone.getByTestId('qr-numeric-submit').click();
@@ -219,6 +233,13 @@ describe.skipIf(unavailable !== undefined)('QR payment in Chromium', () => {
     } finally {
       await cameraBrowser.close();
     }
+    // The order's history tells each step; the order is still unpaid.
+    await pc.goto(`${server.baseUrl}/orders/${first.orderId}`);
+    const kinds = pc.getByTestId('order-history-entry');
+    await expect.poll(() => kinds.count()).toBeGreaterThanOrEqual(7);
+    expect(await kinds.evaluateAll((items) => items.map((item) => item.getAttribute('data-kind')))).toEqual([
+      'qr.opened', 'qr.scanned', 'qr.cancelled', 'qr.opened', 'qr.scanned', 'qr.cancelled', 'qr.opened', 'qr.scanned',
+    ]);
     expect(problems).toEqual([]);
   });
 });

@@ -828,6 +828,7 @@ export const en: Messages = {
       toCertificates: 'Go to the certificate center',
       paid: 'Paid. The PC screen moves to the receipt by itself too.',
       toOrder: 'See the order',
+      cancelledHere: 'You cancelled the QR payment. Nothing was paid.',
       cancelledByPc: 'The QR payment was cancelled on the PC. Nothing was paid.',
       expired: 'The time to pay has passed. Make a new QR code on the PC.',
       notMine: 'Not my payment (cancel)',

@@ -832,6 +832,7 @@ export const ko = {
       toCertificates: '인증서 센터로 가기',
       paid: '결제가 끝났어요. PC 화면도 저절로 결제 완료로 넘어가요.',
       toOrder: '주문 상세 보기',
+      cancelledHere: 'QR 결제를 취소했어요. 결제는 되지 않았어요.',
       cancelledByPc: 'PC에서 이 QR 결제를 취소했어요. 결제는 되지 않았어요.',
       expired: '결제할 수 있는 시간이 지났어요. PC에서 새 QR 코드를 만들어 주세요.',
       notMine: '내 결제가 아니에요 (취소)',
