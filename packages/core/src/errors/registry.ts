@@ -82,6 +82,12 @@ export const ERRORS = {
   PAYMENT_AUTHORIZATION_FAILED: { status: 403, title: 'The payment could not be authorized', transient: false },
   VERIFICATION_CODE_TRIES_EXHAUSTED: { status: 409, title: 'This code has no tries left; start the payment again', transient: false },
   PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for 15 minutes after repeated failures', transient: true },
+  // Certificate login (docs/protocol.md, "Certificate login")
+  CERTIFICATE_LOGIN_INVALID: { status: 401, title: 'The certificate login could not be verified', transient: false },
+  CERTIFICATE_LOGIN_REPLAYED: { status: 409, title: 'This certificate login message was already received', transient: false },
+  CERTIFICATE_LOGIN_EXPIRED: { status: 401, title: 'The certificate login took too long or its time is wrong; start again', transient: false },
+  CERTIFICATE_LOGIN_NOT_ENABLED: { status: 409, title: 'Certificate login is not enabled for this certificate', transient: false },
+  CERTIFICATE_NOT_BOUND_TO_SESSION: { status: 403, title: 'This session was opened with another certificate; pay with it or with the master certificate', transient: false },
   // QR payment (docs/protocol.md, "QR payment")
   QR_SESSION_NOT_FOUND: { status: 404, title: 'No such QR payment; scan the code on the other screen again', transient: false },
   QR_SESSION_OTHER_ACCOUNT: { status: 403, title: 'This QR code belongs to another account; log in with the account that shows it', transient: false },
