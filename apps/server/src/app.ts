@@ -71,6 +71,9 @@ import { openServerRoles, type ServerRoles } from './services/pki/server-roles.j
 import { TimeStampAuthority } from './services/pki/time-stamp-authority.js';
 import { paymentRoutes } from './http/routes/payment-routes.js';
 import { qrRoutes } from './http/routes/qr-routes.js';
+import { certificateLoginRoutes } from './http/routes/certificate-login-routes.js';
+import { CertificateLoginService } from './services/certificate-login.js';
+import { CertificateLoginRepository } from './db/certificate-login-repository.js';
 import { QrPaymentService } from './services/qr-payments.js';
 import { QrSessionsRepository } from './db/qr-sessions-repository.js';
 import type { QrSessionEvent } from '@coconutpay/core/payment/qr';
@@ -244,6 +247,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
     timeStamps: tsa,
   });
+  const certificateLogins = new CertificateLoginService({ repo: new CertificateLoginRepository(db), users, devices, accounts, roles, clock });
   const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
@@ -304,6 +308,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     app.addHook('onClose', async () => metricsApp.close());
   }
   authRoutes(app, accounts, possession, roles.auth, clock);
+  certificateLoginRoutes(app, certificateLogins, roles.auth, clock);
   catalogueRoutes(app, catalogue);
   cartRoutes(app, carts);
   orderRoutes(app, orders);

@@ -144,6 +144,30 @@ export interface LoginChallengesTable {
   usedAtMs: number | null;
 }
 
+export interface CertificateLoginVerifiersTable {
+  certificateId: string;
+  userId: string;
+  salt: string;
+  iterations: number;
+  storedKey: string;
+  createdAtMs: number;
+}
+
+export interface LoginHellosTable {
+  helloKey: string;
+  untilMs: number;
+}
+
+export interface LoginHandshakesTable {
+  id: string;
+  userId: string;
+  certificateId: string;
+  nc: string;
+  ns: string;
+  expiresAtMs: number;
+  usedAtMs: number | null;
+}
+
 export interface QrSessionsTable {
   id: string;
   tokenDigest: string;
@@ -321,6 +345,9 @@ export interface Database {
   certificateChallenges: CertificateChallengesTable;
   loginChallenges: LoginChallengesTable;
   qrSessions: QrSessionsTable;
+  certificateLoginVerifiers: CertificateLoginVerifiersTable;
+  loginHellos: LoginHellosTable;
+  loginHandshakes: LoginHandshakesTable;
   orderEvents: OrderEventsTable;
   certificateRequests: CertificateRequestsTable;
   certificateEvents: CertificateEventsTable;

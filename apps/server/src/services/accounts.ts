@@ -110,8 +110,24 @@ export class AccountsService {
    * learns why its certificate did not help.
    */
   async login(loginId: string, password: string, clientAddress: string, certificateProof?: CertificateLoginProof): Promise<LoginResult> {
-    const { throttles, users, hasher, limits } = this.deps;
+    const { users, hasher } = this.deps;
     const nowMs = this.deps.clock();
+    await this.admitLoginAttempt(loginId, clientAddress, nowMs, certificateProof);
+    const user = await users.findByLoginId(loginId);
+    const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
+    // A failure is already counted by the reservation.
+    if (!user || !ok) throw new AppError('LOGIN_FAILED');
+    await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
+    return this.openSession(user, nowMs);
+  }
+
+  /**
+   * Counts one login attempt of `loginId` from `clientAddress` toward both locks, or refuses
+   * it while a lock runs (LOGIN_THROTTLED, LOGIN_ADDRESS_THROTTLED). The attempt stays
+   * counted as a failure until {@link recordLoginSuccess}.
+   */
+  async admitLoginAttempt(loginId: string, clientAddress: string, nowMs: number, certificateProof?: CertificateLoginProof): Promise<void> {
+    const { throttles, limits } = this.deps;
     let reservation = await throttles.reserveAttempt(loginId, clientAddress, nowMs, limits);
     if (!reservation.allowed && reservation.limit === 'login_id' && certificateProof !== undefined) {
       await this.deps.possession.verify(loginId, certificateProof, nowMs);
@@ -131,22 +147,29 @@ export class AccountsService {
         },
       });
     }
-    const user = await users.findByLoginId(loginId);
-    const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
-    // A failure is already counted by the reservation.
-    if (!user || !ok) throw new AppError('LOGIN_FAILED');
-    await throttles.recordSuccess(loginId, clientAddress, nowMs);
-    return this.openSession(user, nowMs);
   }
 
-  private async openSession(user: UserRecord, nowMs: number): Promise<LoginResult> {
+  /**
+   * Step (4) of the certificate login: the attempt succeeded; a session bound to the
+   * certificate that logged in (its id rides in the public token, so every request of the
+   * session knows it without a lookup).
+   */
+  async openCertificateSession(userId: string, certificateId: string, loginId: string, clientAddress: string): Promise<LoginResult> {
+    const nowMs = this.deps.clock();
+    const user = await this.deps.users.findById(userId);
+    if (!user || user.loginId !== loginId) throw new AppError('CERTIFICATE_LOGIN_INVALID');
+    await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
+    return this.openSession(user, nowMs, certificateId);
+  }
+
+  private async openSession(user: UserRecord, nowMs: number, certificateId?: string): Promise<LoginResult> {
     const key = this.deps.keys.current();
     const sessionId = randomUUID();
     const expiresAtMs = nowMs + this.deps.limits.sessionLifetimeMs;
     await this.deps.sessions.insert({
       id: sessionId, userId: user.id, keyId: key.kid, createdAtMs: nowMs, lastSeenAtMs: nowMs, expiresAtMs, revokedAtMs: null, revokedReason: null,
     });
-    const publicToken = await new SignJWT({ sid: sessionId, role: user.role })
+    const publicToken = await new SignJWT({ sid: sessionId, role: user.role, ...(certificateId ? { cid: certificateId } : {}) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
       .setIssuer(TOKEN_ISSUER)
       .setSubject(user.id)

@@ -6,6 +6,11 @@ export interface Actor {
   userId: string;
   role: Role;
   sessionId: string;
+  /**
+   * Set for a session opened by certificate login: the certificate it is bound to. Such a
+   * session pays only with that certificate or the account's master.
+   */
+  certificateId?: string;
 }
 
 /** Throws ROLE_FORBIDDEN unless the actor has one of `roles`. */

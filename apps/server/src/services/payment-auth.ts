@@ -242,6 +242,8 @@ export class PaymentAuthService {
     }
 
     const { record: certificate, certificateDer } = await this.deps.devices.usable(actor, req.certificateId, 'payment', nowMs);
+    // A session a certificate logged in pays with that certificate, or with the account's master.
+    if (actor.certificateId !== undefined && certificate.id !== actor.certificateId && certificate.kind !== 'master') throw new AppError('CERTIFICATE_NOT_BOUND_TO_SESSION');
     // core's verifyCanonical, on node:crypto with the certificate's cached key.
     let signatureOk = false;
     try {

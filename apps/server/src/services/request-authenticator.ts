@@ -50,6 +50,8 @@ interface VerifiedToken {
   sub: string;
   sid: string;
   role: string;
+  /** The certificate a certificate login bound the session to; undefined for a password login. */
+  cid: string | undefined;
   expSeconds: number;
   nbfSeconds: number | undefined;
   secretToken: Buffer;
@@ -113,7 +115,7 @@ export class RequestAuthenticator {
       return known;
     }
     const prepared = await this.prepare(key);
-    let claims: { sub?: unknown; sid?: unknown; role?: unknown; exp?: unknown; nbf?: unknown };
+    let claims: { sub?: unknown; sid?: unknown; role?: unknown; cid?: unknown; exp?: unknown; nbf?: unknown };
     try {
       ({ payload: claims } = await jwtVerify(publicToken, prepared.publicTokenKey, {
         algorithms: ['HS256'],
@@ -127,7 +129,7 @@ export class RequestAuthenticator {
     }
     if (typeof claims.sid !== 'string' || typeof claims.sub !== 'string' || typeof claims.role !== 'string' || typeof claims.exp !== 'number') throw new AppError('TOKEN_INVALID');
     const verified: VerifiedToken = {
-      key, sub: claims.sub, sid: claims.sid, role: claims.role, expSeconds: claims.exp, nbfSeconds: typeof claims.nbf === 'number' ? claims.nbf : undefined,
+      key, sub: claims.sub, sid: claims.sid, role: claims.role, cid: typeof claims.cid === 'string' ? claims.cid : undefined, expSeconds: claims.exp, nbfSeconds: typeof claims.nbf === 'number' ? claims.nbf : undefined,
       // t_s = HMAC(K_ts, t_p), as core's deriveSecretToken computes it.
       secretToken: createHmac('sha256', prepared.secretTokenKey).update(publicToken, 'utf8').digest(),
     };
@@ -183,6 +185,6 @@ export class RequestAuthenticator {
     if (!(await this.replay.remember(session.id, nonce, nowMs))) throw new AppError('NONCE_REPLAYED');
     if (nowMs - session.lastSeenAtMs > TOUCH_INTERVAL_MS) await this.sessions.touch(session.id, nowMs);
 
-    return { userId: session.userId, role: claims.role as Role, sessionId: session.id };
+    return { userId: session.userId, role: claims.role as Role, sessionId: session.id, ...(claims.cid ? { certificateId: claims.cid } : {}) };
   }
 }

@@ -93,8 +93,8 @@ describe('certificate login (seed 004 §3.2)', () => {
         clock: () => nowMs, random, newId: () => `hs-${++n}`, store,
         agreementKey: agreement.privateKey, signingKey: signing.key, x5c: signing.x5c,
         certificateOf: async (loginId, certificateId): Promise<LoginCertificate> => {
-          if (loginId !== 'buyer1' || certificateId !== 'cert-1') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not ours', true);
-          if (revoked) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'revoked', false);
+          if (loginId !== 'buyer1' || certificateId !== 'cert-1') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not ours');
+          if (revoked) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'revoked');
           return { userId: 'user-1', publicKey: device.publicKey, verifier: registered };
         },
       },

@@ -252,8 +252,6 @@ export class CertificateLoginRefused extends Error {
   constructor(
     readonly code: 'CERTIFICATE_LOGIN_INVALID' | 'CERTIFICATE_LOGIN_REPLAYED' | 'CERTIFICATE_LOGIN_EXPIRED' | 'CERTIFICATE_LOGIN_NOT_ENABLED',
     readonly detail: string,
-    /** Whether this refusal counts as a failed login of the account (a wrong PIN or signature). */
-    readonly countsAsFailure: boolean,
   ) {
     super(`${code}: ${detail}`);
     this.name = 'CertificateLoginRefused';
@@ -304,20 +302,25 @@ export class CertificateLoginServer {
     private readonly jwe: { seal: Seal; unseal: Unseal },
   ) {}
 
-  async hello(sealedHello: string): Promise<{ loginId: string; userId: string; certificateId: string; handshakeId: string; sealedChallenge: string }> {
+  /**
+   * `admit` is called once, before the certificate, signature and PIN are checked: the
+   * server counts the attempt toward the account's login lock there (and refuses a locked
+   * account), as it counts a password attempt before checking the password.
+   */
+  async hello(sealedHello: string, admit?: (loginId: string, nowMs: number) => Promise<void>): Promise<{ loginId: string; userId: string; certificateId: string; handshakeId: string; sealedChallenge: string }> {
     const nowMs = this.deps.clock();
     let signed: SignedLoginMessage<LoginHello>;
     try {
       signed = await this.jwe.unseal<SignedLoginMessage<LoginHello>>(sealedHello, this.deps.agreementKey, LOGIN_HELLO_CONTENT_TYPE);
     } catch {
-      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'message (1) is not sealed to this server, or was altered', false);
+      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'message (1) is not sealed to this server, or was altered');
     }
     const hello = signed?.message;
-    if (hello?.type !== 'coconutpay-login-1' || hello.v !== 1 || typeof signed.signature !== 'string') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not a message (1)', false);
-    if (typeof hello.loginId !== 'string' || typeof hello.certificateId !== 'string' || typeof hello.pinProof !== 'string') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'message (1) is malformed', false);
-    if (typeof hello.nc !== 'string' || !B64U_NONCE.test(hello.nc)) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'N_c is malformed', false);
+    if (hello?.type !== 'coconutpay-login-1' || hello.v !== 1 || typeof signed.signature !== 'string') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not a message (1)');
+    if (typeof hello.loginId !== 'string' || typeof hello.certificateId !== 'string' || typeof hello.pinProof !== 'string') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'message (1) is malformed');
+    if (typeof hello.nc !== 'string' || !B64U_NONCE.test(hello.nc)) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'N_c is malformed');
     if (!Number.isSafeInteger(hello.clientTimeMs) || Math.abs(hello.clientTimeMs - nowMs) > CERTIFICATE_LOGIN_WINDOW_MS) {
-      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_EXPIRED', 'T_c is outside the accepted window', false);
+      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_EXPIRED', 'T_c is outside the accepted window');
     }
     let replyKey: CryptoKey;
     try {
@@ -325,17 +328,20 @@ export class CertificateLoginServer {
       if (hello.replyKey?.kty !== 'oct' || k.length !== LOGIN_REPLY_KEY_BYTES) throw new RangeError('reply key');
       replyKey = await crypto.subtle.importKey('raw', new Uint8Array(k), { name: 'AES-GCM', length: 256 }, false, ['encrypt']);
     } catch {
-      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the reply key is not a 256-bit key', false);
+      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the reply key is not a 256-bit key');
     }
-    const certificate = await this.deps.certificateOf(hello.loginId, hello.certificateId, nowMs);
-    if (!(await verifyLoginSignature(certificate.publicKey, signed))) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the certificate signature does not verify', true);
     // Remembered for twice the window: a copy is refused for as long as its time is acceptable.
+    // Checked before the attempt is counted, so a captured message replayed does not lock the
+    // account; N_c is 128 random bits, so nobody can take a (certificate, T_c, N_c) ahead of its owner.
     if (!(await this.deps.store.rememberHello(hello.certificateId, hello.clientTimeMs, hello.nc, hello.clientTimeMs + 2 * CERTIFICATE_LOGIN_WINDOW_MS, nowMs))) {
-      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_REPLAYED', 'this message (1) was received before', false);
+      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_REPLAYED', 'this message (1) was received before');
     }
-    if (!certificate.verifier) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_NOT_ENABLED', 'certificate login was not enabled for this certificate', false);
+    await admit?.(hello.loginId, nowMs);
+    const certificate = await this.deps.certificateOf(hello.loginId, hello.certificateId, nowMs);
+    if (!(await verifyLoginSignature(certificate.publicKey, signed))) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the certificate signature does not verify');
+    if (!certificate.verifier) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_NOT_ENABLED', 'certificate login was not enabled for this certificate');
     if (!(await pinProofMatches(hello.pinProof, certificate.verifier, loginAuthMessage(hello)))) {
-      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the PIN commitment does not match', true);
+      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the PIN commitment does not match');
     }
     const handshake: LoginHandshake = {
       id: this.deps.newId(), userId: certificate.userId, certificateId: hello.certificateId, nc: hello.nc,
@@ -354,19 +360,19 @@ export class CertificateLoginServer {
     const nowMs = this.deps.clock();
     const confirm = signed?.message;
     if (confirm?.type !== 'coconutpay-login-3' || confirm.v !== 1 || typeof confirm.handshakeId !== 'string' || typeof signed.signature !== 'string') {
-      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not a message (3)', false);
+      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not a message (3)');
     }
     if (!Number.isSafeInteger(confirm.clientTimeMs) || Math.abs(confirm.clientTimeMs - nowMs) > CERTIFICATE_LOGIN_WINDOW_MS) {
-      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_EXPIRED', 'T_c is outside the accepted window', false);
+      throw new CertificateLoginRefused('CERTIFICATE_LOGIN_EXPIRED', 'T_c is outside the accepted window');
     }
     // Taken (used up) before anything else is checked: a replayed or reordered (3) finds no handshake.
     const handshake = await this.deps.store.takeHandshake(confirm.handshakeId, nowMs);
-    if (!handshake) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_EXPIRED', 'no open handshake has this id: it ended, was used, or never was', false);
-    if (confirm.nc !== handshake.nc || confirm.ns !== handshake.ns) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the nonces do not match the open handshake', true);
+    if (!handshake) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_EXPIRED', 'no open handshake has this id: it ended, was used, or never was');
+    if (confirm.nc !== handshake.nc || confirm.ns !== handshake.ns) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the nonces do not match the open handshake');
     // The certificate is looked up again: one revoked between (1) and (3) is refused here.
     const certificate = await this.deps.certificateOf(loginId, handshake.certificateId, nowMs);
-    if (certificate.userId !== handshake.userId) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the handshake belongs to another account', true);
-    if (!(await verifyLoginSignature(certificate.publicKey, signed))) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the certificate signature does not verify', true);
+    if (certificate.userId !== handshake.userId) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the handshake belongs to another account');
+    if (!(await verifyLoginSignature(certificate.publicKey, signed))) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the certificate signature does not verify');
     return { userId: handshake.userId, certificateId: handshake.certificateId };
   }
 }

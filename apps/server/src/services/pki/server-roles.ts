@@ -38,6 +38,8 @@ export interface ServerRoles {
   tsa: RoleIdentity;
   /** A's key agreement key: payment requests are encrypted to it. */
   paymentAgreement: { privateKey: CryptoKey; publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string } };
+  /** S's key agreement key: message (1) of the certificate login is encrypted to it. */
+  authAgreement: { privateKey: CryptoKey; publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string } };
 }
 
 async function loadOrCreateKey(file: string, passphrase: string, algorithm: EcKeyImportParams, usages: KeyUsage[]): Promise<CryptoKeyPair> {
@@ -115,7 +117,10 @@ export async function openServerRoles(params: { dataDir: string; passphrase: str
     },
     params.ca, params.passphrase, params.nowMs,
   );
-  const agreement = await loadOrCreateKey(path.join(dir, 'payment-agreement-key.pem'), params.passphrase, { name: 'ECDH', namedCurve: 'P-256' }, ['deriveBits']);
-  const jwk = await crypto.subtle.exportKey('jwk', agreement.publicKey);
-  return { auth, payment, tsa, paymentAgreement: { privateKey: agreement.privateKey, publicJwk: { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! } } };
+  const agreementKey = async (file: string) => {
+    const pair = await loadOrCreateKey(path.join(dir, file), params.passphrase, { name: 'ECDH', namedCurve: 'P-256' }, ['deriveBits']);
+    const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
+    return { privateKey: pair.privateKey, publicJwk: { kty: 'EC' as const, crv: 'P-256' as const, x: jwk.x!, y: jwk.y! } };
+  };
+  return { auth, payment, tsa, paymentAgreement: await agreementKey('payment-agreement-key.pem'), authAgreement: await agreementKey('auth-agreement-key.pem') };
 }
