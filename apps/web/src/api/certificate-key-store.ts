@@ -22,6 +22,8 @@ export interface DeviceKeyRecord {
   /** PEM of the CA chain above it: issuing CA, then root. */
   chainPem: string;
   createdAtMs: number;
+  /** An additional certificate's device nickname (records kept before it was stored have none). */
+  nickname?: string;
 }
 
 /** The key of a device request still waiting for the master device's decision. */

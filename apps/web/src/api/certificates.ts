@@ -3,6 +3,7 @@
  * test, and additional certificates (a new device asks, the master device approves
  * or rejects) with the history of who was let in.
  */
+import type { PinVerifier } from '@coconutpay/core/protocol/certificate-login';
 import { authed } from './client.js';
 
 /** What kind of certificate: one master per user, any number of additional ones. */
@@ -182,4 +183,9 @@ export function rejectDeviceRequest(id: string): Promise<DeviceRequestState> {
 export async function listCertificateHistory(): Promise<CertificateEvent[]> {
   const { items } = await authed.get<{ items: CertificateEvent[] }>('/api/certificates/history');
   return items;
+}
+
+/** Enables certificate login for one of my certificates: the PIN verifier derived here from its password. */
+export function registerLoginVerifier(certificateId: string, verifier: PinVerifier): Promise<void> {
+  return authed.put<void>(`/api/certificates/${encodeURIComponent(certificateId)}/login-verifier`, verifier);
 }

@@ -47,9 +47,11 @@ import {
   listCertificates,
   listPendingDeviceRequests,
   proveCertificate,
+  registerLoginVerifier,
   rejectDeviceRequest,
   revokeCertificate,
   type CertificateEvent,
+  type CertificateKind,
   type CertificateInfo,
   type DeviceRequestState,
   type DeviceRequestStatus,
@@ -70,6 +72,7 @@ import {
 } from '../api/certificate-key-store.js';
 import { ApiError } from '../api/client.js';
 import { createLoginChallenge } from '../api/auth.js';
+import { PIN_VERIFIER_ITERATIONS, pinVerifierOf, pinVerifierSalt } from '@coconutpay/core/protocol/certificate-login';
 import { loginProofMessage, type CertificateLoginProof } from '@coconutpay/core/pki/possession-proof';
 import { waitForDecision, type DecisionTransport } from '../api/device-request-events.js';
 import { useSessionStore } from './session.js';
@@ -78,6 +81,16 @@ import { errorMessage } from '../composables/use-message.js';
 
 /** Shortest certificate password (the same floor as the login password). */
 export const CERTIFICATE_PASSWORD_LENGTH_MIN = 10;
+
+/** A certificate this device holds, as the login page offers it. */
+export interface LoginCertificateChoice {
+  certificateId: string;
+  kind: CertificateKind;
+  loginId: string;
+  createdAtMs: number;
+  /** The device nickname of an additional certificate, when this device kept it. */
+  nickname: string | null;
+}
 
 /** Names of the `performance.measure` entries the issue flow leaves behind. */
 export const TIMING = {
@@ -509,6 +522,40 @@ export const useCertificatesStore = defineStore('certificates', () => {
   }
 
   /**
+   * Enables certificate login for a certificate this device holds: its password opens the
+   * key here (so a wrong one is caught before anything is sent), and the PIN verifier derived
+   * from it — never the password — goes to the server.
+   */
+  async function enableCertificateLogin(certificateId: string, password: string): Promise<void> {
+    await openSigningKey(certificateId, password);
+    const verifier = await pinVerifierOf(password, await pinVerifierSalt(certificateId), PIN_VERIFIER_ITERATIONS);
+    await registerLoginVerifier(certificateId, verifier);
+  }
+
+  /** The certificates this device could log in with (not expired), read from the device alone. */
+  async function loginCertificates(nowMs = Date.now()): Promise<LoginCertificateChoice[]> {
+    const records = await listDeviceKeys().catch(() => []);
+    const choices: LoginCertificateChoice[] = [];
+    for (const record of records) {
+      try {
+        const facts = readCertificate(fromPem(record.certificatePem, 'CERTIFICATE'));
+        if (Number(facts.notAfter) > nowMs && facts.subjectCommonName) {
+          choices.push({ certificateId: record.certificateId, kind: record.kind, loginId: facts.subjectCommonName, createdAtMs: record.createdAtMs, nickname: record.nickname ?? null });
+        }
+      } catch {
+        // A record that cannot be read offers nothing to log in with.
+      }
+    }
+    return choices.sort((a, b) => b.createdAtMs - a.createdAtMs);
+  }
+
+  /** Certificate login with a certificate this device holds (docs/protocol.md, "Certificate login"). */
+  async function loginWithCertificate(choice: LoginCertificateChoice, password: string): Promise<void> {
+    const { key } = await openSigningKey(choice.certificateId, password);
+    await session.loginWithCertificate({ loginId: choice.loginId, certificateId: choice.certificateId, password, signingKey: key });
+  }
+
+  /**
    * A certificate of `loginId` whose key this device holds and which has not expired,
    * read from the device alone (no session is needed: this serves the login page).
    * Our certificates carry the login id as their subject's common name.
@@ -634,6 +681,7 @@ export const useCertificatesStore = defineStore('certificates', () => {
         certificatePem: issued.certificatePem,
         chainPem: issued.chainPem,
         createdAtMs: Date.now(),
+        nickname: record.nickname,
       });
     } catch {
       throw new CertificateFlowError('storageFailed');
@@ -838,6 +886,9 @@ export const useCertificatesStore = defineStore('certificates', () => {
     testCertificate,
     openSigningKey,
     keyForLogin,
+    enableCertificateLogin,
+    loginCertificates,
+    loginWithCertificate,
     loginProof,
     exportFiles,
     requestAdditional,

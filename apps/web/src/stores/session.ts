@@ -40,6 +40,13 @@ export const useSessionStore = defineStore('session', () => {
     return loggedIn;
   }
 
+  /** Certificate login (the four messages of docs/protocol.md); the token store keeps the credentials. */
+  async function loginWithCertificate(input: { loginId: string; certificateId: string; password: string; signingKey: CryptoKey }): Promise<User> {
+    const loggedIn = await authApi.loginWithCertificate(input);
+    user.value = loggedIn;
+    return loggedIn;
+  }
+
   /** Creates an account and logs into it with the same credentials. */
   async function register(input: RegisterInput): Promise<User> {
     await authApi.register(input);
@@ -70,5 +77,5 @@ export const useSessionStore = defineStore('session', () => {
     return me;
   }
 
-  return { user, ready, isLoggedIn, isBuyer, isSeller, restore, login, register, logout, ended, refresh };
+  return { user, ready, isLoggedIn, isBuyer, isSeller, restore, login, loginWithCertificate, register, logout, ended, refresh };
 });

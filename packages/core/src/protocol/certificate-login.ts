@@ -121,6 +121,14 @@ export async function pinClientKey(password: string, salt: Uint8Array, iteration
   return hmac(salted, utf8('Client Key'));
 }
 
+/**
+ * The salt of a certificate's PIN verifier: derived from the certificate id, so it is unique
+ * per certificate (what a salt must be) and the browser need not keep it anywhere.
+ */
+export async function pinVerifierSalt(certificateId: string): Promise<Uint8Array<ArrayBuffer>> {
+  return (await sha256(utf8(`coconutpay-pin-verifier-salt-v1\n${certificateId}`))).slice(0, LOGIN_NONCE_BYTES);
+}
+
 /** The verifier S keeps for a certificate password (registered once, from the browser). */
 export async function pinVerifierOf(password: string, salt: Uint8Array, iterations = PIN_VERIFIER_ITERATIONS): Promise<PinVerifier> {
   const clientKey = await pinClientKey(password, salt, iterations);
