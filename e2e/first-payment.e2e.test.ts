@@ -145,7 +145,9 @@ describe.skipIf(unavailable !== undefined)('first payment without dead ends, and
       const section = page.getByTestId('pay-certificate');
       await section.waitFor();
       expect(await section.getByTestId('pay-certificate-revoked').count()).toBe(0);
-      expect(await page.getByTestId('pay-open').isDisabled()).toBe(true);
+      // Direct payment needs a certificate here; QR payment (the phone's certificate) is what is offered.
+      expect(await page.getByTestId('pay-method-direct').isDisabled()).toBe(true);
+      expect(await page.getByTestId('pay-method-qr').isChecked()).toBe(true);
       await page.screenshot({ path: `${SHOTS}/first-payment-certificate-${viewportName}.png`, fullPage: true });
       await section.getByTestId('issue-password').fill(CERTIFICATE_PASSWORD);
       await section.getByTestId('issue-password-confirm').fill(CERTIFICATE_PASSWORD);
@@ -231,7 +233,9 @@ describe.skipIf(unavailable !== undefined)('first payment without dead ends, and
       const noticeText = await notice.innerText();
       expect(noticeText).not.toMatch(/CN=|keyCompromise/);
       expect(noticeText.toLowerCase()).not.toContain(master.serialHex.toLowerCase());
-      expect(await page.getByTestId('pay-open').isDisabled()).toBe(true);
+      // Direct payment needs a certificate here; QR payment (the phone's certificate) is what is offered.
+      expect(await page.getByTestId('pay-method-direct').isDisabled()).toBe(true);
+      expect(await page.getByTestId('pay-method-qr').isChecked()).toBe(true);
       await page.screenshot({ path: `${SHOTS}/revoked-device-ko-${viewportName}.png`, fullPage: true });
       // The same facts in English.
       await page.getByTestId('lang-switch').click();
