@@ -15,6 +15,7 @@ import { longTermEvidenceMigration } from './migrations/0007-long-term-evidence.
 import { loginAddressThrottlesMigration } from './migrations/0008-login-address-throttles.js';
 import { verificationCodeDigestsMigration } from './migrations/0009-verification-code-digests.js';
 import { loginChallengesMigration } from './migrations/0010-login-challenges.js';
+import { receiptsMigration } from './migrations/0012-receipts.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -29,6 +30,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0008-login-address-throttles': loginAddressThrottlesMigration(engine),
     '0009-verification-code-digests': verificationCodeDigestsMigration(engine),
     '0010-login-challenges': loginChallengesMigration(engine),
+    '0012-receipts': receiptsMigration(engine),
   };
 }
 
