@@ -15,7 +15,16 @@ Usage:
       --purpose  payment | receipt | issuing | deviceApproval | ocsp | serverAuth | clientAuth | any (default: payment)
       Exit code: 0 valid, 1 invalid, 2 usage error.
 
-  coconutpay verify FILE --trust root.pem [--crl current.crl]... [--status-at ISO-TIME] [--order ORDER-NUMBER]
+  coconutpay verify FILE --trust root.pem [--crl current.crl]... [--status-at ISO-TIME] [--order ORDER-NUMBER] [--online URL]
+  coconutpay verify receipt.p7s [--ca root.pem] [--online URL]
+      Checks a seller-signed receipt (the file says which it is): signature, signing-certificate
+      attribute, that the signer is the store's seller, our time-stamp, and the chain valid at the
+      time-stamp's time with the CRLs the file carries. Prints a JSON verdict with the store, the
+      lines and total, the receipt signature value and the chain with each certificate's status.
+      --ca       another name for --trust
+      --online   the CoconutPay server's URL: adds its verdict (live revocation status, its records);
+                 without --ca the root is fetched from URL/pki/root.pem (the output says so)
+  coconutpay verify FILE --trust root.pem …
       Checks payment evidence (.p7s, CMS SignedData, DER or PEM) offline, check by check:
       signature, signing-certificate attribute, the payment server's signature on the command,
       that the signer is the payer (and a device's master approval), signing time and

@@ -28,12 +28,12 @@
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { toHex } from '../encoding/index.js';
 import { chainCodes, statusNow, type EvidenceReason, type EvidenceStatusNow } from '../payment/evidence.js';
-import { checkSignedDataSignature, OID_CMS, parseSignedData, type ParsedSignedData } from '../pki/cms.js';
+import { assembleSignedData, checkSignedDataSignature, OID_CMS, parseSignedData, signedAttributes, type ParsedSignedData } from '../pki/cms.js';
 import { checkMasterApproval, serialNumberAttribute } from '../pki/master-approval.js';
 import { EXTENSION } from '../pki/oids.js';
 import { parseCertificate, type ParsedCertificate } from '../pki/path-certificate.js';
 import { formatDistinguishedName, namesEqual } from '../pki/path-names.js';
-import { derToP1363 } from '../pki/signature.js';
+import { derToP1363, p1363ToDer } from '../pki/signature.js';
 import { verifyTimeStampToken } from '../pki/time-stamp.js';
 import { validatePath } from '../pki/validate-path.js';
 
@@ -148,6 +148,18 @@ export function readReceiptContent(bytes: Uint8Array): ReceiptContent | undefine
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Signs receipt content where the key is (the seller's browser): CMS SignedData with
+ * contentType, signingTime, messageDigest and signing-certificate-v2, the content
+ * encapsulated and the signer's certificate carried. The server adds the rest of the
+ * chain, the CRLs and the time-stamp. `signingTime` is the caller's clock (core reads none).
+ */
+export async function signReceiptContent(contentBytes: Uint8Array, signingTime: Date, certificateDer: Uint8Array, privateKey: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
+  const attributes = await signedAttributes(contentBytes, signingTime, certificateDer);
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, attributes));
+  return assembleSignedData({ content: contentBytes, signedAttributesDer: attributes, signatureDer: p1363ToDer(signature), signerCertificate: certificateDer, otherCertificates: [] });
 }
 
 /** The named checks, in report order. */
