@@ -5,7 +5,7 @@
  * the stored file is judged alike by core, the public endpoint, the CLI and OpenSSL,
  * and one changed byte makes all four say invalid.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -334,6 +334,34 @@ describe('a receipt judged by core, the public endpoint, the CLI and OpenSSL ali
     expect(opensslOk, opensslSays).toBe(true);
     expect(cli.receipt).toEqual(offline.receipt);
     expect(cli.signatureHex).toBe(online.signatureHex);
+    // The long-term form: the chain at the time-stamp's time, the status then from the CRLs the file carries.
+    const at = String(Math.floor(Date.parse(offline.timeStamp!.time) / 1000));
+    const p = write(der);
+    const longTerm = spawnSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', p, '-CAfile', rootPem, '-purpose', 'any', '-crl_check_all', '-attime', at, '-out', '/dev/null'], { encoding: 'utf8' });
+    expect(longTerm.status, longTerm.stderr).toBe(0);
+  });
+
+  it('coconutpay verify --online adds the server\'s verdict; without --ca it takes the root from the server and says so', async () => {
+    await shop.t.app.listen({ host: '127.0.0.1', port: 0 });
+    const address = shop.t.app.server.address();
+    if (!address || typeof address === 'string') throw new Error('no port');
+    const url = `http://127.0.0.1:${address.port}`;
+    // Asynchronously: the server answering the CLI runs in this very process.
+    const run = (file: Uint8Array) => new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(process.execPath, [CLI, 'verify', write(file), '--online', url], { encoding: 'utf8', timeout: 30_000 }, (error, stdout) => resolve({ code: error ? Number(error.code ?? 2) : 0, out: stdout }));
+    });
+    const good = await run(der);
+    expect(good.code, good.out).toBe(0);
+    const verdict = JSON.parse(good.out);
+    expect(verdict).toMatchObject({ kind: 'receipt', valid: true, trustAnchorFrom: `${url}/pki/root.pem`, online: { url: `${url}/api/receipts/verify`, valid: true } });
+    expect(verdict.online.verdict.checks.find((c: { name: string }) => c.name === 'record').outcome).toBe('passed');
+    expect(verdict.online.verdict.statusNow).toMatchObject({ status: 'good' });
+    const altered = Buffer.from(der);
+    const at = altered.indexOf(Buffer.from('"storeName":"Store '));
+    altered[at + 13] = 0x54;
+    const bad = await run(altered);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out)).toMatchObject({ valid: false, online: { valid: false } });
   });
 
   it('one changed byte of the signed content: invalid for all four', async () => {
