@@ -1,5 +1,6 @@
 /**
- * Seller-signed receipts in a real Chromium, end to end: a buyer pays; the seller
+ * Seller-signed receipts in a real Chromium, end to end: the seller adds a product with
+ * its image in one form; a buyer pays; the seller
  * corrects the store profile on the seller's my page (a wrong check digit first),
  * finds the sale in the sales history, opens the order and issues the receipt with
  * the certificate password (signed in the page); the buyer's open order page shows
@@ -17,6 +18,7 @@ import type { Browser, Page } from 'playwright-core';
 import { browserUnavailableReason, codeOfOrder, launchBrowser, registerInPage, startServer, type E2eServer } from './harness.js';
 import { runAxe, seriousOrWorse, describeViolations } from './accessibility.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
+import { drawProductPicture } from '../apps/server/src/services/png-image.js';
 
 const unavailable = browserUnavailableReason();
 if (unavailable) announceSkip('receipt end-to-end', unavailable);
@@ -82,9 +84,15 @@ describe.skipIf(unavailable !== undefined)('receipts in Chromium', () => {
     await form.getByTestId('product-description-input').fill('제주 감귤 3kg');
     await form.getByTestId('product-price-input').fill(String(PRICE_WON));
     await form.getByTestId('product-stock-input').fill('10');
+    // The new product takes its image in the same form.
+    await form.getByTestId('product-create-image-input').setInputFiles({ name: 'tangerine.png', mimeType: 'image/png', buffer: drawProductPicture(30, 'square', 200) });
     await form.getByTestId('product-submit').click();
     const row = seller.getByTestId('seller-product-row').filter({ hasText: productName });
     await expect.poll(() => row.count()).toBe(1);
+    await expect.poll(() => row.locator('img').count()).toBe(1);
+    const imageUrl = await row.locator('img').first().getAttribute('src');
+    const imageResponse = await seller.request.get(new URL(imageUrl!, server.baseUrl).toString());
+    expect(imageResponse.headers()['content-type']).toBe('image/png');
     const productHref = await row.locator('a[href^="/products/"]').first().getAttribute('href');
     await issueMasterCertificate(seller, server.baseUrl, password);
 

@@ -908,4 +908,7 @@ export const en: Messages = {
       record: 'It matches CoconutPay’s records',
     },
   },
+  productImageUpload: {
+    failedAfterCreate: 'The product was added, but its image could not be uploaded. Upload it again from the product list below.',
+  },
 };

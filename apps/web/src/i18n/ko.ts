@@ -912,6 +912,9 @@ export const ko = {
       record: '코코넛페이 기록과 일치',
     },
   },
+  productImageUpload: {
+    failedAfterCreate: '상품은 등록했지만 이미지를 올리지 못했습니다. 아래 상품 목록에서 이미지를 다시 올려 주세요.',
+  },
 };
 
 /** The message tree every language provides. */
