@@ -95,6 +95,10 @@ describe.skipIf(unavailable !== undefined)('receipts in Chromium', () => {
     expect(imageResponse.headers()['content-type']).toBe('image/png');
     const productHref = await row.locator('a[href^="/products/"]').first().getAttribute('href');
     await issueMasterCertificate(seller, server.baseUrl, password);
+    // A seller's wallet has no top-up, so no top-up limit line either.
+    await seller.goto(`${server.baseUrl}/me`);
+    await seller.getByTestId('wallet-balance').waitFor();
+    expect(await seller.getByTestId('wallet-today').count()).toBe(0);
 
     // The store profile: a wrong check digit is refused in the form; a right one is saved.
     await seller.goto(`${server.baseUrl}/seller`);

@@ -236,6 +236,14 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('receipts o
     expect(verdict.valid, JSON.stringify(verdict.reasons)).toBe(true);
     expect(verdict.statusNow).toMatchObject({ status: 'revoked', revokedAfterTimeStamp: true });
     expect(verdict.chain[0]).toMatchObject({ statusAtSigning: 'good', statusNow: 'revoked' });
+    // The CLI with today's CRLs says the same, offline.
+    const ca = t.app.internals.ca;
+    const crlFiles = await Promise.all([ca.issuing, ca.root].map(async (issuer, i) => write(new Uint8Array((await t.app.inject({ method: 'GET', url: `/pki/crl/${issuer.id}.crl` })).rawPayload), `now-${fileCount}-${i}.crl`)));
+    const file = write(await receiptFile(ownShop, before.id));
+    const rootPem = write(ca.root.certificate.toString('pem'), `root-${fileCount}.pem`);
+    const cli = spawnSync(process.execPath, [CLI, 'verify', file, '--ca', rootPem, ...crlFiles.flatMap((f) => ['--crl', f]), '--status-at', new Date(t.clock.nowMs).toISOString()], { encoding: 'utf8' });
+    expect(cli.status, cli.stdout).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ valid: true, statusNow: { status: 'revoked', revokedAfterTimeStamp: true } });
   });
 
   it('store profile: the check digit and the phone are checked, each with its code', async () => {
