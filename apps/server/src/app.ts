@@ -253,7 +253,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
     timeStamps: tsa, events: receiptEvents,
   });
-  const stores = new StoresService({ users, orders: orderRecords, receipts: receiptRecords, wallet, clock });
+  const stores = new StoresService({ users, receipts: receiptRecords, wallet, clock });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
 

@@ -5,6 +5,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
+import type { OrderItemRecord } from './orders-repository.js';
 import type { Database } from './schema.js';
 import type { StoreProfile } from './users-repository.js';
 import type { Db } from './write-transaction.js';
@@ -163,6 +164,20 @@ export class ReceiptsRepository {
       .where('sellerId', '=', sellerId).where('status', '=', 'paid').where('paidAtMs', '>=', fromMs).where('paidAtMs', '<', toMs)
       .groupBy(dayIndex).execute();
     return rows.map((r) => ({ dayIndex: Number(r.dayIndex), count: Number(r.n), totalWon: wonOf(r.s) }));
+  }
+
+  /** The lines of these orders, in line order, by order id (one query for a page of sales). */
+  async itemsOf(orderIds: string[]): Promise<Map<string, OrderItemRecord[]>> {
+    const items = new Map<string, OrderItemRecord[]>();
+    if (orderIds.length === 0) return items;
+    const rows = await this.db.selectFrom('orderItems').select(['orderId', 'productId', 'productName', 'unitPriceWon', 'quantity', 'lineTotalWon'])
+      .where('orderId', 'in', orderIds).orderBy('orderId').orderBy('lineNo').execute();
+    for (const r of rows) {
+      const list = items.get(r.orderId) ?? [];
+      list.push({ productId: r.productId, productName: r.productName, unitPriceWon: wonOf(r.unitPriceWon), quantity: Number(r.quantity), lineTotalWon: wonOf(r.lineTotalWon) });
+      items.set(r.orderId, list);
+    }
+    return items;
   }
 
   /** The current receipt number of each of these orders (for the sales history). */

@@ -8,7 +8,7 @@
 import { AppError } from '@coconutpay/core/errors';
 import { koreanDayStartMs, KST_OFFSET_MS } from '@coconutpay/core/orders';
 import { businessNumberValid, storePhoneValid } from '@coconutpay/core/receipt';
-import type { OrderItemRecord, OrdersRepository } from '../db/orders-repository.js';
+import type { OrderItemRecord } from '../db/orders-repository.js';
 import type { ReceiptsRepository, SaleRecord } from '../db/receipts-repository.js';
 import type { StoreProfile, UsersRepository } from '../db/users-repository.js';
 import type { WalletEntryRecord } from '../db/ledger-repository.js';
@@ -63,7 +63,6 @@ export class StoresService {
   constructor(
     private readonly deps: {
       users: UsersRepository;
-      orders: OrdersRepository;
       receipts: ReceiptsRepository;
       wallet: WalletService;
       clock: () => number;
@@ -122,12 +121,9 @@ export class StoresService {
     if (fromMs >= toMs) throw new AppError('SALES_DATE_RANGE_INVALID', { detail: 'The start date is after the end date.' });
     if (toMs - fromMs > SALES_RANGE_DAYS_MAX * DAY_MS) throw new AppError('SALES_DATE_RANGE_INVALID', { detail: `A range spans at most ${SALES_RANGE_DAYS_MAX} days.` });
     const { items, total, totalWon } = await this.deps.receipts.sales(actor.userId, { fromMs, toMs }, (query.page - 1) * query.pageSize, query.pageSize);
-    const receiptNumbers = await this.deps.receipts.currentNumbers(items.map((i) => i.orderId));
-    const sales: Sale[] = [];
-    for (const sale of items) {
-      const order = await this.deps.orders.findById(sale.orderId);
-      sales.push({ ...sale, items: order?.items ?? [], receiptNumber: receiptNumbers.get(sale.orderId) ?? null });
-    }
+    const ids = items.map((i) => i.orderId);
+    const [receiptNumbers, lines] = await Promise.all([this.deps.receipts.currentNumbers(ids), this.deps.receipts.itemsOf(ids)]);
+    const sales: Sale[] = items.map((sale) => ({ ...sale, items: lines.get(sale.orderId) ?? [], receiptNumber: receiptNumbers.get(sale.orderId) ?? null }));
     return { items: sales, page: query.page, pageSize: query.pageSize, total, totalWon, fromDate, toDate };
   }
 
