@@ -204,6 +204,8 @@ describe.skipIf(unavailable !== undefined)('accessibility of every main page in 
   it('QR payment on the phone', () => check('qr-phone', buyer, '/qr', testId('qr-numeric-input')));
   it('completion', () => check('order-complete', buyer, `/orders/${paidOrderId}/complete`, testId('complete-heading')));
   it('seller products', () => check('seller-products', seller, '/seller/products', testId('seller-product-row')));
+  it('seller home (store, sales, ledger)', () => check('seller-home', seller, '/seller', testId('sale')));
+  it('verify receipt', () => check('verify-receipt', guest, '/verify-receipt', testId('verify-receipt-form')));
 
   it('shows buyers no X.509 names, OIDs or hex numbers unless they open the technical details (issue 11, point 3)', async () => {
     const page = buyer;

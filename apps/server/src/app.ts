@@ -78,6 +78,11 @@ import { QrPaymentService } from './services/qr-payments.js';
 import { QrSessionsRepository } from './db/qr-sessions-repository.js';
 import type { QrSessionEvent } from '@coconutpay/core/payment/qr';
 import { WalletService } from './services/wallet.js';
+import { ReceiptsRepository } from './db/receipts-repository.js';
+import { ReceiptsService, type ReceiptIssuedEvent } from './services/receipts.js';
+import { StoresService } from './services/stores.js';
+import { receiptRoutes } from './http/routes/receipt-routes.js';
+import { sellerRoutes } from './http/routes/seller-routes.js';
 
 /** What tests may reach into besides HTTP. */
 export interface AppInternals {
@@ -102,6 +107,8 @@ export interface AppInternals {
   devices: DeviceCertificatesService;
   certificates: CertificatesRepository;
   crls: CrlPublisher;
+  /** Seller-signed receipts: tests reach the service to check refusals beside HTTP. */
+  receipts: ReceiptsService;
   /** The listener of its own for /metrics when METRICS_ADDRESS is set; main.ts calls its `listen`. */
   metricsApp: FastifyInstance | undefined;
 }
@@ -249,6 +256,18 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   const certificateLogins = new CertificateLoginService({ repo: new CertificateLoginRepository(db), users, devices, accounts, roles, clock });
   const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });
+  const receiptRecords = new ReceiptsRepository(db, database.engine);
+  const receiptEvents = new EventHub<ReceiptIssuedEvent>(
+    'coconutpay:receipts',
+    config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
+  );
+  app.addHook('onClose', async () => receiptEvents.close());
+  const receipts = new ReceiptsService({
+    db, engine: database.engine, receipts: receiptRecords, orders: orderRecords, users, certificates: certificateRecords, devices, ca, clock,
+    revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
+    timeStamps: tsa, events: receiptEvents,
+  });
+  const stores = new StoresService({ users, receipts: receiptRecords, wallet, clock });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
 
@@ -262,7 +281,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   app.decorate('internals', {
     database, keys, replay, accounts, ledger, orders, payments, paymentAuth, codeKey, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls,
-    metricsApp: undefined,
+    receipts, metricsApp: undefined,
   });
 
   installAccessLog(app);
@@ -317,6 +336,8 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   qrRoutes(app, qr, qrHub, async (orderId) => (await orderRecords.findById(orderId))?.orderNumber);
   pkiRoutes(app, ca, crls, ocsp, tsa);
   certificateRoutes(app, certificates, devices, decisions);
+  sellerRoutes(app, stores);
+  receiptRoutes(app, receipts, receiptEvents);
   await installWebHost(app, config.webDistDir);
 
   // Expired orders give their stock back even when nobody reads them; stopped before the

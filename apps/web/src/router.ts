@@ -63,6 +63,16 @@ export const router = createRouter({
       props: { seller: true },
       meta: { titleKey: 'titles.sellerOrders', requiresAuth: true, role: 'seller' },
     },
+    // Issue 13: the seller's my page, the printable receipt and the public receipt check.
+    { path: '/seller', name: 'seller-home', component: () => import('./views/seller-home-view.vue'), meta: { titleKey: 'sellerHome.title', requiresAuth: true, role: 'seller' } },
+    {
+      path: '/orders/:id/receipt/print',
+      name: 'receipt-print',
+      component: () => import('./views/receipt-print-view.vue'),
+      props: true,
+      meta: { titleKey: 'receipt.printTitle', requiresAuth: true },
+    },
+    { path: '/verify-receipt', name: 'verify-receipt', component: () => import('./views/verify-receipt-view.vue'), meta: { titleKey: 'verifyReceipt.title' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/not-found-view.vue'), meta: { titleKey: 'titles.notFound' } },
   ],
   scrollBehavior(to, from, saved) {

@@ -1,16 +1,23 @@
 /**
  * `coconutpay verify <file> --trust root.pem [--crl current.crl]… [--order CP-…]`:
- * checks payment evidence (CMS SignedData, DER or PEM) offline with core's verifier
+ * checks payment evidence or a seller-signed receipt (CMS SignedData, DER or PEM;
+ * which one is read from the signed content) offline with core's verifier
  * — every named check, the chain at the time-stamp's time with the revocation data
  * the file carries — and prints a JSON verdict. `--crl` adds current CRLs (DER or
  * PEM, e.g. from /pki/crl/<issuer>.crl) to report the signer's status today (or at
  * `--status-at`, a time at which those CRLs are current);
- * `--order` asks that the evidence be about that order. Exit code 0 when valid, 1
- * when invalid; usage mistakes throw {@link UsageError} (exit code 2).
+ * `--order` asks that the evidence be about that order. `--ca` is another name for
+ * `--trust`. `--online URL` also asks that CoconutPay server (its public verify
+ * endpoint) for the live status and its records, and reports its answer beside the
+ * offline verdict; without `--ca` it then takes the root from `URL/pki/root.pem`, which
+ * the output says. Exit code 0 when valid, 1 when invalid (with `--online`: when either
+ * verdict is invalid); usage mistakes throw {@link UsageError} (exit code 2).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { verifyEvidence, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
+import { parseSignedData } from '@coconutpay/core/pki/cms';
 import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
+import { readReceiptContent, verifyReceipt, type ReceiptVerdict } from '@coconutpay/core/receipt';
 import { pemCrlsOrDer } from './cert-verify.js';
 import { UsageError } from '../usage-error.js';
 import { INPUT_FILE_BYTES_MAX } from './cert-verify.js';
@@ -29,9 +36,41 @@ function readLimited(path: string, what: string): Buffer {
 /** Most `--crl` files accepted. */
 const CRL_FILES_MAX = 16;
 
-export async function runEvidenceVerify(args: readonly string[], now: Date): Promise<{ verdict: EvidenceVerdict; exitCode: number }> {
+/** How long `--online` waits for the server. */
+export const ONLINE_TIMEOUT_MS = 15_000;
+
+/** What the server said, beside the offline verdict. */
+export interface OnlineAnswer {
+  url: string;
+  valid: boolean;
+  verdict: unknown;
+}
+
+/** The JSON the command prints: the offline verdict, what kind of file, and the server's answer with `--online`. */
+export type VerifyOutput = (EvidenceVerdict | ReceiptVerdict) & { kind: 'payment-evidence' | 'receipt'; trustAnchorFrom: string; online?: OnlineAnswer };
+
+/** Whether a CMS file holds a receipt (rather than a payment authorization): its content says so. */
+function holdsReceipt(der: Uint8Array): boolean {
+  try {
+    return readReceiptContent(parseSignedData(der).content) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+async function fetchText(url: string, init: RequestInit = {}): Promise<{ status: number; text: string }> {
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(ONLINE_TIMEOUT_MS) });
+    return { status: response.status, text: await response.text() };
+  } catch (error) {
+    throw new UsageError(`cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export async function runEvidenceVerify(args: readonly string[], now: Date): Promise<{ verdict: VerifyOutput; exitCode: number }> {
   let file: string | undefined;
   let trustPath: string | undefined;
+  let onlineUrl: string | undefined;
   let orderNumber: string | undefined;
   let statusAt = now;
   const crlPaths: string[] = [];
@@ -42,9 +81,14 @@ export async function runEvidenceVerify(args: readonly string[], now: Date): Pro
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    if (arg === '--trust' || arg.startsWith('--trust=')) {
-      if (trustPath !== undefined) throw new UsageError('--trust is given twice');
+    if (arg === '--trust' || arg.startsWith('--trust=') || arg === '--ca' || arg.startsWith('--ca=')) {
+      if (trustPath !== undefined) throw new UsageError('--trust (or --ca) is given twice');
       [trustPath, i] = valueOf(arg, i);
+    } else if (arg === '--online' || arg.startsWith('--online=')) {
+      if (onlineUrl !== undefined) throw new UsageError('--online is given twice');
+      [onlineUrl, i] = valueOf(arg, i);
+      if (!/^https?:\/\/[^\s/]+/.test(onlineUrl)) throw new UsageError('--online needs the server URL, e.g. https://pay.example');
+      onlineUrl = onlineUrl.replace(/\/+$/, '');
     } else if (arg === '--crl' || arg.startsWith('--crl=')) {
       let value: string;
       [value, i] = valueOf(arg, i);
@@ -65,9 +109,20 @@ export async function runEvidenceVerify(args: readonly string[], now: Date): Pro
       file = arg;
     }
   }
-  if (!file) throw new UsageError('give the evidence file to verify');
-  if (!trustPath) throw new UsageError('--trust is required (the CoconutPay root certificate, PEM; GET /pki/ca.pem gives the chain)');
-  const anchors = allPemBlocks(readLimited(trustPath, 'trust file').toString('utf8'), 'CERTIFICATE');
+  if (!file) throw new UsageError('give the evidence or receipt file to verify');
+  if (!trustPath && !onlineUrl) throw new UsageError('--trust (or --ca) is required (the CoconutPay root certificate, PEM; GET /pki/root.pem gives it), unless --online names the server');
+  let trustText: string;
+  let trustAnchorFrom: string;
+  if (trustPath) {
+    trustText = readLimited(trustPath, 'trust file').toString('utf8');
+    trustAnchorFrom = trustPath;
+  } else {
+    const root = await fetchText(`${onlineUrl}/pki/root.pem`);
+    if (root.status !== 200) throw new UsageError(`${onlineUrl}/pki/root.pem answered ${root.status}`);
+    trustText = root.text;
+    trustAnchorFrom = `${onlineUrl}/pki/root.pem`;
+  }
+  const anchors = allPemBlocks(trustText, 'CERTIFICATE');
   if (anchors.length === 0) throw new UsageError('the trust file holds no PEM certificate');
   const raw = readLimited(file, 'evidence file');
   const text = raw.toString('latin1');
@@ -80,9 +135,26 @@ export async function runEvidenceVerify(args: readonly string[], now: Date): Pro
     }
   }
   const currentCrls = crlPaths.flatMap((p) => pemCrlsOrDer(readLimited(p, 'CRL file')));
-  const verdict = await verifyEvidence(der, anchors, {
-    ...(currentCrls.length > 0 ? { currentCrls, now: statusAt } : {}),
-    ...(orderNumber === undefined ? {} : { expectedOrderNumber: orderNumber }),
-  });
-  return { verdict, exitCode: verdict.valid ? 0 : 1 };
+  const statusOptions = currentCrls.length > 0 ? { currentCrls, now: statusAt } : {};
+  const receipt = holdsReceipt(der);
+  if (receipt && orderNumber !== undefined) throw new UsageError('--order applies to payment evidence, not to a receipt (the receipt names its order)');
+  const offline = receipt
+    ? await verifyReceipt(der, anchors, statusOptions)
+    : await verifyEvidence(der, anchors, { ...statusOptions, ...(orderNumber === undefined ? {} : { expectedOrderNumber: orderNumber }) });
+  const verdict: VerifyOutput = { kind: receipt ? 'receipt' : 'payment-evidence', trustAnchorFrom, ...offline };
+  if (onlineUrl) {
+    const url = `${onlineUrl}${receipt ? '/api/receipts/verify' : '/api/evidence/verify'}`;
+    const answer = await fetchText(url, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cmsBase64: Buffer.from(der).toString('base64'), ...(!receipt && orderNumber !== undefined ? { expectedOrderNumber: orderNumber } : {}) }),
+    });
+    let online: unknown;
+    try {
+      online = JSON.parse(answer.text);
+    } catch {
+      throw new UsageError(`${url} answered ${answer.status} with no JSON`);
+    }
+    verdict.online = { url, valid: answer.status === 200 && (online as { valid?: unknown }).valid === true, verdict: online };
+  }
+  return { verdict, exitCode: verdict.valid && (verdict.online?.valid ?? true) ? 0 : 1 };
 }

@@ -15,16 +15,24 @@ Usage:
       --purpose  payment | receipt | issuing | deviceApproval | ocsp | serverAuth | clientAuth | any (default: payment)
       Exit code: 0 valid, 1 invalid, 2 usage error.
 
-  coconutpay verify FILE --trust root.pem [--crl current.crl]... [--status-at ISO-TIME] [--order ORDER-NUMBER]
-      Checks payment evidence (.p7s, CMS SignedData, DER or PEM) offline, check by check:
-      signature, signing-certificate attribute, the payment server's signature on the command,
-      that the signer is the payer (and a device's master approval), signing time and
-      time-stamp within the command's validity, and the chains valid at the time-stamp's time
-      with the revocation data the file carries. Prints a JSON verdict with the payment's details.
+  coconutpay verify FILE (--ca root.pem | --online URL) [--crl current.crl]... [--status-at ISO-TIME] [--order ORDER-NUMBER]
+      Checks payment evidence or a seller-signed receipt (.p7s, CMS SignedData, DER or PEM; the
+      signed content says which) offline, check by check, and prints a JSON verdict.
+      Payment evidence: signature, signing-certificate attribute, the payment server's signature on
+      the command, that the signer is the payer (and a device's master approval), signing time and
+      time-stamp within the command's validity, the chains valid at the time-stamp's time with the
+      revocation data the file carries; the payment's details.
+      Receipt (e.g. coconutpay verify receipt.p7s --ca root.pem): signature, signing-certificate
+      attribute, that the signer is the store's seller, our time-stamp, the chain valid at the
+      time-stamp's time with the CRLs the file carries; the store, lines, total, the receipt
+      signature value and the chain with each certificate's status.
+      --ca       the CoconutPay root certificate, PEM (--trust is the same option)
       --crl      a current CRL, PEM or DER (repeatable): reports the signer's status today
       --status-at  the time the status is judged at (default: now), ISO 8601
-      --order    the order number the evidence must be about
-      Exit code: 0 valid, 1 invalid, 2 usage error.
+      --order    the order number the evidence must be about (evidence only)
+      --online   the CoconutPay server's URL: adds its verdict (live revocation status, its
+                 records); without --ca the root is fetched from URL/pki/root.pem (the output says so)
+      Exit code: 0 valid (with --online: both verdicts), 1 invalid, 2 usage error.
 
   coconutpay x509 limbo-harness < limbo.json > results.json
       Runs an x509-limbo suite through the validator (harness protocol version 1).

@@ -242,6 +242,27 @@ export class LedgerRepository {
     };
   }
 
+  /**
+   * A wallet's balance right after one of its entries: the sum of its postings up to and
+   * including that entry, in history order (time, then id). Postings are never changed,
+   * so the answer does not move when later entries arrive.
+   */
+  async walletBalanceThroughWon(userId: string, entry: { createdAtMs: number; entryId: string }): Promise<bigint> {
+    const walletId = await this.walletAccountId(this.db, userId);
+    if (!walletId) return 0n;
+    const row = await this.db
+      .selectFrom('postings')
+      .innerJoin('journalEntries', 'journalEntries.id', 'postings.entryId')
+      .select((eb) => eb.fn.sum<string>('postings.amountWon').as('s'))
+      .where('postings.accountId', '=', walletId)
+      .where((eb) => eb.or([
+        eb('journalEntries.createdAtMs', '<', entry.createdAtMs),
+        eb.and([eb('journalEntries.createdAtMs', '=', entry.createdAtMs), eb('journalEntries.id', '<=', entry.entryId)]),
+      ]))
+      .executeTakeFirstOrThrow();
+    return wonOf(row.s);
+  }
+
   /** Sum of all postings minus sum of all balances must both be zero: the ledger's invariant. */
   async checkInvariant(): Promise<{ postingsSumWon: bigint; balancesSumWon: bigint }> {
     const p = await this.db.selectFrom('postings').select((eb) => eb.fn.sum<string>('amountWon').as('s')).executeTakeFirstOrThrow();

@@ -15,8 +15,9 @@ import { longTermEvidenceMigration } from './migrations/0007-long-term-evidence.
 import { loginAddressThrottlesMigration } from './migrations/0008-login-address-throttles.js';
 import { verificationCodeDigestsMigration } from './migrations/0009-verification-code-digests.js';
 import { loginChallengesMigration } from './migrations/0010-login-challenges.js';
-import { qrPaymentsMigration } from './migrations/0011-qr-payments.js';
 import { certificateLoginMigration } from './migrations/0013-certificate-login.js';
+import { qrPaymentsMigration } from './migrations/0011-qr-payments.js';
+import { receiptsMigration } from './migrations/0012-receipts.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -32,6 +33,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0009-verification-code-digests': verificationCodeDigestsMigration(engine),
     '0010-login-challenges': loginChallengesMigration(engine),
     '0011-qr-payments': qrPaymentsMigration(engine),
+    '0012-receipts': receiptsMigration(engine),
     '0013-certificate-login': certificateLoginMigration(engine),
   };
 }

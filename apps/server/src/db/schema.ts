@@ -329,6 +329,22 @@ export interface PaymentEvidenceTable {
   createdAtMs: number;
 }
 
+export interface ReceiptsTable {
+  id: string;
+  receiptNumber: string;
+  orderId: string;
+  sequence: number;
+  sellerId: string;
+  certificateId: string;
+  replacesReceiptId: string | null;
+  linkId: string;
+  cmsBase64: string;
+  signatureHex: string;
+  signingTimeMs: number;
+  createdAtMs: number;
+  supersededAtMs: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   stores: StoresTable;
@@ -359,4 +375,5 @@ export interface Database {
   orders: OrdersTable;
   orderItems: OrderItemsTable;
   idempotencyKeys: IdempotencyKeysTable;
+  receipts: ReceiptsTable;
 }

@@ -113,4 +113,23 @@ export class WalletService {
     const { items, total } = await this.deps.ledger.walletEntries(actor.userId, (page - 1) * pageSize, pageSize);
     return { items, page, pageSize, total };
   }
+
+  /**
+   * One page of the actor's wallet history, newest first, each entry with the balance
+   * right after it (a seller's ledger on my page). The oldest entry of the page is summed
+   * from the postings; the newer ones add their amounts to it.
+   */
+  async entriesWithBalance(actor: Actor, page: number, pageSize: number): Promise<{ items: (WalletEntryRecord & { balanceAfterWon: bigint })[]; page: number; pageSize: number; total: number }> {
+    const { items, total } = await this.deps.ledger.walletEntries(actor.userId, (page - 1) * pageSize, pageSize);
+    const oldest = items.at(-1);
+    if (!oldest) return { items: [], page, pageSize, total };
+    let balanceWon = await this.deps.ledger.walletBalanceThroughWon(actor.userId, oldest);
+    const withBalance: (WalletEntryRecord & { balanceAfterWon: bigint })[] = [];
+    for (let i = items.length - 1; i >= 0; i--) {
+      const item = items[i]!;
+      if (i !== items.length - 1) balanceWon += item.amountWon;
+      withBalance.unshift({ ...item, balanceAfterWon: balanceWon });
+    }
+    return { items: withBalance, page, pageSize, total };
+  }
 }

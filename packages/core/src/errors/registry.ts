@@ -124,6 +124,19 @@ export const ERRORS = {
   TOP_UP_DAILY_LIMIT_EXCEEDED: { status: 409, title: 'This top-up would exceed the daily top-up limit', transient: true },
   IDEMPOTENCY_KEY_REUSED: { status: 409, title: 'This idempotency key was used for a different request', transient: false },
   IDEMPOTENCY_REQUEST_IN_PROGRESS: { status: 409, title: 'A request with this idempotency key is still in progress', transient: true },
+
+  // Stores, sales and receipts
+  STORE_BUSINESS_NUMBER_INVALID: { status: 400, title: 'The business registration number is not valid', transient: false },
+  STORE_PHONE_INVALID: { status: 400, title: 'The store phone number is not valid', transient: false },
+  SALES_DATE_RANGE_INVALID: { status: 400, title: 'The date range of the sales history is not valid', transient: false },
+  RECEIPT_NOT_FOUND: { status: 404, title: 'No such receipt', transient: false },
+  RECEIPT_INVALID: { status: 400, title: 'The file is not a CoconutPay receipt', transient: false },
+  RECEIPT_ORDER_NOT_PAID: { status: 409, title: 'A receipt can be issued only for a paid order', transient: false },
+  RECEIPT_ALREADY_ISSUED: { status: 409, title: 'This order already has a receipt; re-issue it instead', transient: false },
+  RECEIPT_CONTENT_MISMATCH: { status: 422, title: 'The signed receipt differs from our records', transient: false },
+  RECEIPT_SIGNER_NOT_SELLER: { status: 422, title: "The receipt is not signed with the store seller's certificate", transient: false },
+  RECEIPT_SIGNING_TIME_INVALID: { status: 422, title: 'The signing time of the receipt is not plausible', transient: false },
+  RECEIPT_NOT_ON_RECORD: { status: 422, title: 'This signature is not the receipt on record under that number', transient: false },
 } as const satisfies Record<string, { status: number; title: string; transient: boolean }>;
 
 /** A stable error code, e.g. `SESSION_EXPIRED`. */

@@ -123,8 +123,8 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** Registry codes for a path verdict: revocation data that proves nothing gets its own code. */
-function chainCodes(reasons: readonly PathValidationReason[]): EvidenceReason[] {
+/** Registry codes for a path verdict: revocation data that proves nothing gets its own code (the receipt verifier shares it). */
+export function chainCodes(reasons: readonly PathValidationReason[]): EvidenceReason[] {
   return reasons.map((r) => ({ code: r.message.startsWith('REVOCATION_UNKNOWN') ? 'EVIDENCE_REVOCATION_UNPROVEN' : r.code, message: r.message }));
 }
 
@@ -389,8 +389,11 @@ function jwsIntermediates(jws: string): Uint8Array[] {
   }
 }
 
-/** The leaf's status now from the current CRL of its issuer (`chain` runs leaf → anchor). */
-async function statusNow(chain: Uint8Array[], crls: Uint8Array[], now: Date, timeStampMs: number | undefined): Promise<EvidenceStatusNow> {
+/**
+ * The leaf's status now from the current CRL of its issuer (`chain` runs leaf → anchor).
+ * Shared with the receipt verifier, which asks it of every certificate of a chain.
+ */
+export async function statusNow(chain: Uint8Array[], crls: Uint8Array[], now: Date, timeStampMs: number | undefined): Promise<EvidenceStatusNow> {
   const checkedAt = now.toISOString();
   const leaf = parseCertificate(chain[0]!);
   const issuer = parseCertificate(chain[1]!);
