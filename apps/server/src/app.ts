@@ -4,7 +4,7 @@
  * adds only `listen`.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Redis } from 'ioredis';
@@ -24,7 +24,7 @@ import { installAuthentication } from './http/authenticate.js';
 import { installBodyParsers } from './http/body-parsers.js';
 import { installAccessLog } from './http/access-log.js';
 import { buildMetricsApp, installMetrics, serveMetrics } from './http/metrics.js';
-import { installProblemHandlers } from './http/problem.js';
+import { installProblemHandlers, sendProblem } from './http/problem.js';
 import { installRateLimits } from './http/rate-limits.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { authRoutes } from './http/routes/auth-routes.js';
@@ -174,6 +174,11 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     bodyLimit: config.jsonBodyLimitBytes,
     // OCSP GET requests (RFC 6960 A.1) carry a base64 request of a few hundred characters in the path.
     routerOptions: { maxParamLength: 2048 },
+    // The router's own refusals (a path segment too long, bad percent-encoding) leave as
+    // problem+json with our codes too, not as Fastify's default JSON naming its internals.
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(reply as FastifyReply, request as FastifyRequest, (error as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'URL_MALFORMED');
+    },
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
   }) as unknown as FastifyInstance;
 

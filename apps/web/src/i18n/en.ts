@@ -707,6 +707,8 @@ export const en: Messages = {
     APPROVAL_REQUEST_DECIDED: 'This request has already been decided.',
     DEVICE_NICKNAME_TAKEN: 'This device name is already in use.',
     ADDITIONAL_CERTIFICATE_LIMIT: 'You have reached the maximum number of additional certificates. Revoke an unused device first.',
+    URL_MALFORMED: 'The request address is malformed.',
+    URI_TOO_LONG: 'The request address is too long.',
     PAYMENT_REQUEST_INVALID: 'The payment request is not valid.',
     PAYMENT_REQUEST_REPLAYED: 'This payment request was already used.',
     PAYMENT_COMMAND_NOT_FOUND: 'This payment could not be found. Please start the payment again.',

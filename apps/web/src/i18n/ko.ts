@@ -711,6 +711,8 @@ export const ko = {
     APPROVAL_REQUEST_DECIDED: '이미 처리된 요청입니다.',
     DEVICE_NICKNAME_TAKEN: '이미 사용 중인 기기 이름입니다.',
     ADDITIONAL_CERTIFICATE_LIMIT: '추가 인증서를 더 발급할 수 없습니다. 사용하지 않는 기기의 인증서를 먼저 폐기하세요.',
+    URL_MALFORMED: '요청 주소가 올바르지 않습니다.',
+    URI_TOO_LONG: '요청 주소가 너무 깁니다.',
     PAYMENT_REQUEST_INVALID: '결제 요청이 올바르지 않습니다.',
     PAYMENT_REQUEST_REPLAYED: '이미 사용된 결제 요청입니다.',
     PAYMENT_COMMAND_NOT_FOUND: '결제 정보를 찾을 수 없습니다. 결제를 처음부터 다시 시작해 주세요.',

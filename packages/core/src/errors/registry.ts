@@ -12,6 +12,8 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', transient: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The request content type is not supported', transient: false },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such resource', transient: false },
+  URL_MALFORMED: { status: 400, title: 'The request address is malformed', transient: false },
+  URI_TOO_LONG: { status: 414, title: 'The request address is too long', transient: false },
   INTERNAL_ERROR: { status: 500, title: 'Something went wrong on our side', transient: true },
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable', transient: true },
   CLIENT_REQUEST_RATE_EXCEEDED: { status: 429, title: 'Too many requests from this address; try again later', transient: true },

@@ -100,7 +100,13 @@ export function pkiRoutes(app: FastifyInstance, ca: CertificateAuthority, crls: 
     '/pki/ocsp/:request',
     { schema: { tags: ['pki'], summary: 'OCSP (RFC 6960 appendix A.1): base64 DER request in the path', params: OcspGetParams, response: responses({ 200: Binary('DER OCSPResponse') }) } },
     async (request, reply) => {
-      const text = decodeURIComponent(request.params.request);
+      let text: string;
+      try {
+        // Clients differ in how much of the base64 they percent-encode; what the router left encoded is decoded here.
+        text = decodeURIComponent(request.params.request);
+      } catch (cause) {
+        throw new AppError('OCSP_REQUEST_MALFORMED', { detail: 'The request in the path is not valid percent-encoding.', cause });
+      }
       if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) throw new AppError('OCSP_REQUEST_MALFORMED');
       const der = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
       return reply.type('application/ocsp-response').header('cache-control', 'public, max-age=60').send(Buffer.from(await ocsp.respond(new Uint8Array(der))));
