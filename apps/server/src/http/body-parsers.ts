@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '@coconutpay/core/errors';
 import { IMAGE_SIZE_MAX_BYTES } from '@coconutpay/core/catalogue';
+import { duplicateKey } from './duplicate-keys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,9 +25,13 @@ export function installBodyParsers(app: FastifyInstance, jsonBodyLimitBytes: num
     const bytes = body as Buffer;
     request.rawBody = bytes;
     if (bytes.length === 0) return done(new AppError('MALFORMED_JSON', { detail: 'The body is empty.' }), undefined);
-    parseJson(request, bytes.toString('utf8'), (error, value) => {
-      if (error) done(new AppError('MALFORMED_JSON', { cause: error }), undefined);
-      else done(null, value);
+    const text = bytes.toString('utf8');
+    parseJson(request, text, (error, value) => {
+      if (error) return done(new AppError('MALFORMED_JSON', { cause: error }), undefined);
+      // A member named twice means two readers could act on two different values of one signed body.
+      const repeated = duplicateKey(text);
+      if (repeated !== undefined) return done(new AppError('MALFORMED_JSON', { detail: `The member "${repeated.slice(0, 64)}" appears twice in one object.` }), undefined);
+      done(null, value);
     });
   });
   // Any image/* is read as bytes; the service decides by its magic number whether it is one we take.
