@@ -112,11 +112,44 @@ export interface EvidenceVerifyOptions {
   now?: Date;
 }
 
-function kindOf(certificate: ParsedCertificate): 'master' | 'additional' | 'unknown' {
+/** The kind our CA wrote into a user certificate (its certificate-kind extension). */
+export function certificateKindOf(certificate: ParsedCertificate): 'master' | 'additional' | 'unknown' {
   const extension = certificate.extensions.find((e) => e.oid === EXTENSION.certificateKind);
   if (!extension) return 'unknown';
   const text = new TextDecoder().decode(extension.value.subarray(2));
   return text === 'master' || text === 'additional' ? text : 'unknown';
+}
+
+/**
+ * Whether a signer's certificate speaks for `userId` (the payer of a command, the seller of
+ * a receipt): a master certificate must name the user; an additional one must carry the
+ * approval of a master certificate in `others` that names the same user and subject.
+ * Answers each problem found (`approval`: the master's approval itself fails), none when
+ * the certificate speaks for the user. Shared by the payment and the receipt verifier.
+ */
+export async function signerOwnershipProblems(
+  signerDer: Uint8Array, signer: ParsedCertificate, kind: 'master' | 'additional' | 'unknown', others: readonly Uint8Array[], userId: string,
+): Promise<{ approval: boolean; message: string }[]> {
+  const problems: { approval: boolean; message: string }[] = [];
+  if (kind === 'additional') {
+    let approved = false;
+    let lastProblem = 'no master certificate in the file approved this device';
+    for (const candidate of others) {
+      const problem = await checkMasterApproval(signerDer, candidate);
+      if (problem) {
+        lastProblem = problem.message;
+        continue;
+      }
+      const master = parseCertificate(candidate);
+      if (serialNumberAttribute(master) !== userId || !namesEqual(master.subject, signer.subject)) problems.push({ approval: false, message: 'the approving master belongs to another user' });
+      approved = true;
+      break;
+    }
+    if (!approved) problems.push({ approval: true, message: lastProblem });
+  } else if (kind !== 'master') {
+    problems.push({ approval: false, message: 'the signer certificate is not a CoconutPay user certificate' });
+  }
+  return problems;
 }
 
 function iso(ms: number): string {
@@ -233,7 +266,7 @@ export async function verifyEvidence(der: Uint8Array, trustAnchors: Uint8Array[]
   checks.pass('signature');
   const signerDer = signature.signerCertificate;
   const signer = parseCertificate(signerDer);
-  const kind = kindOf(signer);
+  const kind = certificateKindOf(signer);
   verdict.signer = { subject: formatDistinguishedName(signer.subject), serialHex: toHex(signer.serial), kind };
   if (!parsed.signingCertificateHash) checks.fail('signingCertificate', 'EVIDENCE_SIGNING_CERTIFICATE_MISMATCH', 'the signed attributes carry no signing-certificate-v2');
   else if (toHex(parsed.signingCertificateHash) !== toHex(await sha256(signerDer))) checks.fail('signingCertificate', 'EVIDENCE_SIGNING_CERTIFICATE_MISMATCH', 'signing-certificate-v2 names another certificate');
@@ -259,25 +292,8 @@ export async function verifyEvidence(der: Uint8Array, trustAnchors: Uint8Array[]
   if (signerUser === undefined || signerUser !== command.payer.userId) {
     checks.fail('payer', 'EVIDENCE_SIGNER_NOT_PAYER', `the signer certificate belongs to user ${signerUser ?? '(none)'}, the command's payer is ${command.payer.userId}`);
   }
-  if (kind === 'additional') {
-    let approved = false;
-    let lastProblem = 'no master certificate in the file approved this device';
-    for (const candidate of others) {
-      const problem = await checkMasterApproval(signerDer, candidate);
-      if (problem) {
-        lastProblem = problem.message;
-        continue;
-      }
-      const master = parseCertificate(candidate);
-      if (serialNumberAttribute(master) !== command.payer.userId || !namesEqual(master.subject, signer.subject)) {
-        checks.fail('payer', 'EVIDENCE_SIGNER_NOT_PAYER', 'the approving master belongs to another user');
-      }
-      approved = true;
-      break;
-    }
-    if (!approved) checks.fail('payer', 'MASTER_APPROVAL_INVALID', lastProblem);
-  } else if (kind !== 'master') {
-    checks.fail('payer', 'EVIDENCE_SIGNER_NOT_PAYER', 'the signer certificate is not a CoconutPay user certificate');
+  for (const problem of await signerOwnershipProblems(signerDer, signer, kind, others, command.payer.userId)) {
+    checks.fail('payer', problem.approval ? 'MASTER_APPROVAL_INVALID' : 'EVIDENCE_SIGNER_NOT_PAYER', problem.message);
   }
   checks.pass('payer');
 

@@ -27,12 +27,11 @@
  */
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { toHex } from '../encoding/index.js';
-import { chainCodes, statusNow, type EvidenceReason, type EvidenceStatusNow } from '../payment/evidence.js';
+import { certificateKindOf, chainCodes, signerOwnershipProblems, statusNow, type EvidenceReason, type EvidenceStatusNow } from '../payment/evidence.js';
 import { assembleSignedData, checkSignedDataSignature, OID_CMS, parseSignedData, signedAttributes, type ParsedSignedData } from '../pki/cms.js';
-import { checkMasterApproval, serialNumberAttribute } from '../pki/master-approval.js';
-import { EXTENSION } from '../pki/oids.js';
-import { parseCertificate, type ParsedCertificate } from '../pki/path-certificate.js';
-import { formatDistinguishedName, namesEqual } from '../pki/path-names.js';
+import { serialNumberAttribute } from '../pki/master-approval.js';
+import { parseCertificate } from '../pki/path-certificate.js';
+import { formatDistinguishedName } from '../pki/path-names.js';
 import { derToP1363, p1363ToDer } from '../pki/signature.js';
 import { verifyTimeStampToken } from '../pki/time-stamp.js';
 import { validatePath } from '../pki/validate-path.js';
@@ -237,13 +236,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function kindOf(certificate: ParsedCertificate): 'master' | 'additional' | 'unknown' {
-  const extension = certificate.extensions.find((e) => e.oid === EXTENSION.certificateKind);
-  if (!extension) return 'unknown';
-  const text = new TextDecoder().decode(extension.value.subarray(2));
-  return text === 'master' || text === 'additional' ? text : 'unknown';
-}
-
 async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }
@@ -297,7 +289,7 @@ export async function verifyReceipt(der: Uint8Array, trustAnchors: Uint8Array[],
   checks.pass('signature');
   const signerDer = signature.signerCertificate;
   const signer = parseCertificate(signerDer);
-  const kind = kindOf(signer);
+  const kind = certificateKindOf(signer);
   const signerUser = serialNumberAttribute(signer) ?? null;
   verdict.signer = { subject: formatDistinguishedName(signer.subject), serialHex: toHex(signer.serial), userId: signerUser, kind };
   if (!parsed.signingCertificateHash) checks.fail('signingCertificate', 'EVIDENCE_SIGNING_CERTIFICATE_MISMATCH', 'the signed attributes carry no signing-certificate-v2');
@@ -309,25 +301,8 @@ export async function verifyReceipt(der: Uint8Array, trustAnchors: Uint8Array[],
   if (signerUser !== receipt.store.sellerId) {
     checks.fail('signer', 'RECEIPT_SIGNER_NOT_SELLER', `the signer certificate belongs to user ${signerUser ?? '(none)'}, the store's seller is ${receipt.store.sellerId}`);
   }
-  if (kind === 'additional') {
-    let approved = false;
-    let lastProblem = 'no master certificate in the file approved this device';
-    for (const candidate of others) {
-      const problem = await checkMasterApproval(signerDer, candidate);
-      if (problem) {
-        lastProblem = problem.message;
-        continue;
-      }
-      const master = parseCertificate(candidate);
-      if (serialNumberAttribute(master) !== receipt.store.sellerId || !namesEqual(master.subject, signer.subject)) {
-        checks.fail('signer', 'RECEIPT_SIGNER_NOT_SELLER', 'the approving master belongs to another user');
-      }
-      approved = true;
-      break;
-    }
-    if (!approved) checks.fail('signer', 'MASTER_APPROVAL_INVALID', lastProblem);
-  } else if (kind !== 'master') {
-    checks.fail('signer', 'RECEIPT_SIGNER_NOT_SELLER', 'the signer certificate is not a CoconutPay user certificate');
+  for (const problem of await signerOwnershipProblems(signerDer, signer, kind, others, receipt.store.sellerId)) {
+    checks.fail('signer', problem.approval ? 'MASTER_APPROVAL_INVALID' : 'RECEIPT_SIGNER_NOT_SELLER', problem.message);
   }
   checks.pass('signer');
 
