@@ -4,11 +4,10 @@
  * The two verdicts are shown side by side; one failing to run does not hide the
  * other.
  */
-import { ref, shallowRef, type Ref, type ShallowRef } from 'vue';
 import { verifyEvidence, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
 import { CMS_LENGTH_MAX } from '@coconutpay/core/pki/cms';
-import { loadRootCertificate, verifyEvidenceOnServer } from '../api/payments.js';
-import { errorMessage, type MessageRef } from './use-message.js';
+import { verifyEvidenceOnServer } from '../api/payments.js';
+import { useTwoVerdicts, type TwoVerdicts } from './use-two-verdicts.js';
 
 /** Standard base64 of bytes, in chunks (a file can be a megabyte). */
 export function bytesToBase64(bytes: Uint8Array): string {
@@ -19,18 +18,7 @@ export function bytesToBase64(bytes: Uint8Array): string {
 }
 
 /** What {@link useEvidenceCheck} returns. */
-export interface EvidenceCheck {
-  checking: Ref<boolean>;
-  /** The server's verdict, or null. */
-  server: ShallowRef<EvidenceVerdict | null>;
-  /** This browser's verdict, or null. */
-  local: ShallowRef<EvidenceVerdict | null>;
-  serverError: Ref<MessageRef | null>;
-  localError: Ref<MessageRef | null>;
-  /** Checks the DER of an evidence file. */
-  run(der: Uint8Array): Promise<void>;
-  clear(): void;
-}
+export type EvidenceCheck = TwoVerdicts<EvidenceVerdict, EvidenceVerdict>;
 
 /** The largest evidence file checked (core's CMS bound). */
 export const EVIDENCE_BYTES_MAX = CMS_LENGTH_MAX;
@@ -43,35 +31,5 @@ export const EVIDENCE_BYTES_MAX = CMS_LENGTH_MAX;
  * await check.run(new Uint8Array(await file.arrayBuffer()));
  */
 export function useEvidenceCheck(): EvidenceCheck {
-  const checking = ref(false);
-  const server = shallowRef<EvidenceVerdict | null>(null);
-  const local = shallowRef<EvidenceVerdict | null>(null);
-  const serverError = ref<MessageRef | null>(null);
-  const localError = ref<MessageRef | null>(null);
-
-  function clear(): void {
-    server.value = null;
-    local.value = null;
-    serverError.value = null;
-    localError.value = null;
-  }
-
-  async function run(der: Uint8Array): Promise<void> {
-    clear();
-    checking.value = true;
-    try {
-      const [remote, here] = await Promise.allSettled([
-        verifyEvidenceOnServer(bytesToBase64(der)),
-        loadRootCertificate().then((root) => verifyEvidence(der, [root])),
-      ]);
-      if (remote.status === 'fulfilled') server.value = remote.value;
-      else serverError.value = errorMessage(remote.reason);
-      if (here.status === 'fulfilled') local.value = here.value;
-      else localError.value = errorMessage(here.reason);
-    } finally {
-      checking.value = false;
-    }
-  }
-
-  return { checking, server, local, serverError, localError, run, clear };
+  return useTwoVerdicts((der) => verifyEvidenceOnServer(bytesToBase64(der)), (der, root) => verifyEvidence(der, [root]));
 }
