@@ -10,7 +10,7 @@ import { approvalMessage } from '@coconutpay/core/pki/master-approval';
 import { importSecretToken } from '@coconutpay/core/protocol';
 import { seal, unseal } from '@coconutpay/core/payment';
 import {
-  continueCertificateLogin, pinVerifierOf, PIN_VERIFIER_ITERATIONS_MIN, startCertificateLogin, verifyAuthServerKey, type PinVerifier,
+  continueCertificateLogin, pinVerifierOf, pinVerifierSalt, PIN_VERIFIER_ITERATIONS, startCertificateLogin, verifyAuthServerKey, type PinVerifier,
 } from '@coconutpay/core/protocol/certificate-login';
 import { enginesUnderTest, newClient, SignedClient, startTestApp, type TestApp } from './helpers.js';
 import { authorizationBody, buyerWithCertificate, codeOf, deviceKeys, requestCommand, rootDer, sealedRequest, type Holder } from './payment-client.js';
@@ -35,7 +35,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('certificat
   }
 
   async function enable(holder: Holder, password = PASSWORD): Promise<PinVerifier> {
-    const verifier = await pinVerifierOf(password, random(16), PIN_VERIFIER_ITERATIONS_MIN);
+    const verifier = await pinVerifierOf(password, await pinVerifierSalt(holder.certificateId), PIN_VERIFIER_ITERATIONS);
     const res = await holder.client.request('PUT', `/api/certificates/${holder.certificateId}/login-verifier`, verifier);
     expect(res.statusCode, res.body).toBe(204);
     return verifier;
@@ -107,12 +107,57 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('certificat
     }
   });
 
+  it("a certificate-login session cannot take the account's other certificates over, and ends when its certificate is revoked", async () => {
+    const t = await startTestApp({ engine });
+    try {
+      const { master, phone, loginId } = await buyerWithPhone(t);
+      const verifier = await enable(phone);
+      const { session } = await login(t, phone, loginId, verifier);
+      const device = await clientOf(t, session!.json());
+      // No new master from one device and its PIN; no revoking the master; no verifier for another certificate.
+      const another = await deviceKeys();
+      const mint = await device.request('POST', '/api/certificates/master', { csrPem: another.csrPem, replace: true });
+      expect(mint.statusCode).toBe(403);
+      expect(mint.json().code).toBe('CERTIFICATE_SESSION_RESTRICTED');
+      expect((await device.request('POST', `/api/certificates/${master.certificateId}/revoke`, { reason: 'keyCompromise' })).json().code).toBe('CERTIFICATE_SESSION_RESTRICTED');
+      const forMaster = await pinVerifierOf(PASSWORD, await pinVerifierSalt(master.certificateId), PIN_VERIFIER_ITERATIONS);
+      expect((await device.request('PUT', `/api/certificates/${master.certificateId}/login-verifier`, forMaster)).json().code).toBe('CERTIFICATE_SESSION_RESTRICTED');
+      // A verifier with another salt or cost is refused even for the session's own certificate.
+      const cheap = await pinVerifierOf(PASSWORD, random(16), 1_000);
+      expect((await device.request('PUT', `/api/certificates/${phone.certificateId}/login-verifier`, cheap)).json().code).toBe('VALIDATION_FAILED');
+      // The master is still the active one.
+      expect((await master.client.get('/api/certificates')).json().items.find((c: { id: string }) => c.id === master.certificateId).status).toBe('active');
+
+      // A command asked for in one session is not authorized from another.
+      const seller = await newClient(t, 'seller');
+      const productId = (await seller.request('POST', '/api/seller/products', { name: '배', category: 'food', description: '', priceWon: 3_000, stock: 10 })).json().id;
+      expect((await device.request('POST', '/api/me/wallet/top-ups', { amountWon: 10_000 })).statusCode).toBe(201);
+      const order = (await device.request('POST', '/api/orders', { source: 'product', productId, quantity: 1 })).json();
+      const own: Holder = { ...phone, client: device };
+      const opened = await requestCommand(t, own, order.id);
+      const body = await authorizationBody(t, own, opened, { code: opened.codeRequired ? await codeOf(t, opened.comId) : null });
+      const elsewhere = await master.client.request('POST', '/api/payments/authorizations', body);
+      expect(elsewhere.json().code).toBe('PAYMENT_COMMAND_NOT_FOUND');
+
+      // The phone is lost: revoking its certificate ends its session at once.
+      const certificates = t.app.internals.certificates;
+      expect(await certificates.revoke(certificates.db, phone.certificateId, 'keyCompromise', t.clock.nowMs)).toBe(true);
+      const after = await device.get('/api/me');
+      expect(after.statusCode).toBe(401);
+      expect(after.json().code).toBe('SESSION_REVOKED');
+      // The password session of the master device goes on.
+      expect((await master.client.get('/api/me')).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('refuses replayed messages, a wrong password, a revoked certificate and one without a verifier; failures count toward the lock', async () => {
     const t = await startTestApp({ engine });
     try {
       const { master, phone, loginId } = await buyerWithPhone(t);
       // Not enabled yet.
-      const notEnabled = await login(t, phone, loginId, await pinVerifierOf(PASSWORD, random(16), PIN_VERIFIER_ITERATIONS_MIN));
+      const notEnabled = await login(t, phone, loginId, await pinVerifierOf(PASSWORD, await pinVerifierSalt(phone.certificateId), PIN_VERIFIER_ITERATIONS));
       expect(notEnabled.hello.json().code).toBe('CERTIFICATE_LOGIN_NOT_ENABLED');
       const verifier = await enable(phone);
 

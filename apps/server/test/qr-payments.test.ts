@@ -226,6 +226,17 @@ for (const engine of enginesUnderTest()) {
       expect((await phone.client.request('POST', '/api/qr-sessions/claim', { token: qr.token })).json().code).toBe('QR_SESSION_CANCELLED');
     });
 
+    it('a cancel that arrives after the payment is refused, so the PC learns it was paid', async () => {
+      const { phone, pc } = await buyer();
+      const order = await orderOf(pc);
+      const qr = await openQr(pc, order.id);
+      expect((await phone.client.request('POST', '/api/qr-sessions/claim', { token: qr.token })).statusCode).toBe(200);
+      expect((await pay(phone, await qrCommand(phone, order.id, qr.id))).statusCode).toBe(200);
+      const late = await pc.request('POST', `/api/qr-sessions/${qr.id}/cancel`);
+      expect(late.statusCode).toBe(409);
+      expect(late.json().code).toBe('QR_SESSION_USED');
+    });
+
     it('renewing replaces the code: the old token is cancelled, the new one works', async () => {
       const { phone, pc } = await buyer();
       const order = await orderOf(pc);

@@ -74,11 +74,23 @@ export class CertificatesRepository {
       .where('id', '=', id)
       .where('status', '=', 'active')
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    if (Number(result.numUpdatedRows) === 0) return false;
+    // Sessions a certificate login opened with it, or with a device it approved, end with it:
+    // a lost phone's revoked certificate must not leave its session working.
+    const approved = trx.selectFrom('certificates').select('id').where('approvedByCertificateId', '=', id);
+    await trx.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: 'certificate_revoked' })
+      .where('revokedAtMs', 'is', null)
+      .where((eb) => eb.or([eb('certificateId', '=', id), eb('certificateId', 'in', approved)]))
+      .execute();
+    return true;
   }
 
   /** Revokes every active certificate approved by `masterId` (the devices under a master). */
   async revokeApprovedBy(trx: Db, masterId: string, reason: string, nowMs: number): Promise<number> {
+    const approved = trx.selectFrom('certificates').select('id').where('approvedByCertificateId', '=', masterId);
+    await trx.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: 'certificate_revoked' })
+      .where('revokedAtMs', 'is', null).where('certificateId', 'in', approved)
+      .execute();
     const result = await trx
       .updateTable('certificates')
       .set({ status: 'revoked', revokedAtMs: nowMs, revocationReason: reason, activeMasterOf: null })

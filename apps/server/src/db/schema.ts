@@ -38,6 +38,8 @@ export interface SessionsTable {
   expiresAtMs: number;
   revokedAtMs: number | null;
   revokedReason: string | null;
+  /** The certificate a certificate login bound the session to; null for a password login. */
+  certificateId: string | null;
 }
 
 export interface LoginThrottlesTable {

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import { prepare } from './prepared.js';
 import type { Database, SessionsTable } from './schema.js';
 
-export type SessionRecord = SessionsTable;
+/** A session as each request reads it (the bound certificate rides in the token, so it is not read here). */
+export type SessionRecord = Omit<SessionsTable, 'certificateId'>;
 
 /**
  * Every authenticated request reads its session: built once (prepared.ts). Columns are
@@ -16,8 +17,8 @@ const sessionById = prepare((db, v: { id: string }) => db.selectFrom('sessions')
 export class SessionsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(session: SessionRecord): Promise<void> {
-    await this.db.insertInto('sessions').values(session).execute();
+  async insert(session: SessionRecord & { certificateId?: string | null }): Promise<void> {
+    await this.db.insertInto('sessions').values({ ...session, certificateId: session.certificateId ?? null }).execute();
   }
 
   async findById(id: string): Promise<SessionRecord | undefined> {

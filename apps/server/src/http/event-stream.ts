@@ -51,6 +51,10 @@ export function eventStreams(app: FastifyInstance): (request: FastifyRequest, re
     };
     open.add(finish);
     request.raw.on('close', finish);
+    reply.raw.on('close', finish);
+    // A client that left while the route was still awaiting (its checks before opening the
+    // stream) sent its 'close' before anyone listened: end at once rather than hold timers.
+    if (request.raw.destroyed || reply.raw.destroyed) queueMicrotask(finish);
     return {
       send: (event, data, id) => {
         if (!closed) raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);

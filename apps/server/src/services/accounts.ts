@@ -133,20 +133,24 @@ export class AccountsService {
       await this.deps.possession.verify(loginId, certificateProof, nowMs);
       reservation = await throttles.reserveAttempt(loginId, clientAddress, nowMs, limits, { passIdLock: true });
     }
-    if (!reservation.allowed) {
-      const detail = `Try again after ${Math.ceil((reservation.retryAtMs - nowMs) / 60_000)} minutes.`;
-      const byAddress = reservation.limit === 'address';
-      throw new AppError(byAddress ? 'LOGIN_ADDRESS_THROTTLED' : 'LOGIN_THROTTLED', {
-        detail,
-        lock: {
-          reason: byAddress ? 'address-failures' : 'login-failures',
-          untilMs: reservation.retryAtMs,
-          failuresMax: byAddress ? limits.loginAddressFailuresMax : limits.loginFailuresMax,
-          // Only the per-account lock can be passed with a certificate (see above).
-          certificatePasses: !byAddress,
-        },
-      });
-    }
+    if (!reservation.allowed) this.refuseAttempt(reservation, nowMs);
+  }
+
+  /** The refusal of an attempt a lock stopped: until when, why, and whether a certificate passes it. */
+  private refuseAttempt(reservation: { limit: string; retryAtMs: number }, nowMs: number): never {
+    const { limits } = this.deps;
+    const detail = `Try again after ${Math.ceil((reservation.retryAtMs - nowMs) / 60_000)} minutes.`;
+    const byAddress = reservation.limit === 'address';
+    throw new AppError(byAddress ? 'LOGIN_ADDRESS_THROTTLED' : 'LOGIN_THROTTLED', {
+      detail,
+      lock: {
+        reason: byAddress ? 'address-failures' : 'login-failures',
+        untilMs: reservation.retryAtMs,
+        failuresMax: byAddress ? limits.loginAddressFailuresMax : limits.loginFailuresMax,
+        // Only the per-account lock can be passed with a certificate (see above).
+        certificatePasses: !byAddress,
+      },
+    });
   }
 
   /**
@@ -167,7 +171,7 @@ export class AccountsService {
     const sessionId = randomUUID();
     const expiresAtMs = nowMs + this.deps.limits.sessionLifetimeMs;
     await this.deps.sessions.insert({
-      id: sessionId, userId: user.id, keyId: key.kid, createdAtMs: nowMs, lastSeenAtMs: nowMs, expiresAtMs, revokedAtMs: null, revokedReason: null,
+      id: sessionId, userId: user.id, keyId: key.kid, createdAtMs: nowMs, lastSeenAtMs: nowMs, expiresAtMs, revokedAtMs: null, revokedReason: null, certificateId: certificateId ?? null,
     });
     const publicToken = await new SignJWT({ sid: sessionId, role: user.role, ...(certificateId ? { cid: certificateId } : {}) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })

@@ -10,10 +10,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { AppError } from '@coconutpay/core/errors';
 import { seal, unseal } from '@coconutpay/core/payment';
 import {
-  CertificateLoginRefused, CertificateLoginServer, PIN_VERIFIER_ITERATIONS_MIN,
+  CertificateLoginRefused, CertificateLoginServer, PIN_VERIFIER_ITERATIONS, pinVerifierSalt,
   type AuthServerKey, type LoginConfirm, type PinVerifier, type SignedLoginMessage,
 } from '@coconutpay/core/protocol/certificate-login';
 import { signJson } from '@coconutpay/core/pki/signed-json';
+import { toBase64Url } from '@coconutpay/core/encoding';
 import type { CertificateLoginRepository } from '../db/certificate-login-repository.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import type { AccountsService, LoginResult } from './accounts.js';
@@ -22,8 +23,6 @@ import type { DeviceCertificatesService } from './device-certificates.js';
 import type { ServerRoles } from './pki/server-roles.js';
 import { x509 } from './pki/x509.js';
 
-/** Most PBKDF2 iterations a verifier may ask a browser for (a bound, not a recommendation). */
-const PIN_VERIFIER_ITERATIONS_MAX = 10_000_000;
 const B64U = (bytes: number) => new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}$`);
 
 function refusal(error: unknown): never {
@@ -81,8 +80,10 @@ export class CertificateLoginService {
    */
   async registerVerifier(actor: Actor, certificateId: string, verifier: PinVerifier): Promise<void> {
     if (!B64U(16).test(verifier.salt) || !B64U(32).test(verifier.storedKey)) throw new AppError('VALIDATION_FAILED', { detail: 'The salt is 16 bytes and the stored key 32 bytes, base64url.' });
-    if (!Number.isSafeInteger(verifier.iterations) || verifier.iterations < PIN_VERIFIER_ITERATIONS_MIN || verifier.iterations > PIN_VERIFIER_ITERATIONS_MAX) {
-      throw new AppError('VALIDATION_FAILED', { detail: `PBKDF2 iterations must be between ${PIN_VERIFIER_ITERATIONS_MIN} and ${PIN_VERIFIER_ITERATIONS_MAX}.` });
+    if (actor.certificateId !== undefined && actor.certificateId !== certificateId) throw new AppError('CERTIFICATE_SESSION_RESTRICTED');
+    // The salt and cost the browser uses: anything else would only break the login, or make a leaked verifier cheaper to attack.
+    if (verifier.salt !== toBase64Url(await pinVerifierSalt(certificateId)) || verifier.iterations !== PIN_VERIFIER_ITERATIONS) {
+      throw new AppError('VALIDATION_FAILED', { detail: `The salt must be derived from the certificate id and the iterations must be ${PIN_VERIFIER_ITERATIONS}.` });
     }
     const nowMs = this.deps.clock();
     await this.deps.devices.usable(actor, certificateId, 'payment', nowMs);

@@ -103,6 +103,8 @@ export class CertificatesService {
    * every certificate it approved; without `replace` the request is refused.
    */
   async issueMaster(actor: Actor, csrPem: string, replace: boolean): Promise<IssuedCertificate> {
+    // One device and its PIN must not mint a new master (and revoke the real one): that takes the password.
+    if (actor.certificateId !== undefined) throw new AppError('CERTIFICATE_SESSION_RESTRICTED');
     const csr = await this.checkedCsr(csrPem);
     const user = await this.deps.users.findById(actor.userId);
     if (!user) throw new AppError('SESSION_REVOKED');

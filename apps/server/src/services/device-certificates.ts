@@ -347,6 +347,8 @@ export class DeviceCertificatesService {
     const record = await this.deps.certificates.findById(id);
     if (!record) throw new AppError('CERTIFICATE_NOT_FOUND');
     if (record.userId !== actor.userId) throw new AppError('CERTIFICATE_NOT_OWNED');
+    // A certificate-login session may give up its own certificate, nothing else.
+    if (actor.certificateId !== undefined && actor.certificateId !== id) throw new AppError('CERTIFICATE_SESSION_RESTRICTED');
     if (record.status === 'revoked') throw new AppError('CERTIFICATE_REVOKED');
     if (record.kind === 'additional') {
       if (!proof) throw new AppError('MASTER_SIGNATURE_REQUIRED');

@@ -394,6 +394,9 @@ export class PaymentAuthService {
     const nowMs = this.deps.clock();
     await this.assertNotLocked(actor, nowMs);
     const command = await this.ownCommand(actor, input.comId);
+    // A command is authorized from the session that asked for it: the certificate binding of
+    // a certificate-login session was checked there and must not be stepped around.
+    if (command.sessionId !== actor.sessionId) throw new AppError('PAYMENT_COMMAND_NOT_FOUND');
     if (command.status !== 'issued') throw new AppError('PAYMENT_COMMAND_USED');
     if (command.expiresAtMs <= nowMs) throw new AppError('PAYMENT_COMMAND_EXPIRED');
     const { record: certificate, certificateDer } = await this.deps.devices.usable(actor, command.certificateId, 'payment', nowMs);

@@ -199,13 +199,17 @@ export class QrPaymentService {
     const session = await this.deps.repo.findById(id);
     if (!session || session.userId !== actor.userId) throw new AppError('QR_SESSION_NOT_FOUND');
     if (session.status === 'paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
-    await this.cancelRecord(session, this.deps.clock(), session.pcSessionId === actor.sessionId ? 'pc' : 'phone');
+    if (await this.cancelRecord(session, this.deps.clock(), session.pcSessionId === actor.sessionId ? 'pc' : 'phone')) return;
+    // The row moved on between the read and the cancel: a payment that committed first wins, and the PC must hear it.
+    const now = await this.deps.repo.findById(id);
+    if (now?.status === 'paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
   }
 
-  private async cancelRecord(session: QrSessionRecord, nowMs: number, by: 'pc' | 'phone' | 'superseded'): Promise<void> {
-    if (await this.deps.repo.end(session.id, 'cancelled', nowMs, this.event(session.orderId, 'qr.cancelled', nowMs, session.id, by))) {
-      this.deps.hub.publish(session.id, { type: 'cancelled', atMs: nowMs, by });
-    }
+  /** Ends a live session as cancelled; false when it had already ended (paid, expired, cancelled). */
+  private async cancelRecord(session: QrSessionRecord, nowMs: number, by: 'pc' | 'phone' | 'superseded'): Promise<boolean> {
+    if (!(await this.deps.repo.end(session.id, 'cancelled', nowMs, this.event(session.orderId, 'qr.cancelled', nowMs, session.id, by)))) return false;
+    this.deps.hub.publish(session.id, { type: 'cancelled', atMs: nowMs, by });
+    return true;
   }
 
   /** Marks a session expired once its time is up (any process's timer may try; one wins). Answers the row as it is now. */

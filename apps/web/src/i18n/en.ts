@@ -721,6 +721,7 @@ export const en: Messages = {
     CERTIFICATE_LOGIN_REPLAYED: 'This certificate login request was already received. Start again.',
     CERTIFICATE_LOGIN_EXPIRED: 'The certificate login took too long, or this device’s clock is off. Try again.',
     CERTIFICATE_LOGIN_NOT_ENABLED: 'Certificate login is not turned on for this certificate. Log in with your password and turn it on in the certificate center.',
+    CERTIFICATE_SESSION_RESTRICTED: 'A session opened with a certificate cannot issue, revoke or change other certificates. Log in with your password.',
     CERTIFICATE_NOT_BOUND_TO_SESSION: 'This session was opened with another certificate. Pay with that certificate or the master certificate.',
     QR_SESSION_NOT_FOUND: 'No such QR payment. Scan the QR code on the PC screen again.',
     QR_SESSION_OTHER_ACCOUNT: 'This QR code belongs to another account’s payment. Log in with the same account as the PC.',

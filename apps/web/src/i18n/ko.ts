@@ -725,6 +725,7 @@ export const ko = {
     CERTIFICATE_LOGIN_REPLAYED: '이미 받은 인증서 로그인 요청이에요. 처음부터 다시 시도하세요.',
     CERTIFICATE_LOGIN_EXPIRED: '인증서 로그인 시간이 지났거나 이 기기의 시계가 맞지 않아요. 다시 시도하세요.',
     CERTIFICATE_LOGIN_NOT_ENABLED: '이 인증서는 아직 인증서 로그인을 켜지 않았어요. 비밀번호로 로그인한 뒤 인증서 센터에서 켜 주세요.',
+    CERTIFICATE_SESSION_RESTRICTED: '인증서로 로그인한 세션에서는 다른 인증서를 발급·폐기하거나 바꿀 수 없어요. 비밀번호로 로그인해 주세요.',
     CERTIFICATE_NOT_BOUND_TO_SESSION: '이 세션은 다른 인증서로 로그인했어요. 그 인증서나 마스터 인증서로 결제하세요.',
     QR_SESSION_NOT_FOUND: 'QR 결제를 찾을 수 없어요. PC 화면의 QR 코드를 다시 찍어 주세요.',
     QR_SESSION_OTHER_ACCOUNT: '이 QR 코드는 다른 계정의 결제예요. PC와 같은 계정으로 로그인해 주세요.',

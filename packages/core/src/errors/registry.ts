@@ -89,6 +89,7 @@ export const ERRORS = {
   CERTIFICATE_LOGIN_REPLAYED: { status: 409, title: 'This certificate login message was already received', transient: false },
   CERTIFICATE_LOGIN_EXPIRED: { status: 401, title: 'The certificate login took too long or its time is wrong; start again', transient: false },
   CERTIFICATE_LOGIN_NOT_ENABLED: { status: 409, title: 'Certificate login is not enabled for this certificate', transient: false },
+  CERTIFICATE_SESSION_RESTRICTED: { status: 403, title: "A session opened with a certificate cannot change the account's other certificates; log in with the password", transient: false },
   CERTIFICATE_NOT_BOUND_TO_SESSION: { status: 403, title: 'This session was opened with another certificate; pay with it or with the master certificate', transient: false },
   // QR payment (docs/protocol.md, "QR payment")
   QR_SESSION_NOT_FOUND: { status: 404, title: 'No such QR payment; scan the code on the other screen again', transient: false },

@@ -22,6 +22,7 @@ import { signJson } from '../pki/signed-json.js';
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const START = new Date('2026-12-06T12:00:00Z').getTime();
 const PASSWORD = '휴대폰 인증서 비밀번호';
+const CERT_ID = '0193a5c2-7d4e-7b1a-9c3f-2e5d8a6b4c10';
 /** Fewer than the browser's 600,000, to keep the test quick; the arithmetic is the same. */
 const ITERATIONS = 1_000;
 const keys = async () => (await crypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
@@ -93,7 +94,7 @@ describe('certificate login (seed 004 §3.2)', () => {
         clock: () => nowMs, random, newId: () => `hs-${++n}`, store,
         agreementKey: agreement.privateKey, signingKey: signing.key, x5c: signing.x5c,
         certificateOf: async (loginId, certificateId): Promise<LoginCertificate> => {
-          if (loginId !== 'buyer1' || certificateId !== 'cert-1') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not ours');
+          if (loginId !== 'buyer1' || certificateId !== CERT_ID) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not ours');
           if (revoked) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'revoked');
           return { userId: 'user-1', publicKey: device.publicKey, verifier: registered };
         },
@@ -122,7 +123,7 @@ describe('certificate login (seed 004 §3.2)', () => {
 
   const hello = (overrides: { password?: string; nowMs?: number; certificateId?: string } = {}) =>
     startCertificateLogin({
-      loginId: 'buyer1', certificateId: overrides.certificateId ?? 'cert-1', password: overrides.password ?? PASSWORD, verifier,
+      loginId: 'buyer1', certificateId: overrides.certificateId ?? CERT_ID, password: overrides.password ?? PASSWORD, verifier,
       signingKey: device.privateKey, serverAgreementKey: agreement.publicKey, nowMs: overrides.nowMs ?? nowMs, random, seal,
     });
   const refusal = async (action: Promise<unknown>) => {
@@ -139,11 +140,11 @@ describe('certificate login (seed 004 §3.2)', () => {
   it('a correct run: the client checks S, then S checks the client, and names the account and certificate', async () => {
     const { sealedHello, state } = await hello();
     const two = await server.hello(sealedHello);
-    expect(two).toMatchObject({ loginId: 'buyer1', userId: 'user-1', certificateId: 'cert-1' });
+    expect(two).toMatchObject({ loginId: 'buyer1', userId: 'user-1', certificateId: CERT_ID });
     nowMs += 2_000;
     const three = await continueCertificateLogin({ state, sealedChallenge: two.sealedChallenge, trustAnchors: [der(root)], nowMs, signingKey: device.privateKey, unseal });
     expect(three.message).toMatchObject({ type: 'coconutpay-login-3', handshakeId: two.handshakeId, nc: state.hello.nc });
-    expect(await server.confirm('buyer1', three)).toEqual({ userId: 'user-1', certificateId: 'cert-1' });
+    expect(await server.confirm('buyer1', three)).toEqual({ userId: 'user-1', certificateId: CERT_ID });
   });
 
   it('refuses each message replayed', async () => {
@@ -222,6 +223,10 @@ describe('certificate login (seed 004 §3.2)', () => {
     expect(wrong).toBe('CERTIFICATE_LOGIN_INVALID');
     registered = null;
     expect(await refusal(server.hello((await hello()).sealedHello))).toBe('CERTIFICATE_LOGIN_NOT_ENABLED');
+  });
+
+  it('refuses a message (1) naming no account or certificate of ours before looking anything up', async () => {
+    expect(await refusal(server.hello((await hello({ certificateId: 'x'.repeat(80) })).sealedHello))).toBe('CERTIFICATE_LOGIN_INVALID');
   });
 
   it('a captured message (1) gives away nothing to test the password with: no unsalted function of it, and only S can open it', async () => {

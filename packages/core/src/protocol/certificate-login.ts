@@ -31,8 +31,6 @@ export const CERTIFICATE_LOGIN_WINDOW_MS = 60_000;
 export const CERTIFICATE_LOGIN_HANDSHAKE_TTL_MS = 60_000;
 /** PBKDF2 iterations the browser uses for a new PIN verifier (OWASP's figure for PBKDF2-HMAC-SHA256). */
 export const PIN_VERIFIER_ITERATIONS = 600_000;
-/** Fewest iterations S accepts in a registered verifier. */
-export const PIN_VERIFIER_ITERATIONS_MIN = 100_000;
 /** Random bytes in N_c, N_s and the verifier's salt. */
 export const LOGIN_NONCE_BYTES = 16;
 /** Random bytes in the reply key (AES-256). */
@@ -284,6 +282,7 @@ export interface LoginServerDeps {
 }
 
 const B64U_NONCE = /^[A-Za-z0-9_-]{22}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 async function verifyLoginSignature(publicKey: CryptoKey, signed: SignedLoginMessage<unknown>): Promise<boolean> {
   try {
@@ -326,6 +325,8 @@ export class CertificateLoginServer {
     const hello = signed?.message;
     if (hello?.type !== 'coconutpay-login-1' || hello.v !== 1 || typeof signed.signature !== 'string') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'not a message (1)');
     if (typeof hello.loginId !== 'string' || typeof hello.certificateId !== 'string' || typeof hello.pinProof !== 'string') throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'message (1) is malformed');
+    // The bounds of our own records: a login id as registration allows it, a certificate id as we issue them.
+    if (hello.loginId.length < 1 || hello.loginId.length > 64 || !UUID.test(hello.certificateId)) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'message (1) names no account or certificate of ours');
     if (typeof hello.nc !== 'string' || !B64U_NONCE.test(hello.nc)) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'N_c is malformed');
     if (!Number.isSafeInteger(hello.clientTimeMs) || Math.abs(hello.clientTimeMs - nowMs) > CERTIFICATE_LOGIN_WINDOW_MS) {
       throw new CertificateLoginRefused('CERTIFICATE_LOGIN_EXPIRED', 'T_c is outside the accepted window');
@@ -344,10 +345,13 @@ export class CertificateLoginServer {
     if (!(await this.deps.store.rememberHello(hello.certificateId, hello.clientTimeMs, hello.nc, hello.clientTimeMs + 2 * CERTIFICATE_LOGIN_WINDOW_MS, nowMs))) {
       throw new CertificateLoginRefused('CERTIFICATE_LOGIN_REPLAYED', 'this message (1) was received before');
     }
-    await admit?.(hello.loginId, nowMs);
     const certificate = await this.deps.certificateOf(hello.loginId, hello.certificateId, nowMs);
     if (!(await verifyLoginSignature(certificate.publicKey, signed))) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the certificate signature does not verify');
+    // Counted once the message is proven to come from the certificate's key: nobody else can
+    // lock the account through this door, and the PIN guesses of whoever holds the key are
+    // counted toward the account's lock (which they cannot pass: the PIN is what is guessed).
     if (!certificate.verifier) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_NOT_ENABLED', 'certificate login was not enabled for this certificate');
+    await admit?.(hello.loginId, nowMs);
     if (!(await pinProofMatches(hello.pinProof, certificate.verifier, loginAuthMessage(hello)))) {
       throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the PIN commitment does not match');
     }

@@ -106,15 +106,24 @@ export function qrRoutes(app: FastifyInstance, qr: QrPaymentService, hub: EventH
       // The session ends when its time is up even if no request touches it: the stream's own
       // timer looks at the clock each second (no database read until the time is up), so the
       // PC hears `expired` within a second of it, whichever process's clock decides.
+      let ended = false;
+      stream.onFinish(() => {
+        ended = true;
+      });
       function arm(expiresAtMs: number): void {
         clearTimeout(expiryTimer);
+        if (ended) return;
         const tick = (): void => {
           const leftMs = expiresAtMs - qr.now();
           if (leftMs > 0) {
             expiryTimer = setTimeout(tick, Math.min(1_000, leftMs));
             return;
           }
-          fromRow().catch((error: unknown) => request.log.warn({ err: error }, 'QR session expiry check failed'));
+          // A failed read is tried again shortly: the PC must still hear the end.
+          fromRow().catch((error: unknown) => {
+            request.log.warn({ err: error }, 'QR session expiry check failed');
+            if (!ended) expiryTimer = setTimeout(tick, 1_000);
+          });
         };
         tick();
       }
@@ -129,6 +138,8 @@ export function qrRoutes(app: FastifyInstance, qr: QrPaymentService, hub: EventH
       try {
         const row = await qr.expireIfDue(id);
         if (row) {
+          // A client cannot have seen the end of a session that has not ended: resume after `scanned` at most.
+          if ((row.status === 'open' || row.status === 'scanned') && sentUpTo > QR_EVENT_IDS.scanned) sentUpTo = QR_EVENT_IDS.scanned;
           for (const numbered of qr.eventsOf(row, sentUpTo)) deliver(numbered);
           // A session that ended before this client reconnected has nothing more to say.
           if (row.status === 'open' || row.status === 'scanned') arm(row.expiresAtMs);
