@@ -277,6 +277,24 @@ for (const engine of enginesUnderTest()) {
       expect((await phone.client.request('POST', '/api/qr-sessions/claim', { numericCode: qr2.numericCode })).json().code).toBe('QR_SESSION_NOT_FOUND');
     });
 
+    it('wrong payment numbers sent together are counted one by one: at most five are ever compared', async () => {
+      const { phone, pc } = await buyer();
+      const order = await orderOf(pc);
+      const qr = await openQr(pc, order.id);
+      const wrong = qr.numericCode === '000000' ? '111111' : '000000';
+      const answers = await Promise.all(Array.from({ length: 20 }, () => phone.client.request('POST', '/api/qr-sessions/claim', { numericCode: wrong })));
+      for (const a of answers) expect(a.statusCode, a.body).toBeLessThan(500);
+      const codes = answers.map((a) => a.json().code as string);
+      expect(codes.filter((c) => c === 'QR_CODE_INVALID').length).toBeLessThanOrEqual(QR_NUMERIC_CODE_TRIES_MAX);
+      expect(codes.every((c) => ['QR_CODE_INVALID', 'QR_CODE_TRIES_EXHAUSTED', 'QR_SESSION_NOT_FOUND'].includes(c))).toBe(true);
+      const row = await t.app.internals.database.db.selectFrom('qrSessions').select(['numericTries', 'numericCodeDigest']).where('id', '=', qr.id).executeTakeFirstOrThrow();
+      expect(Number(row.numericTries)).toBe(QR_NUMERIC_CODE_TRIES_MAX);
+      expect(row.numericCodeDigest).toBeNull();
+      // The right number after that finds nothing; the QR code itself still works.
+      expect((await phone.client.request('POST', '/api/qr-sessions/claim', { numericCode: qr.numericCode })).json().code).toBe('QR_SESSION_NOT_FOUND');
+      expect((await phone.client.request('POST', '/api/qr-sessions/claim', { token: qr.token })).statusCode).toBe(200);
+    });
+
     it('a reconnect with Last-Event-ID gets what it missed, paid included, and nothing twice', async () => {
       const { phone, pc } = await buyer();
       const order = await orderOf(pc);

@@ -39,13 +39,18 @@ export class QrSessionsRepository {
       .execute();
   }
 
-  /** Counts a wrong numeric code against each of `ids`; a code that reaches `max` tries is forgotten. */
-  async countNumericTries(ids: readonly string[], max: number): Promise<void> {
+  /** Takes one of a session's numeric-code tries; false when none is left (or its code is gone). */
+  async reserveNumericTry(id: string, max: number): Promise<boolean> {
+    const result = await this.db.updateTable('qrSessions').set((eb) => ({ numericTries: eb('numericTries', '+', 1) }))
+      .where('id', '=', id).where('numericTries', '<', max).where('numericCodeDigest', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Forgets the numeric code of each of `ids` that has used all its tries. */
+  async forgetSpentNumericCodes(ids: readonly string[], max: number): Promise<void> {
     if (ids.length === 0) return;
-    await runWriteTransaction(this.db, this.engine, async (trx) => {
-      await trx.updateTable('qrSessions').set((eb) => ({ numericTries: eb('numericTries', '+', 1) })).where('id', 'in', ids).execute();
-      await trx.updateTable('qrSessions').set({ numericCodeDigest: null }).where('id', 'in', ids).where('numericTries', '>=', max).execute();
-    });
+    await this.db.updateTable('qrSessions').set({ numericCodeDigest: null }).where('id', 'in', ids).where('numericTries', '>=', max).execute();
   }
 
   /** open → scanned by `phoneSessionId`, while the token is live; false when it was not open (or no longer live). */

@@ -185,11 +185,18 @@ export class QrPaymentService {
   private async byNumericCode(actor: Actor, code: string, nowMs: number): Promise<QrSessionRecord> {
     const candidates = await this.deps.repo.openWithNumericCode(actor.userId, nowMs);
     if (candidates.length === 0) throw new AppError('QR_SESSION_NOT_FOUND', { detail: 'No QR payment of this account is waiting for a payment number.' });
+    // Each try is reserved before the code is compared (one conditional update per session),
+    // so guesses sent together are counted one by one and at most the limit is ever compared.
+    const reserved: QrSessionRecord[] = [];
+    for (const session of candidates) {
+      if (await this.deps.repo.reserveNumericTry(session.id, QR_NUMERIC_CODE_TRIES_MAX)) reserved.push({ ...session, numericTries: session.numericTries + 1 });
+    }
+    if (reserved.length === 0) throw new AppError('QR_CODE_TRIES_EXHAUSTED');
     const wellFormed = new RegExp(`^\\d{${QR_NUMERIC_CODE_LENGTH}}$`).test(code);
-    const match = wellFormed ? candidates.find((s) => this.deps.codeKey.matches(`coconutpay-qr-numeric-v1\n${s.id}\n${code}`, s.numericCodeDigest)) : undefined;
+    const match = wellFormed ? reserved.find((s) => this.deps.codeKey.matches(`coconutpay-qr-numeric-v1\n${s.id}\n${code}`, s.numericCodeDigest)) : undefined;
     if (match) return match;
-    await this.deps.repo.countNumericTries(candidates.map((s) => s.id), QR_NUMERIC_CODE_TRIES_MAX);
-    const triesLeft = Math.max(0, QR_NUMERIC_CODE_TRIES_MAX - 1 - Math.max(...candidates.map((s) => s.numericTries)));
+    await this.deps.repo.forgetSpentNumericCodes(reserved.map((s) => s.id), QR_NUMERIC_CODE_TRIES_MAX);
+    const triesLeft = Math.max(0, QR_NUMERIC_CODE_TRIES_MAX - Math.max(...reserved.map((s) => s.numericTries)));
     if (triesLeft === 0) throw new AppError('QR_CODE_TRIES_EXHAUSTED');
     throw new AppError('QR_CODE_INVALID', { detail: `${triesLeft} ${triesLeft === 1 ? 'try' : 'tries'} left.` });
   }
