@@ -210,3 +210,31 @@ export function checkBank(snapshot: LedgerSnapshot, history: ClientHistory): str
   }
   return violations;
 }
+
+/** One balance read during the run, with what the clients knew around it. */
+export interface BalanceRead {
+  userId: string;
+  /** What the wallet held before the run: a buyer's top-up, 0 for a seller. */
+  initialWon: bigint;
+  balanceWon: bigint;
+  /** Sum of this user's acknowledged payments (or sales) before the read was sent. */
+  acknowledgedBeforeWon: bigint;
+  /** Sum of this user's payments (or sales) sent, acknowledged or not, when the read answered. */
+  sentAfterWon: bigint;
+}
+
+/**
+ * A buyer's wallet only falls (by payments) and a seller's only rises (by sales) during the
+ * run, so the money a read shows as moved must lie between what was acknowledged before the
+ * read was sent and what had been sent by the time it answered. Below: an acknowledged
+ * payment was lost (a crash ate a commit). Above: money from nowhere. Returns the violation,
+ * or null.
+ */
+export function balanceReadViolation(read: BalanceRead): string | null {
+  if (read.balanceWon < 0n) return `user ${read.userId}: a read showed ${read.balanceWon}`;
+  const movedWon = read.initialWon > 0n ? read.initialWon - read.balanceWon : read.balanceWon;
+  if (movedWon < read.acknowledgedBeforeWon || movedWon > read.sentAfterWon) {
+    return `user ${read.userId}: a read showed ${read.balanceWon} (moved ${movedWon}), acknowledged before ${read.acknowledgedBeforeWon}, sent by then ${read.sentAfterWon}`;
+  }
+  return null;
+}

@@ -29,7 +29,7 @@ import { x509 } from '../../src/services/pki/x509.js';
 import { VerificationCodeKey } from '../../src/services/verification-code-key.js';
 import { buyerRegistration, RATE_LIMITS_LIFTED, sellerRegistration, type EngineUnderTest } from '../helpers.js';
 import { freePorts, HttpSession, publicRequest, startServer, untilHealthy, type Answer, type ServerProcess } from '../server-process.js';
-import { checkBank, type ClientHistory, type KeyHistory, type KeyKind, type LedgerSnapshot } from './checker.js';
+import { balanceReadViolation, checkBank, type ClientHistory, type KeyHistory, type KeyKind, type LedgerSnapshot } from './checker.js';
 
 /** How one engine's run is shaped. */
 export interface BankOptions {
@@ -402,12 +402,7 @@ export async function runBankOnEngine(engineUnderTest: EngineUnderTest, options:
       run.acknowledgedKeys.push({ session, key: paid.key, body, answer: paid.text });
     };
 
-    /**
-     * One balance read over HTTP. A buyer's wallet only falls (by payments) and a seller's
-     * only rises (by sales), so what it shows must lie between what was acknowledged before
-     * the read was sent and what had been sent by the time it answered: less means an
-     * acknowledged payment was lost (a crash ate a commit), more means money from nowhere.
-     */
+    /** One balance read over HTTP, held to the bounds of checker.ts's balanceReadViolation. */
     const readBalance = (w: () => number) => readBalanceOf(w() < 0.7 ? pick(w, buyers).session : pick(w, sellers));
     const readBalanceOf = async (session: HttpSession) => {
       const acknowledgedBefore = run.acknowledgedWon.get(session.userId) ?? 0n;
@@ -421,13 +416,11 @@ export async function runBankOnEngine(engineUnderTest: EngineUnderTest, options:
       if (answer.status !== 200) return;
       run.counts.reads += 1;
       const sentAfter = run.sentWon.get(session.userId) ?? 0n;
-      const balanceWon = BigInt(answer.body.balanceWon);
-      if (balanceWon < 0n) run.violation(`user ${session.userId}: a read showed ${balanceWon}`);
-      const initialWon = initialOf.get(session.userId)!;
-      const movedWon = initialWon > 0n ? initialWon - balanceWon : balanceWon;
-      if (movedWon < acknowledgedBefore || movedWon > sentAfter) {
-        run.violation(`user ${session.userId}: a read showed ${balanceWon} (moved ${movedWon}), acknowledged before ${acknowledgedBefore}, sent by then ${sentAfter}`);
-      }
+      const violation = balanceReadViolation({
+        userId: session.userId, initialWon: initialOf.get(session.userId)!, balanceWon: BigInt(answer.body.balanceWon),
+        acknowledgedBeforeWon: acknowledgedBefore, sentAfterWon: sentAfter,
+      });
+      if (violation) run.violation(violation);
     };
 
     const worker = async (index: number) => {
