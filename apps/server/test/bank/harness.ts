@@ -316,7 +316,7 @@ export async function runBankOnEngine(engineUnderTest: EngineUnderTest, options:
       const device = await deviceKeys();
       const master = expectAnswer('master certificate', await session.request('POST', '/api/certificates/master', { csrPem: device.csrPem }), 201);
       // Some buyers get little, so that refusals (INSUFFICIENT_BALANCE) happen within the run too.
-      const initialWon = BigInt(between(random, 2, 80) * 10_000);
+      const initialWon = BigInt(between(random, 2, 150) * 10_000);
       expectAnswer('top-up', await session.request('POST', '/api/me/wallet/top-ups', { amountWon: Number(initialWon) }, { headers: { 'idempotency-key': `topup-${randomUUID()}` } }), 201);
       run.history.knownTotalWon += initialWon;
       buyers.push({ session, keys: device.keys, certificateId: master.certificate.id, certificateDer: fromPem(master.certificatePem, 'CERTIFICATE'), initialWon });
