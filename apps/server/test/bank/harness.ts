@@ -65,6 +65,8 @@ export interface EngineReport {
   requests: number;
   /** Sends whose fate the client could not know (connection refused or reset, timeout, 5xx) and retried. */
   unknownFates: number;
+  /** Of those, answers with a 5xx status (the rest are connections refused, reset or timed out). */
+  serverErrors: number;
   acknowledgedPayments: number;
   refusedPayments: number;
   /** Payments whose answer never reached the client (the key stayed in progress, or retries ran out). */
@@ -171,7 +173,7 @@ class Run {
   readonly sentWon = new Map<string, bigint>();
   ready: Promise<void> = Promise.resolve();
   stopped = false;
-  counts = { operations: 0, requests: 0, unknownFates: 0, acknowledged: 0, refused: 0, unanswered: 0, reads: 0, snapshots: 0, replays: 0 };
+  counts = { operations: 0, requests: 0, unknownFates: 0, serverErrors: 0, acknowledged: 0, refused: 0, unanswered: 0, reads: 0, snapshots: 0, replays: 0 };
   refusalCodes: Record<string, number> = {};
   acknowledgedKeys: { session: HttpSession; key: string; body: string; answer: string }[] = [];
 
@@ -205,6 +207,7 @@ class Run {
       }
       if (answer.status >= 500) {
         this.counts.unknownFates += 1;
+        this.counts.serverErrors += 1;
         await sleep(150);
         continue;
       }
@@ -487,7 +490,7 @@ export async function runBankOnEngine(engineUnderTest: EngineUnderTest, options:
     const violations = checkBank(snapshot, run.history);
     return {
       engine, seed: options.seed, durationMs, crashes,
-      operations: run.counts.operations, requests: run.counts.requests, unknownFates: run.counts.unknownFates,
+      operations: run.counts.operations, requests: run.counts.requests, unknownFates: run.counts.unknownFates, serverErrors: run.counts.serverErrors,
       acknowledgedPayments: run.counts.acknowledged, refusedPayments: run.counts.refused, unansweredPayments: run.counts.unanswered,
       balanceReads: run.counts.reads, snapshotReads: run.counts.snapshots, replaysChecked: run.counts.replays,
       refusalCodes: run.refusalCodes, violations,
@@ -505,11 +508,11 @@ export async function runBankOnEngine(engineUnderTest: EngineUnderTest, options:
 
 /** A report's lines, as printed by `npm run test:bank` and the Vitest file. */
 export function formatReport(reports: EngineReport[]): string {
-  const lines = ['engine    seconds  crashes  operations  requests  unknown-fate  acknowledged  refused  unanswered  reads  snapshots  replays  violations'];
+  const lines = ['engine    seconds  crashes  operations  requests  unknown-fate  5xx  acknowledged  refused  unanswered  reads  snapshots  replays  violations'];
   for (const r of reports) {
     lines.push([
       r.engine.padEnd(8), (r.durationMs / 1000).toFixed(1).padStart(8), String(r.crashes).padStart(8), String(r.operations).padStart(11), String(r.requests).padStart(9),
-      String(r.unknownFates).padStart(13), String(r.acknowledgedPayments).padStart(13), String(r.refusedPayments).padStart(8), String(r.unansweredPayments).padStart(11),
+      String(r.unknownFates).padStart(13), String(r.serverErrors).padStart(4), String(r.acknowledgedPayments).padStart(13), String(r.refusedPayments).padStart(8), String(r.unansweredPayments).padStart(11),
       String(r.balanceReads).padStart(6), String(r.snapshotReads).padStart(10), String(r.replaysChecked).padStart(8), String(r.violations.length).padStart(11),
     ].join(' '));
   }
