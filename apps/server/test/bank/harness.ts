@@ -291,10 +291,13 @@ export async function runBankOnEngine(engineUnderTest: EngineUnderTest, options:
   let generation = 0;
   let server: ServerProcess = startServer(`${engine}#${generation}`, port!, env);
   const outputs: string[] = [];
-  const reader = openReader(engine, database.url);
   const run = new Run();
+  let readerOpened: SqlReader | undefined;
   try {
     await untilHealthy(server);
+    // Opened once the server has made and migrated the database: better-sqlite3 would
+    // otherwise create the file itself, before the server chose its journal mode.
+    const reader = (readerOpened = openReader(engine, database.url));
     const base = server.url;
 
     // Sellers with products; buyers with a master certificate and one top-up each.
@@ -500,7 +503,7 @@ export async function runBankOnEngine(engineUnderTest: EngineUnderTest, options:
   } finally {
     run.stopped = true;
     await server.kill();
-    await reader.close();
+    await readerOpened?.close();
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }
