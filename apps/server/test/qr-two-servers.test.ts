@@ -10,16 +10,12 @@
  * processes started from main.ts, spoken to over real HTTP only: nothing is shared but
  * what a deployment shares. Needs POSTGRES_URL and REDIS_URL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { utf8 } from '@coconutpay/core/encoding';
 import {
   authorizationContent, codeProof, REPLY_KEY_BYTES, replyKey, seal, signCanonical, unseal, verifyCommand,
   type PaymentAuthorization, type PaymentRequest,
@@ -28,193 +24,17 @@ import { qrTokenFromText } from '@coconutpay/core/payment/qr';
 import { signedAttributes } from '@coconutpay/core/pki/cms';
 import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
 import { p1363ToDer } from '@coconutpay/core/pki/signature';
-import { importSecretToken, nonceFromBytes, signRequest } from '@coconutpay/core/protocol';
 import { VerificationCodeKey } from '../src/services/verification-code-key.js';
 import { announceSkip } from './announce-skip.js';
-import { buyerRegistration, GOOD_PASSWORD, RATE_LIMITS_LIFTED, sellerRegistration } from './helpers.js';
+import { buyerRegistration, RATE_LIMITS_LIFTED, sellerRegistration } from './helpers.js';
 import { deviceKeys } from './payment-client.js';
+import { freePorts, HttpSession, publicRequest, START_TIMEOUT_MS, startServer, untilHealthy, type ServerProcess } from './server-process.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = path.join(ROOT, 'apps/server/src/main.ts');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
-/** tsx compiles the whole server on start; on a busy two-core machine that takes a while. */
-const START_TIMEOUT_MS = 60_000;
 /** How long a stream may take to hear an event published by the other process. */
 const EVENT_TIMEOUT_MS = 5_000;
 
 const postgresUrl = process.env.POSTGRES_URL;
 const redisUrl = process.env.REDIS_URL;
-
-// ---------------------------------------------------------------------------------------
-// Server processes
-
-/** One server process started from main.ts. */
-interface ServerProcess {
-  name: string;
-  url: string;
-  /** Everything the process wrote so far (stdout and stderr), for failure messages. */
-  output(): string;
-  exitCode(): number | null | undefined;
-  /** Ends the process and whatever tsx started under it; resolves once it has exited. */
-  stop(): Promise<void>;
-}
-
-/** Two ports free on the loopback now, found together so that they differ. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  })));
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (!address || typeof address === 'string') throw new Error('no port');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
-}
-
-function startServer(name: string, port: number, env: Record<string, string>): ServerProcess {
-  const child: ChildProcess = spawn(TSX, ['--conditions=source', MAIN], {
-    cwd: ROOT,
-    // Only what the test chooses (plus what tsx needs to run): a CA_KEY_PASSPHRASE,
-    // METRICS_ADDRESS or NODE_ENV in the developer's shell must not change what is tested.
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
-      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: tsx runs the server in a child node process, and stopping the
-    // group reaches both, so no server outlives the test.
-    detached: true,
-  });
-  let text = '';
-  for (const stream of [child.stdout!, child.stderr!]) {
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      // Keep the tail only: the log is for diagnosing a failure, not for assertions.
-      text = (text + chunk).slice(-20_000);
-    });
-  }
-  let code: number | null | undefined;
-  const exited = new Promise<void>((resolve) => child.once('exit', (c) => {
-    code = c;
-    resolve();
-  }));
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // The group is gone already.
-    }
-  };
-  return {
-    name,
-    url: `http://127.0.0.1:${port}`,
-    output: () => text,
-    exitCode: () => code,
-    async stop() {
-      if (code !== undefined) return;
-      signalGroup('SIGTERM');
-      // main.ts closes the app on SIGTERM (streams, Redis, the pool); force it if it hangs.
-      const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-/** Waits until the process answers GET /healthz with 200 (it then has its database and keys). */
-async function untilHealthy(server: ServerProcess): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (server.exitCode() !== undefined) throw new Error(`server ${server.name} exited with ${server.exitCode()} before it was healthy:\n${server.output()}`);
-    try {
-      const res = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`server ${server.name} was not healthy within ${START_TIMEOUT_MS} ms:\n${server.output()}`);
-}
-
-// ---------------------------------------------------------------------------------------
-// HTTP clients
-
-interface Answer {
-  status: number;
-  /** The JSON answer, typed as loosely as `res.json()` in the app.inject() tests; the text otherwise. */
-  body: any;
-  text: string;
-}
-
-async function answerOf(res: Response): Promise<Answer> {
-  const text = await res.text();
-  const json = (res.headers.get('content-type') ?? '').includes('json') && text !== '';
-  return { status: res.status, body: json ? JSON.parse(text) : text, text };
-}
-
-/** An unauthenticated request. */
-async function publicRequest(baseUrl: string, method: string, pathWithQuery: string, body?: unknown): Promise<Answer> {
-  return answerOf(await fetch(`${baseUrl}${pathWithQuery}`, {
-    method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  }));
-}
-
-/**
- * A logged-in session bound to one server process, signing each request with the
- * dual-token proof as the web app does (helpers.ts's SignedClient, over real HTTP and
- * with the real clock).
- */
-class HttpSession {
-  private constructor(
-    readonly baseUrl: string,
-    private readonly publicToken: string,
-    private readonly secretKey: CryptoKey,
-    readonly userId: string,
-    readonly sessionId: string,
-  ) {}
-
-  static async login(baseUrl: string, loginId: string): Promise<HttpSession> {
-    const res = await publicRequest(baseUrl, 'POST', '/api/auth/login', { loginId, password: GOOD_PASSWORD });
-    if (res.status !== 200) throw new Error(`login on ${baseUrl} failed: ${res.status} ${res.text}`);
-    return new HttpSession(baseUrl, res.body.publicToken, await importSecretToken(res.body.secretToken), res.body.user.id, res.body.sessionId);
-  }
-
-  /** The signed headers of a request; the proof covers the exact bytes that are sent. */
-  async signedHeaders(method: string, pathWithQuery: string, body?: Uint8Array<ArrayBuffer>): Promise<Record<string, string>> {
-    return {
-      ...(await signRequest({
-        publicToken: this.publicToken, secretKey: this.secretKey, method, pathWithQuery,
-        ...(body ? { body } : {}),
-        timestampMs: Date.now(),
-        nonce: nonceFromBytes(randomBytes(16)),
-      })),
-    };
-  }
-
-  async request(method: string, pathWithQuery: string, body?: unknown): Promise<Answer> {
-    const raw = body === undefined ? undefined : utf8(JSON.stringify(body));
-    const headers = await this.signedHeaders(method, pathWithQuery, raw);
-    return answerOf(await fetch(`${this.baseUrl}${pathWithQuery}`, {
-      method,
-      headers: { ...headers, ...(raw ? { 'content-type': 'application/json' } : {}) },
-      ...(raw ? { body: raw } : {}),
-    }));
-  }
-
-  get(pathWithQuery: string): Promise<Answer> {
-    return this.request('GET', pathWithQuery);
-  }
-}
 
 /**
  * A server-sent-event stream read in the background as it arrives, so that waiting for
