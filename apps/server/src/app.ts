@@ -83,6 +83,9 @@ import { ReceiptsService, type ReceiptIssuedEvent } from './services/receipts.js
 import { StoresService } from './services/stores.js';
 import { receiptRoutes } from './http/routes/receipt-routes.js';
 import { sellerRoutes } from './http/routes/seller-routes.js';
+import { auditRoutes } from './http/routes/audit-routes.js';
+import { AuditLogRepository } from './db/audit-log-repository.js';
+import { AuditLog } from './services/audit-log.js';
 
 /** What tests may reach into besides HTTP. */
 export interface AppInternals {
@@ -109,6 +112,8 @@ export interface AppInternals {
   crls: CrlPublisher;
   /** Seller-signed receipts: tests reach the service to check refusals beside HTTP. */
   receipts: ReceiptsService;
+  /** The audit log: tests append, sign heads and read it beside HTTP. */
+  audit: AuditLog;
   /** The listener of its own for /metrics when METRICS_ADDRESS is set; main.ts calls its `listen`. */
   metricsApp: FastifyInstance | undefined;
 }
@@ -206,6 +211,11 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   const catalogue = new CatalogueService(products, new ImageStore(config.dataDir), clock);
   const ca = await CertificateAuthority.open({ dataDir: config.dataDir, passphrase: caPassphrase(config), publicUrl: config.publicUrl, nowMs });
+  const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
+  const audit = new AuditLog({
+    db, engine: database.engine, repo: new AuditLogRepository(db, database.engine), clock, signer: roles.auth,
+    onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
+  });
   const certificateRecords = new CertificatesRepository(db);
   const crls = new CrlPublisher(ca, certificateRecords, clock);
   const ocsp = new OcspResponder(ca, certificateRecords, clock);
@@ -226,14 +236,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     db, users, sessions, ledger, keys, clock, possession,
     throttles: new LoginThrottlesRepository(db, database.engine),
     hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
-    limits: config,
+    limits: config, audit,
   });
   const carts = new CartService(new CartRepository(db), products, clock);
   const orderRecords = new OrdersRepository(db, database.engine);
   const idempotency = new IdempotencyRepository(db);
   const orders = new OrdersService({ db, engine: database.engine, orders: orderRecords, users, clock });
   const payments = new PaymentsService({ db, engine: database.engine, orders: orderRecords, ledger, clock });
-  const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
   const tsa = await TimeStampAuthority.create({ identity: roles.tsa, clock });
   const paymentRecords = new PaymentAuthRepository(db, database.engine, clock);
   const codeKey = VerificationCodeKey.open(config.dataDir);
@@ -281,7 +290,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   app.decorate('internals', {
     database, keys, replay, accounts, ledger, orders, payments, paymentAuth, codeKey, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls,
-    receipts, metricsApp: undefined,
+    receipts, audit, metricsApp: undefined,
   });
 
   installAccessLog(app);
@@ -338,12 +347,15 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   certificateRoutes(app, certificates, devices, decisions);
   sellerRoutes(app, stores);
   receiptRoutes(app, receipts, receiptEvents);
+  auditRoutes(app, audit, config.auditExportToken);
   await installWebHost(app, config.webDistDir);
 
   // Expired orders give their stock back even when nobody reads them; stopped before the
   // database closes, so no sweep runs against a closed pool.
   sweeper.start(config.expirySweepIntervalMs);
   app.addHook('preClose', async () => sweeper.stop());
+  audit.start(config.auditHeadIntervalMs);
+  app.addHook('preClose', async () => audit.stop());
 
   return app;
 }

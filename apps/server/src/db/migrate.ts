@@ -18,6 +18,7 @@ import { loginChallengesMigration } from './migrations/0010-login-challenges.js'
 import { certificateLoginMigration } from './migrations/0013-certificate-login.js';
 import { qrPaymentsMigration } from './migrations/0011-qr-payments.js';
 import { receiptsMigration } from './migrations/0012-receipts.js';
+import { auditLogMigration } from './migrations/0014-audit-log.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -35,6 +36,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0011-qr-payments': qrPaymentsMigration(engine),
     '0012-receipts': receiptsMigration(engine),
     '0013-certificate-login': certificateLoginMigration(engine),
+    '0014-audit-log': auditLogMigration(engine),
   };
 }
 

@@ -345,6 +345,32 @@ export interface ReceiptsTable {
   supersededAtMs: number | null;
 }
 
+export interface AuditLogTable {
+  sequence: number | string | bigint;
+  atMs: number | string | bigint;
+  kind: string;
+  actor: string | null;
+  subject: string | null;
+  /** Canonical JSON of the detail object. */
+  detail: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditChainTipTable {
+  id: number;
+  lastSequence: number | string | bigint;
+  lastHash: string;
+  /** The sequence of the last signed head (0: none yet). */
+  signedSequence: number | string | bigint;
+}
+
+export interface AuditHeadsTable {
+  sequence: number | string | bigint;
+  signedAtMs: number | string | bigint;
+  jws: string;
+}
+
 export interface Database {
   users: UsersTable;
   stores: StoresTable;
@@ -376,4 +402,7 @@ export interface Database {
   orderItems: OrderItemsTable;
   idempotencyKeys: IdempotencyKeysTable;
   receipts: ReceiptsTable;
+  auditLog: AuditLogTable;
+  auditChainTip: AuditChainTipTable;
+  auditHeads: AuditHeadsTable;
 }

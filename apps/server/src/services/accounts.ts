@@ -14,6 +14,7 @@ import type { LoginThrottleLimits, LoginThrottlesRepository } from '../db/login-
 import type { Database, Role } from '../db/schema.js';
 import type { SessionsRepository } from '../db/sessions-repository.js';
 import type { StoreProfile, UserRecord, UsersRepository } from '../db/users-repository.js';
+import type { AuditSink } from './audit-log.js';
 import type { Actor } from './actor.js';
 import type { CertificatePossession } from './certificate-possession.js';
 import { passwordPolicyViolations, type PasswordHasher } from './password-hasher.js';
@@ -55,6 +56,8 @@ export interface AccountsDeps {
   keys: TokenKeyRing;
   clock: () => number;
   limits: { sessionIdleTimeoutMs: number; sessionLifetimeMs: number } & LoginThrottleLimits;
+  /** Logins, failures and locks go to the audit log. */
+  audit: AuditSink;
 }
 
 function publicUser(user: UserRecord): PublicUser {
@@ -111,14 +114,27 @@ export class AccountsService {
    */
   async login(loginId: string, password: string, clientAddress: string, certificateProof?: CertificateLoginProof): Promise<LoginResult> {
     const { users, hasher } = this.deps;
+    const { audit } = this.deps;
     const nowMs = this.deps.clock();
-    await this.admitLoginAttempt(loginId, clientAddress, nowMs, certificateProof);
+    try {
+      await this.admitLoginAttempt(loginId, clientAddress, nowMs, certificateProof);
+    } catch (error) {
+      // The login id is the subject: an attempt on an unknown id is recorded as such, without saying so.
+      const code = error instanceof AppError ? error.code : 'INTERNAL_ERROR';
+      await audit.append(code === 'LOGIN_THROTTLED' || code === 'LOGIN_ADDRESS_THROTTLED' ? 'login.locked' : 'login.failed', { subject: loginId, detail: { address: clientAddress, code } });
+      throw error;
+    }
     const user = await users.findByLoginId(loginId);
     const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
     // A failure is already counted by the reservation.
-    if (!user || !ok) throw new AppError('LOGIN_FAILED');
+    if (!user || !ok) {
+      await audit.append('login.failed', { subject: loginId, detail: { address: clientAddress, code: 'LOGIN_FAILED' } });
+      throw new AppError('LOGIN_FAILED');
+    }
     await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
-    return this.openSession(user, nowMs);
+    const result = await this.openSession(user, nowMs);
+    await audit.append('login.succeeded', { actor: user.id, subject: loginId, detail: { address: clientAddress, method: 'password', sessionId: result.sessionId } });
+    return result;
   }
 
   /**
@@ -159,7 +175,9 @@ export class AccountsService {
     const user = await this.deps.users.findById(userId);
     if (!user || user.loginId !== loginId) throw new AppError('CERTIFICATE_LOGIN_INVALID');
     await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
-    return this.openSession(user, nowMs, certificateId);
+    const result = await this.openSession(user, nowMs, certificateId);
+    await this.deps.audit.append('certificate-login.succeeded', { actor: user.id, subject: loginId, detail: { address: clientAddress, method: 'certificate', certificateId, sessionId: result.sessionId } });
+    return result;
   }
 
   private async openSession(user: UserRecord, nowMs: number, certificateId?: string): Promise<LoginResult> {

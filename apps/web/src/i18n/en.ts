@@ -657,6 +657,7 @@ export const en: Messages = {
     SERVICE_UNAVAILABLE: 'The service is briefly unavailable. Please try again shortly.',
     CLIENT_REQUEST_RATE_EXCEEDED: 'Too many requests from your network in a short time. Please wait a minute and try again.',
     METRICS_TOKEN_INVALID: 'The metrics token is missing or wrong.',
+    AUDIT_EXPORT_TOKEN_INVALID: 'The audit export token is missing or wrong.',
     AUTH_REQUIRED: 'Please log in to continue.',
     AUTH_MALFORMED: 'Your login details were not valid. Please log in again.',
     TOKEN_INVALID: 'Your login is no longer valid. Please log in again.',

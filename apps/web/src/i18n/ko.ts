@@ -661,6 +661,7 @@ export const ko = {
     SERVICE_UNAVAILABLE: '서비스를 잠시 사용할 수 없습니다. 잠시 후 다시 시도해 주세요.',
     CLIENT_REQUEST_RATE_EXCEEDED: '이 네트워크에서 짧은 시간에 요청이 너무 많습니다. 1분 후 다시 시도해 주세요.',
     METRICS_TOKEN_INVALID: '메트릭 토큰이 없거나 올바르지 않습니다.',
+    AUDIT_EXPORT_TOKEN_INVALID: '감사 로그 내보내기 토큰이 없거나 올바르지 않습니다.',
     AUTH_REQUIRED: '로그인이 필요합니다.',
     AUTH_MALFORMED: '인증 정보가 올바르지 않습니다. 다시 로그인해 주세요.',
     TOKEN_INVALID: '로그인 정보가 유효하지 않습니다. 다시 로그인해 주세요.',

@@ -16,6 +16,7 @@ export const ERRORS = {
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable', transient: true },
   CLIENT_REQUEST_RATE_EXCEEDED: { status: 429, title: 'Too many requests from this address; try again later', transient: true },
   METRICS_TOKEN_INVALID: { status: 401, title: 'The metrics token is missing or wrong', transient: false },
+  AUDIT_EXPORT_TOKEN_INVALID: { status: 401, title: 'The audit export token is missing or wrong', transient: false },
 
   // Dual-token authentication
   AUTH_REQUIRED: { status: 401, title: 'Log in to continue', transient: false },
