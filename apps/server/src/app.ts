@@ -221,7 +221,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const ocsp = new OcspResponder(ca, certificateRecords, clock);
   const verifier = new CertificateVerifier(ca);
   const certificateRequests = new CertificateRequestsRepository(db);
-  const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, ca, crls, clock, validityDays: config.certificateValidityDays });
+  const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, ca, crls, clock, validityDays: config.certificateValidityDays, audit });
   const redisOptions = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
   const decisions = new DecisionHub(
     config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
@@ -229,7 +229,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('onClose', async () => decisions.close());
   const devices = new DeviceCertificatesService({
     db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
-    validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates,
+    validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates, audit,
   });
   const possession = new CertificatePossession({ challenges: new LoginChallengesRepository(db), users, devices, verifier, clock });
   const accounts = new AccountsService({
@@ -261,7 +261,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const paymentAuth = new PaymentAuthService({
     db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey, codeRelay, qr,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
-    timeStamps: tsa,
+    timeStamps: tsa, audit,
   });
   const certificateLogins = new CertificateLoginService({ repo: new CertificateLoginRepository(db), users, devices, accounts, roles, clock });
   const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });
@@ -274,7 +274,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const receipts = new ReceiptsService({
     db, engine: database.engine, receipts: receiptRecords, orders: orderRecords, users, certificates: certificateRecords, devices, ca, clock,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
-    timeStamps: tsa, events: receiptEvents,
+    timeStamps: tsa, events: receiptEvents, audit,
   });
   const stores = new StoresService({ users, receipts: receiptRecords, wallet, clock });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });

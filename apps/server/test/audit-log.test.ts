@@ -14,7 +14,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditExport, verifyAuditChain } from '@coconutpay/core/audit';
 import { ECDSA_P256_SHA256, x509 } from '../src/services/pki/x509.js';
-import { buyerRegistration, enginesUnderTest, GOOD_PASSWORD, startTestApp, type TestApp } from './helpers.js';
+import { buyerRegistration, enginesUnderTest, GOOD_PASSWORD, newClient, startTestApp, type TestApp } from './helpers.js';
+import { authorizationBody, buyerWithCertificate, codeOf, requestCommand } from './payment-client.js';
 
 const CLI = fileURLToPath(new URL('../../cli/bin/coconutpay.mjs', import.meta.url));
 const EXPORT_TOKEN = 'audit-export-token-for-tests-0123456789abcdef';
@@ -173,5 +174,36 @@ describe('audit log, signing and the online check', () => {
     expect(verdict.heads).toBeGreaterThanOrEqual(2);
     // The export itself is an audited event.
     expect((await t.app.internals.audit.list({ kind: 'audit.exported' })).length).toBe(1);
+  });
+});
+
+describe('audit log of certificates and payments', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('records the master certificate issued, a refused factor and the payment, without the code', async () => {
+    const seller = await newClient(t, 'seller');
+    const product = (await seller.request('POST', '/api/seller/products', { name: '바나나', category: 'food', description: '', priceWon: 12_000, stock: 10 })).json().id as string;
+    const buyer = await buyerWithCertificate(t);
+    expect((await buyer.client.request('POST', '/api/me/wallet/top-ups', { amountWon: 100_000 })).statusCode).toBe(201);
+    const order = (await buyer.client.request('POST', '/api/orders', { source: 'product', productId: product, quantity: 1 })).json();
+    const opened = await requestCommand(t, buyer, order.id);
+    const code = await codeOf(t, opened.comId);
+    const wrong = code === 'AAAAAA' ? 'BBBBBB' : 'AAAAAA';
+    expect((await buyer.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, buyer, opened, { code: wrong }))).json().code).toBe('PAYMENT_AUTHORIZATION_FAILED');
+    expect((await buyer.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, buyer, opened, { code }))).statusCode).toBe(200);
+    const { audit } = t.app.internals;
+    await audit.settled();
+
+    const ofBuyer = await audit.list({ actor: buyer.client.userId });
+    expect(ofBuyer.map((e) => e.kind)).toEqual(['login.succeeded', 'certificate.issued', 'payment.refused', 'payment.authorized']);
+    expect(ofBuyer[1]).toMatchObject({ subject: buyer.certificateId, detail: { kind: 'master' } });
+    expect(ofBuyer[2]!.detail).toMatchObject({ consecutiveFailures: 1, lockedUntilMs: null });
+    expect(ofBuyer[3]).toMatchObject({ subject: order.id, detail: { orderNumber: order.orderNumber, amountWon: '12000', channel: 'direct', certificateId: buyer.certificateId, codeRequired: true } });
+    expect(JSON.stringify(ofBuyer)).not.toContain(code);
+    expect((await verifyAuditChain(await audit.list({}), [])).valid).toBe(true);
   });
 });

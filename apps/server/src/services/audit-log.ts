@@ -21,7 +21,7 @@ export const AUDIT_KINDS = [
   'certificate-login.succeeded',
   'certificate.issued', 'certificate.approved', 'certificate.revoked',
   'payment.authorized', 'payment.refused', 'payment.locked',
-  'qr.paid', 'receipt.issued',
+  'receipt.issued',
   'audit.exported',
 ] as const;
 
