@@ -84,8 +84,11 @@ import { StoresService } from './services/stores.js';
 import { receiptRoutes } from './http/routes/receipt-routes.js';
 import { sellerRoutes } from './http/routes/seller-routes.js';
 import { auditRoutes } from './http/routes/audit-routes.js';
+import { adminRoutes } from './http/routes/admin-routes.js';
+import { AdminService } from './services/admin.js';
 import { AuditLogRepository } from './db/audit-log-repository.js';
 import { AuditLog } from './services/audit-log.js';
+import { AccountControlsRepository } from './db/account-controls-repository.js';
 
 /** What tests may reach into besides HTTP. */
 export interface AppInternals {
@@ -231,12 +234,13 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
     validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates, audit,
   });
+  const accountControls = new AccountControlsRepository(db);
   const possession = new CertificatePossession({ challenges: new LoginChallengesRepository(db), users, devices, verifier, clock });
   const accounts = new AccountsService({
     db, users, sessions, ledger, keys, clock, possession,
     throttles: new LoginThrottlesRepository(db, database.engine),
     hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
-    limits: config, audit,
+    limits: config, audit, controls: accountControls,
   });
   const carts = new CartService(new CartRepository(db), products, clock);
   const orderRecords = new OrdersRepository(db, database.engine);
@@ -278,6 +282,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   const stores = new StoresService({ users, receipts: receiptRecords, wallet, clock });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
+  const admin = new AdminService({
+    db, engine: database.engine, users, sessions, controls: accountControls, certificates: certificateRecords, certificateService: certificates,
+    requests: certificateRequests, crls, audit, clock,
+  });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
 
   if (config.demoData && (await users.count()) === 0) {
@@ -348,6 +356,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   sellerRoutes(app, stores);
   receiptRoutes(app, receipts, receiptEvents);
   auditRoutes(app, audit, config.auditExportToken);
+  adminRoutes(app, admin, accounts);
   await installWebHost(app, config.webDistDir);
 
   // Expired orders give their stock back even when nobody reads them; stopped before the

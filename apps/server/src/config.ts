@@ -84,6 +84,8 @@ export interface Config {
   /** Most active additional certificates plus pending requests per user. */
   maxAdditionalCertificates: number;
   /** Session limits. */
+  /** An operator's session ends after this long without a request (shorter than anyone else's). */
+  adminSessionIdleTimeoutMs: number;
   sessionIdleTimeoutMs: number;
   sessionLifetimeMs: number;
   /** Login throttling: consecutive failures before a lock, and its length. */
@@ -205,6 +207,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     certificateValidityDays: e.CERT_VALIDITY_DAYS,
     maxAdditionalCertificates: e.MAX_ADDITIONAL_CERTIFICATES,
     sessionIdleTimeoutMs: 15 * 60_000,
+    adminSessionIdleTimeoutMs: 5 * 60_000,
     sessionLifetimeMs: 12 * 3_600_000,
     loginFailuresMax: 5,
     loginLockMs: 15 * 60_000,

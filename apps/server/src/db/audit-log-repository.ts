@@ -18,7 +18,12 @@ export interface ChainTip {
 /** A page of the log; filters are optional and combine. */
 export interface AuditQuery {
   afterSequence?: number;
+  /** Entries before this sequence number (paging back from the newest). */
+  beforeSequence?: number;
   kind?: string;
+  kinds?: readonly string[];
+  /** Newest first instead of sequence order. */
+  newestFirst?: boolean;
   actor?: string;
   subject?: string;
   fromMs?: number;
@@ -63,11 +68,13 @@ export class AuditLogRepository {
     await trx.updateTable('auditChainTip').set({ signedSequence: head.sequence }).where('id', '=', 1).execute();
   }
 
-  /** Entries in sequence order, filtered. */
+  /** Entries in sequence order (or newest first), filtered. */
   async list(query: AuditQuery): Promise<AuditEntry[]> {
-    let q = this.db.selectFrom('auditLog').selectAll().orderBy('sequence').limit(query.limit);
+    let q = this.db.selectFrom('auditLog').selectAll().orderBy('sequence', query.newestFirst ? 'desc' : 'asc').limit(query.limit);
     if (query.afterSequence !== undefined) q = q.where('sequence', '>', query.afterSequence);
+    if (query.beforeSequence !== undefined) q = q.where('sequence', '<', query.beforeSequence);
     if (query.kind !== undefined) q = q.where('kind', '=', query.kind);
+    if (query.kinds !== undefined && query.kinds.length > 0) q = q.where('kind', 'in', [...query.kinds]);
     if (query.actor !== undefined) q = q.where('actor', '=', query.actor);
     if (query.subject !== undefined) q = q.where('subject', '=', query.subject);
     if (query.fromMs !== undefined) q = q.where('atMs', '>=', query.fromMs);

@@ -19,6 +19,7 @@ import { certificateLoginMigration } from './migrations/0013-certificate-login.j
 import { qrPaymentsMigration } from './migrations/0011-qr-payments.js';
 import { receiptsMigration } from './migrations/0012-receipts.js';
 import { auditLogMigration } from './migrations/0014-audit-log.js';
+import { accountControlsMigration } from './migrations/0015-account-controls.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -37,6 +38,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0012-receipts': receiptsMigration(engine),
     '0013-certificate-login': certificateLoginMigration(engine),
     '0014-audit-log': auditLogMigration(engine),
+    '0015-account-controls': accountControlsMigration(engine),
   };
 }
 

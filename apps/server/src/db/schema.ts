@@ -371,6 +371,21 @@ export interface AuditHeadsTable {
   jws: string;
 }
 
+export interface AccountControlsTable {
+  userId: string;
+  lockedAtMs: number | string | bigint | null;
+  lockReason: string | null;
+  lockedBy: string | null;
+  passwordChangeRequired: number;
+  updatedAtMs: number | string | bigint;
+}
+
+export interface AdminConfirmationsTable {
+  sessionId: string;
+  userId: string;
+  confirmedAtMs: number | string | bigint;
+}
+
 export interface Database {
   users: UsersTable;
   stores: StoresTable;
@@ -405,4 +420,6 @@ export interface Database {
   auditLog: AuditLogTable;
   auditChainTip: AuditChainTipTable;
   auditHeads: AuditHeadsTable;
+  accountControls: AccountControlsTable;
+  adminConfirmations: AdminConfirmationsTable;
 }

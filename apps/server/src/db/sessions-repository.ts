@@ -40,6 +40,12 @@ export class SessionsRepository {
     await this.db.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: reason }).where('id', '=', id).where('revokedAtMs', 'is', null).execute();
   }
 
+  /** Revokes every live session of a user; returns how many. */
+  async revokeAll(userId: string, reason: string, nowMs: number): Promise<number> {
+    const result = await this.db.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: reason }).where('userId', '=', userId).where('revokedAtMs', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Revokes every live session of a user except `keepId`; returns how many. */
   async revokeOthers(userId: string, keepId: string, reason: string, nowMs: number): Promise<number> {
     const result = await this.db

@@ -22,6 +22,9 @@ export const AUDIT_KINDS = [
   'certificate.issued', 'certificate.approved', 'certificate.revoked',
   'payment.authorized', 'payment.refused', 'payment.locked',
   'receipt.issued',
+  'password.changed',
+  'admin.created', 'admin.session-confirmed', 'admin.confirmation-failed',
+  'admin.user-locked', 'admin.user-unlocked', 'admin.sessions-revoked',
   'audit.exported',
 ] as const;
 
