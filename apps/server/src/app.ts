@@ -86,6 +86,7 @@ import { sellerRoutes } from './http/routes/seller-routes.js';
 import { auditRoutes } from './http/routes/audit-routes.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { AdminService } from './services/admin.js';
+import { PaymentPoliciesService } from './services/payment-policies.js';
 import { AuditLogRepository } from './db/audit-log-repository.js';
 import { AuditLog } from './services/audit-log.js';
 import { AccountControlsRepository } from './db/account-controls-repository.js';
@@ -286,6 +287,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     db, engine: database.engine, users, sessions, controls: accountControls, certificates: certificateRecords, certificateService: certificates,
     requests: certificateRequests, crls, audit, clock,
   });
+  const policies = new PaymentPoliciesService({ db, engine: database.engine, repo: paymentRecords, admin, audit, clock });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
 
   if (config.demoData && (await users.count()) === 0) {
@@ -356,7 +358,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   sellerRoutes(app, stores);
   receiptRoutes(app, receipts, receiptEvents);
   auditRoutes(app, audit, config.auditExportToken);
-  adminRoutes(app, admin, accounts);
+  adminRoutes(app, admin, accounts, policies);
   await installWebHost(app, config.webDistDir);
 
   // Expired orders give their stock back even when nobody reads them; stopped before the

@@ -12,7 +12,7 @@ import { importSecretToken } from '@coconutpay/core/protocol';
 import { seal, unseal } from '@coconutpay/core/payment';
 import { continueCertificateLogin, pinVerifierOf, PIN_VERIFIER_ITERATIONS_MIN, startCertificateLogin, verifyAuthServerKey } from '@coconutpay/core/protocol/certificate-login';
 import { enginesUnderTest, GOOD_PASSWORD, newClient, SignedClient, startTestApp, type TestApp } from './helpers.js';
-import { buyerWithCertificate, requestCommand, rootDer, sealedRequest, type Holder } from './payment-client.js';
+import { authorizationBody, buyerWithCertificate, codeOf, requestCommand, rootDer, sealedRequest, type Holder } from './payment-client.js';
 
 const PIN = '운영자 인증서 비밀번호';
 const OPERATOR_PASSWORD = 'operator password 2026';
@@ -29,6 +29,10 @@ const ADMIN_ROUTES: [string, string, unknown?][] = [
   ['POST', `/admin/api/users/${SOME_ID}/logout`, { reason: 'test' }],
   ['POST', `/admin/api/certificates/${SOME_ID}/revoke`, { reason: 'keyCompromise' }],
   ['GET', '/admin/api/audit'],
+  ['GET', '/admin/api/policies'],
+  ['PUT', '/admin/api/policies', { rules: [{ priority: 1, rule: 'default', description: 'all', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: null, requireCode: true, enabled: true }], reason: 'test' }],
+  ['POST', '/admin/api/policies/preview', { amountWon: 1000, certificateKind: 'master', firstPayment: false }],
+  ['POST', '/admin/api/policies/rollback', { version: 1, reason: 'test' }],
 ];
 
 /** Signs in by certificate login with `holder`'s certificate, as the browser does; answers the raw response. */
@@ -99,7 +103,7 @@ for (const engine of enginesUnderTest()) {
       const buyer = await newClient(t, 'buyer');
       const seller = await newClient(t, 'seller');
       for (const [method, url, body] of ADMIN_ROUTES) {
-        const anonymous = await t.app.inject({ method: method as 'GET' | 'POST', url, ...(body === undefined ? {} : { payload: body as object }) });
+        const anonymous = await t.app.inject({ method: method as 'GET' | 'POST' | 'PUT', url, ...(body === undefined ? {} : { payload: body as object }) });
         expectRefused(anonymous, 'AUTH_REQUIRED', `${method} ${url} logged out`);
         expectRefused(await buyer.request(method, url, body), 'ADMIN_ONLY', `${method} ${url} as a buyer`);
         expectRefused(await seller.request(method, url, body), 'ADMIN_ONLY', `${method} ${url} as a seller`);
@@ -189,6 +193,60 @@ for (const engine of enginesUnderTest()) {
       expect(items[0]!.sequence).toBeGreaterThan(items[1]!.sequence);
       const failed = (await operator.get('/admin/api/audit?kind=admin.confirmation-failed')).json().items;
       expect(failed).toHaveLength(1);
+    });
+
+    it('a policy change decides the next payment and is recorded with its version; rollback restores the earlier behaviour', async () => {
+      const { db } = t.app.internals.database;
+      const start = (await operator.get('/admin/api/policies')).json();
+      expect(start.current.version).toBe(1);
+      const preview = await operator.request('POST', '/admin/api/policies/preview', { amountWon: 300_000, certificateKind: 'additional', firstPayment: false });
+      expect(preview.json()).toMatchObject({ rule: 'amount-at-least-50000', requireCode: true, factors: ['password', 'device-key', 'code'] });
+
+      const seller = await newClient(t, 'seller');
+      const price = async (priceWon: number) => (await seller.request('POST', '/api/seller/products', { name: `item ${priceWon}`, category: 'food', description: '', priceWon, stock: 50 })).json().id as string;
+      const [small, hundredThousand] = [await price(5_000), await price(100_000)];
+      const buyer = await buyerWithCertificate(t);
+      expect((await buyer.client.request('POST', '/api/me/wallet/top-ups', { amountWon: 1_000_000 })).statusCode).toBe(201);
+      const orderOf = async (productId: string) => (await buyer.client.request('POST', '/api/orders', { source: 'product', productId, quantity: 1 })).json().id as string;
+      // A first payment, so the first-payment rule stops applying to this certificate.
+      const first = await requestCommand(t, buyer, await orderOf(small));
+      const paid = await buyer.client.request('POST', '/api/payments/authorizations', await authorizationBody(t, buyer, first, { code: await codeOf(t, first.comId) }));
+      expect(paid.statusCode, paid.body).toBe(200);
+      const versionOf = async (comId: string) => Number((await db.selectFrom('paymentCommands').select('policyVersion').where('comId', '=', comId).executeTakeFirstOrThrow()).policyVersion);
+
+      const before = await requestCommand(t, buyer, await orderOf(hundredThousand));
+      expect(before.codeRequired).toBe(true);
+      expect(await versionOf(before.comId)).toBe(1);
+
+      const raised = start.current.rules.map((r: Record<string, unknown>) => {
+        const { id: _id, ...rule } = r;
+        return r.rule === 'amount-at-least-50000' ? { ...rule, rule: 'amount-at-least-500000', description: 'Payments of 500,000 won or more ask for the code', minAmountWon: 500_000 } : rule;
+      });
+      // Invalid versions are refused before anything is written.
+      const noCatchAll = raised.filter((r: { rule: string }) => r.rule !== 'default');
+      expect((await operator.request('PUT', '/admin/api/policies', { rules: noCatchAll, reason: 'broken' })).json().code).toBe('VALIDATION_FAILED');
+      expect((await operator.request('PUT', '/admin/api/policies', { rules: [...raised, raised[0]], reason: 'twice' })).json().code).toBe('VALIDATION_FAILED');
+      const candidate = await operator.request('POST', '/admin/api/policies/preview', { amountWon: 100_000, certificateKind: 'master', firstPayment: false, rules: raised });
+      expect(candidate.json()).toMatchObject({ rule: 'default', requireCode: false, factors: ['password', 'device-key'] });
+
+      const published = await operator.request('PUT', '/admin/api/policies', { rules: raised, reason: 'fewer codes for mid-size payments' });
+      expect(published.statusCode, published.body).toBe(200);
+      expect(published.json()).toMatchObject({ version: 2, author: operator.userId, reason: 'fewer codes for mid-size payments', restoredFrom: null });
+      const after = await requestCommand(t, buyer, await orderOf(hundredThousand));
+      expect(after.codeRequired).toBe(false);
+      expect(after.command.verification.policyRule).toBe('default');
+      expect(await versionOf(after.comId)).toBe(2);
+
+      expect((await operator.request('POST', '/admin/api/policies/rollback', { version: 99, reason: 'no such' })).json().code).toBe('POLICY_VERSION_NOT_FOUND');
+      const rolledBack = await operator.request('POST', '/admin/api/policies/rollback', { version: 1, reason: 'too many disputes' });
+      expect(rolledBack.json()).toMatchObject({ version: 3, restoredFrom: 1 });
+      const again = await requestCommand(t, buyer, await orderOf(hundredThousand));
+      expect(again.codeRequired).toBe(true);
+      expect(await versionOf(again.comId)).toBe(3);
+
+      const history = (await operator.get('/admin/api/policies')).json();
+      expect(history.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
+      expect((await t.app.internals.audit.list({ kinds: ['policy.changed', 'policy.rolled-back'] })).map((e) => [e.kind, e.detail.version])).toEqual([['policy.changed', 2], ['policy.rolled-back', 3]]);
     });
 
     it("an operator's session idles out after 5 minutes, a buyer's does not", async () => {

@@ -20,6 +20,7 @@ import { qrPaymentsMigration } from './migrations/0011-qr-payments.js';
 import { receiptsMigration } from './migrations/0012-receipts.js';
 import { auditLogMigration } from './migrations/0014-audit-log.js';
 import { accountControlsMigration } from './migrations/0015-account-controls.js';
+import { policyVersionsMigration } from './migrations/0016-policy-versions.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -39,6 +40,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0013-certificate-login': certificateLoginMigration(engine),
     '0014-audit-log': auditLogMigration(engine),
     '0015-account-controls': accountControlsMigration(engine),
+    '0016-policy-versions': policyVersionsMigration(engine),
   };
 }
 

@@ -292,6 +292,8 @@ export interface PaymentCommandsTable {
   codeRequired: number;
   policyRule: string;
   policyReason: string;
+  /** The policy version the decision was made under (null for commands made before versions existed). */
+  policyVersion: number | null;
   status: 'issued' | 'authorized' | 'failed';
   issuedAtMs: number;
   expiresAtMs: number;
@@ -386,6 +388,15 @@ export interface AdminConfirmationsTable {
   confirmedAtMs: number | string | bigint;
 }
 
+export interface PaymentPolicyVersionsTable {
+  version: number;
+  rulesJson: string;
+  author: string | null;
+  reason: string;
+  restoredFrom: number | null;
+  createdAtMs: number | string | bigint;
+}
+
 export interface Database {
   users: UsersTable;
   stores: StoresTable;
@@ -422,4 +433,5 @@ export interface Database {
   auditHeads: AuditHeadsTable;
   accountControls: AccountControlsTable;
   adminConfirmations: AdminConfirmationsTable;
+  paymentPolicyVersions: PaymentPolicyVersionsTable;
 }

@@ -23,6 +23,7 @@ export const AUDIT_KINDS = [
   'payment.authorized', 'payment.refused', 'payment.locked',
   'receipt.issued',
   'password.changed',
+  'policy.changed', 'policy.rolled-back',
   'admin.created', 'admin.session-confirmed', 'admin.confirmation-failed',
   'admin.user-locked', 'admin.user-unlocked', 'admin.sessions-revoked',
   'audit.exported',

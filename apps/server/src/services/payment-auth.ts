@@ -274,7 +274,8 @@ export class PaymentAuthService {
       qr = await this.deps.qr.channelFor(actor, req.qrSessionId, order.id, nowMs);
     }
 
-    const decision = decidePolicy(await this.deps.repo.enabledPolicy(), {
+    const policy = await this.deps.repo.currentPolicy();
+    const decision = decidePolicy(policy.rules, {
       amountWon: order.totalWon,
       certificateKind: certificate.kind,
       firstPayment: !(await this.deps.repo.hasPaidWith(certificate.id)),
@@ -307,7 +308,7 @@ export class PaymentAuthService {
     const record: PaymentCommandRecord = {
       comId, orderId: order.id, userId: actor.userId, sessionId: actor.sessionId, certificateId: certificate.id, requestNonce: req.nonce,
       commandJson, commandJws: jws, amountWon: order.totalWon, codeRequired: decision.requireCode,
-      policyRule: decision.rule, policyReason: decision.reason, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
+      policyRule: decision.rule, policyReason: decision.reason, policyVersion: policy.version, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
     };
     // Only the code's keyed digest and its sealed form are stored (verification-code-key.ts);
     // both are made before the transaction, since the write lock is shared.
@@ -476,7 +477,7 @@ export class PaymentAuthService {
     void this.deps.audit.append('payment.authorized', {
       actor: actor.userId, subject: command.orderId,
       detail: {
-        orderNumber: result.order.orderNumber, amountWon: String(result.order.totalWon), comId: command.comId, certificateId: certificate.id, evidenceId, policyRule: command.policyRule,
+        orderNumber: result.order.orderNumber, amountWon: String(result.order.totalWon), comId: command.comId, certificateId: certificate.id, evidenceId, policyRule: command.policyRule, policyVersion: command.policyVersion,
         channel: qrSessionId === undefined ? 'direct' : 'qr', qrSessionId: qrSessionId ?? null, codeRequired: command.codeRequired,
       },
     });

@@ -678,6 +678,7 @@ export const en: Messages = {
     ROLE_FORBIDDEN: 'This account cannot do that.',
     ACCOUNT_LOCKED: 'This account has been locked by an operator. Please contact support.',
     USER_NOT_FOUND: 'This user could not be found.',
+    POLICY_VERSION_NOT_FOUND: 'This policy version does not exist.',
     ADMIN_ONLY: 'Only operators can do this.',
     ADMIN_CERTIFICATE_REQUIRED: 'Operators must log in with their certificate.',
     ADMIN_PASSWORD_CONFIRMATION_REQUIRED: 'Confirm your account password to continue.',

@@ -682,6 +682,7 @@ export const ko = {
     ROLE_FORBIDDEN: '이 계정으로는 할 수 없는 작업입니다.',
     ACCOUNT_LOCKED: '운영자가 잠근 계정입니다. 고객센터에 문의하세요.',
     USER_NOT_FOUND: '사용자를 찾을 수 없습니다.',
+    POLICY_VERSION_NOT_FOUND: '해당 정책 버전이 없습니다.',
     ADMIN_ONLY: '운영자만 사용할 수 있습니다.',
     ADMIN_CERTIFICATE_REQUIRED: '운영자는 인증서로 로그인해야 합니다.',
     ADMIN_PASSWORD_CONFIRMATION_REQUIRED: '계속하려면 계정 비밀번호를 다시 확인하세요.',

@@ -41,6 +41,7 @@ export const ERRORS = {
   ROLE_FORBIDDEN: { status: 403, title: 'This account may not do that', transient: false },
   ACCOUNT_LOCKED: { status: 403, title: 'This account is locked by an operator', transient: false },
   USER_NOT_FOUND: { status: 404, title: 'No such user', transient: false },
+  POLICY_VERSION_NOT_FOUND: { status: 404, title: 'No such policy version', transient: false },
   ADMIN_ONLY: { status: 403, title: 'Only operators may do this', transient: false },
   ADMIN_CERTIFICATE_REQUIRED: { status: 403, title: 'Operators must log in with their certificate', transient: false },
   ADMIN_PASSWORD_CONFIRMATION_REQUIRED: { status: 403, title: 'Confirm the account password to continue', transient: false },

@@ -9,6 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { actorOf } from '../authenticate.js';
 import type { AccountsService } from '../../services/accounts.js';
 import { OPERATOR_REVOCATION_REASONS, USER_PAGE_MAX, type AdminService } from '../../services/admin.js';
+import { POLICY_RULES_MAX, type PaymentPoliciesService, type PolicyVersion as PolicyVersionRecord } from '../../services/payment-policies.js';
 import { IdParams, responses, Text200 } from '../schemas.js';
 
 const Role = Type.Union([Type.Literal('buyer'), Type.Literal('seller'), Type.Literal('admin')]);
@@ -62,9 +63,76 @@ const AuditQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const RuleFields = {
+  priority: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  rule: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,39}$' }),
+  description: Type.String({ minLength: 1, maxLength: 200 }),
+  certificateKind: Type.Union([Type.Literal('master'), Type.Literal('additional'), Type.Null()]),
+  minAmountWon: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+  firstPaymentOfCertificate: Type.Union([Type.Boolean(), Type.Null()]),
+  requireCode: Type.Boolean(),
+  enabled: Type.Boolean(),
+};
+const RuleInput = Type.Object(RuleFields, { additionalProperties: false });
+const Rule = Type.Object({ id: Type.String(), ...RuleFields });
+const PolicyVersion = Type.Object({
+  version: Type.Integer(), rules: Type.Array(Rule), author: Type.Union([Type.String(), Type.Null()]), reason: Type.String(),
+  restoredFrom: Type.Union([Type.Integer(), Type.Null()]), createdAtMs: Type.Integer(),
+});
+const PublishBody = Type.Object({ rules: Type.Array(RuleInput, { minItems: 1, maxItems: POLICY_RULES_MAX }), reason: Text200 }, { additionalProperties: false });
+const PreviewBody = Type.Object(
+  {
+    amountWon: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000 }),
+    certificateKind: Type.Union([Type.Literal('master'), Type.Literal('additional')]),
+    firstPayment: Type.Boolean(),
+    rules: Type.Optional(Type.Array(RuleInput, { minItems: 1, maxItems: POLICY_RULES_MAX })),
+  },
+  { additionalProperties: false },
+);
+const PreviewAnswer = Type.Object({
+  rule: Type.String(), requireCode: Type.Boolean(), reason: Type.String(),
+  factors: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('device-key'), Type.Literal('code')])),
+});
+const RollbackBody = Type.Object({ version: Type.Integer({ minimum: 1 }), reason: Text200 }, { additionalProperties: false });
+
+/** A version as JSON: amounts as integers (thresholds stay far below 2^53). */
+function versionJson(v: PolicyVersionRecord) {
+  return { ...v, rules: v.rules.map((r) => ({ ...r, minAmountWon: r.minAmountWon === null ? null : Number(r.minAmountWon) })) };
+}
+
 const tags = ['admin'];
 
-export function adminRoutes(app: FastifyInstance, admin: AdminService, accounts: AccountsService): void {
+export function adminRoutes(app: FastifyInstance, admin: AdminService, accounts: AccountsService, policies: PaymentPoliciesService): void {
+  app.get(
+    '/admin/api/policies',
+    { preValidation: app.authenticate, schema: { tags, summary: 'The current authorization policy and its history (newest first)', response: responses({ 200: Type.Object({ current: PolicyVersion, versions: Type.Array(PolicyVersion) }) }) } },
+    async (request) => {
+      const { current, versions } = await policies.current(actorOf(request));
+      return { current: versionJson(current), versions: versions.map(versionJson) };
+    },
+  );
+
+  app.put<{ Body: Static<typeof PublishBody> }>(
+    '/admin/api/policies',
+    { preValidation: app.authenticate, schema: { tags, summary: 'Publish a new version of the policy (it decides the next payment)', body: PublishBody, response: responses({ 200: PolicyVersion }) } },
+    async (request) => versionJson(await policies.publish(actorOf(request), request.body.rules, request.body.reason)),
+  );
+
+  app.post<{ Body: Static<typeof PreviewBody> }>(
+    '/admin/api/policies/preview',
+    { preValidation: app.authenticate, schema: { tags, summary: 'What a payment would need under the given rules (or the current ones)', body: PreviewBody, response: responses({ 200: PreviewAnswer }) } },
+    async (request) => {
+      const { rules, ...facts } = request.body;
+      return policies.preview(actorOf(request), facts, rules);
+    },
+  );
+
+  app.post<{ Body: Static<typeof RollbackBody> }>(
+    '/admin/api/policies/rollback',
+    { preValidation: app.authenticate, schema: { tags, summary: 'Publish the rules of an earlier version as a new version', body: RollbackBody, response: responses({ 200: PolicyVersion }) } },
+    async (request) => versionJson(await policies.rollback(actorOf(request), request.body.version, request.body.reason)),
+  );
+
   app.post<{ Body: Static<typeof ConfirmBody> }>(
     '/admin/api/session/confirm',
     {
