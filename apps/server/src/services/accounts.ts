@@ -139,7 +139,7 @@ export class AccountsService {
     }
     await this.refuseIfLocked(user, clientAddress);
     await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
-    const result = await this.openSession(user, nowMs);
+    const result = await this.openUnlockedSession(user, nowMs, clientAddress);
     await audit.append('login.succeeded', { actor: user.id, subject: loginId, detail: { address: clientAddress, method: 'password', sessionId: result.sessionId } });
     return result;
   }
@@ -183,7 +183,7 @@ export class AccountsService {
     if (!user || user.loginId !== loginId) throw new AppError('CERTIFICATE_LOGIN_INVALID');
     await this.refuseIfLocked(user, clientAddress);
     await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
-    const result = await this.openSession(user, nowMs, certificateId);
+    const result = await this.openUnlockedSession(user, nowMs, clientAddress, certificateId);
     await this.deps.audit.append('certificate-login.succeeded', { actor: user.id, subject: loginId, detail: { address: clientAddress, method: 'certificate', certificateId, sessionId: result.sessionId } });
     return result;
   }
@@ -197,6 +197,20 @@ export class AccountsService {
     if (control.lockedAtMs === null) return;
     await this.deps.audit.append('login.failed', { subject: user.loginId, detail: { address: clientAddress, code: 'ACCOUNT_LOCKED' } });
     throw new AppError('ACCOUNT_LOCKED', { detail: `Locked by an operator: ${control.lockReason ?? ''}`.trim() });
+  }
+
+  /**
+   * Opens the session, then reads the lock once more: an operator's lock commits before
+   * it revokes the account's sessions, so a login that slipped between the first check
+   * and that revocation sees the lock here and its session is ended at once.
+   */
+  private async openUnlockedSession(user: UserRecord, nowMs: number, clientAddress: string, certificateId?: string): Promise<LoginResult> {
+    const result = await this.openSession(user, nowMs, certificateId);
+    if ((await this.deps.controls.of(user.id)).lockedAtMs !== null) {
+      await this.deps.sessions.revoke(result.sessionId, 'account_locked', nowMs);
+      await this.refuseIfLocked(user, clientAddress);
+    }
+    return result;
   }
 
   /**

@@ -114,7 +114,8 @@ export class AdminService {
       await this.deps.controls.put(trx, user.id, { ...control, lockedAtMs: nowMs, lockReason: reason, lockedBy: actor.userId }, nowMs);
       await this.deps.audit.append('admin.user-locked', { actor: actor.userId, subject: user.id, detail: { loginId: user.loginId, reason } }, trx);
     });
-    // After the lock is committed: a login racing this cannot open a session that outlives it.
+    // After the lock is committed: a login racing this either meets the lock in its own
+    // re-check after opening its session (accounts.ts) or opened it before this revocation.
     return { sessionsRevoked: await this.deps.sessions.revokeAll(user.id, 'account_locked', nowMs) };
   }
 
