@@ -2,9 +2,13 @@
  * The operator console in real Chromium (docs/admin.md): the first operator from the
  * one-time password changes it, enrols a certificate, logs in with the certificate and
  * then the account password, locks a buyer (whose session ends and whose next login is
- * refused), and raises the code threshold after previewing what a payment would need.
+ * refused), raises the code threshold after previewing what a payment would need, and
+ * exports the whole audit log, which `coconutpay audit verify` accepts.
  */
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
@@ -16,6 +20,7 @@ if (unavailable) announceSkip('operator console end-to-end', unavailable);
 const SHOTS = 'test-results/screenshots';
 const PC = { locale: 'ko-KR', viewport: { width: 1280, height: 900 } } as const;
 const CRYPTO_TIMEOUT_MS = 30_000;
+const CLI = fileURLToPath(new URL('../apps/cli/bin/coconutpay.mjs', import.meta.url));
 
 describe.skipIf(unavailable !== undefined)('operator console in Chromium', () => {
   let server: E2eServer;
@@ -123,6 +128,20 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     await page.getByTestId('audit-kind').fill('admin.user-locked');
     await page.getByTestId('audit-kind').press('Enter');
     await page.getByTestId('audit-admin.user-locked').first().waitFor();
+
+    // The whole log, exported from the console, passes the command-line verifier with its signed head.
+    await server.app.internals.audit.signHead();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('audit-export-all').click()]);
+    const exported = path.join(SHOTS, `audit-${stamp}.jsonl`);
+    await download.saveAs(exported);
+    const rootPem = path.join(SHOTS, `root-${stamp}.pem`);
+    writeFileSync(rootPem, server.app.internals.ca.root.certificate.toString('pem'));
+    const verify = spawnSync(process.execPath, [CLI, 'audit', 'verify', '--export', exported, '--ca', rootPem], { encoding: 'utf8' });
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ valid: true, headSignaturesChecked: true });
+    expect(readFileSync(exported, 'utf8')).toContain('"kind":"admin.user-locked"');
+    rmSync(exported);
+    rmSync(rootPem);
     expect(problems).toEqual([]);
     await buyerContext.close();
     await context.close();

@@ -357,7 +357,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   certificateRoutes(app, certificates, devices, decisions);
   sellerRoutes(app, stores);
   receiptRoutes(app, receipts, receiptEvents);
-  auditRoutes(app, audit, config.auditExportToken);
+  auditRoutes(app, audit, admin, config.auditExportToken);
   adminRoutes(app, admin, accounts, policies);
   await installWebHost(app, config.webDistDir);
 

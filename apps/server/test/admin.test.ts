@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAuditExport, verifyAuditChain } from '@coconutpay/core/audit';
 import { importSecretToken } from '@coconutpay/core/protocol';
 import { seal, unseal } from '@coconutpay/core/payment';
 import { continueCertificateLogin, pinVerifierOf, PIN_VERIFIER_ITERATIONS_MIN, startCertificateLogin, verifyAuthServerKey } from '@coconutpay/core/protocol/certificate-login';
@@ -29,6 +30,7 @@ const ADMIN_ROUTES: [string, string, unknown?][] = [
   ['POST', `/admin/api/users/${SOME_ID}/logout`, { reason: 'test' }],
   ['POST', `/admin/api/certificates/${SOME_ID}/revoke`, { reason: 'keyCompromise' }],
   ['GET', '/admin/api/audit'],
+  ['GET', '/admin/api/audit/export'],
   ['GET', '/admin/api/policies'],
   ['PUT', '/admin/api/policies', { rules: [{ priority: 1, rule: 'default', description: 'all', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: null, requireCode: true, enabled: true }], reason: 'test' }],
   ['POST', '/admin/api/policies/preview', { amountWon: 1000, certificateKind: 'master', firstPayment: false }],
@@ -193,6 +195,15 @@ for (const engine of enginesUnderTest()) {
       expect(items[0]!.sequence).toBeGreaterThan(items[1]!.sequence);
       const failed = (await operator.get('/admin/api/audit?kind=admin.confirmation-failed')).json().items;
       expect(failed).toHaveLength(1);
+      // The whole log, as the console exports it, verifies with its signed head.
+      await t.app.internals.audit.signHead();
+      const exported = await operator.get('/admin/api/audit/export?limit=5000');
+      expect(exported.statusCode, exported.body).toBe(200);
+      const { entries, heads } = parseAuditExport(exported.body);
+      expect(entries[0]!.sequence).toBe(1);
+      expect(heads.length).toBeGreaterThanOrEqual(1);
+      expect(await verifyAuditChain(entries, heads, { trustAnchors: [rootDer(t)] })).toMatchObject({ valid: true, headSignaturesChecked: true });
+      expect((await t.app.internals.audit.list({ kind: 'audit.exported' })).at(-1)).toMatchObject({ actor: operator.userId, detail: { by: 'operator' } });
     });
 
     it('a policy change decides the next payment and is recorded with its version; rollback restores the earlier behaviour', async () => {

@@ -1,5 +1,5 @@
 /** The operators' API (`/admin/api/…`, docs/admin.md). */
-import { authed } from './client.js';
+import { authed, authedBlob } from './client.js';
 import type { Role } from './types.js';
 
 export interface AdminUser {
@@ -90,4 +90,29 @@ export function previewPolicy(facts: { amountWon: number; certificateKind: 'mast
 
 export function rollbackPolicy(version: number, reason: string): Promise<PolicyVersion> {
   return authed.post('/admin/api/policies/rollback', { version, reason });
+}
+
+/** Entries asked for per page of the whole-log export. */
+const EXPORT_PAGE_ENTRIES = 2000;
+/** Most pages read: a bound on a log that never ends. */
+const EXPORT_PAGES_MAX = 5000;
+
+/**
+ * The whole log with its signed heads, as JSON lines, read page after page: what
+ * `coconutpay audit verify --export FILE --ca root.pem` checks.
+ */
+export async function exportWholeLog(): Promise<string> {
+  let text = '';
+  let after = 0;
+  for (let page = 0; page < EXPORT_PAGES_MAX; page++) {
+    const part = await (await authedBlob(`/admin/api/audit/export?after=${after}&limit=${EXPORT_PAGE_ENTRIES}`)).text();
+    const sequences = part
+      .split('\n')
+      .filter((line) => line.startsWith('{"type":"entry"'))
+      .map((line) => (JSON.parse(line) as { sequence: number }).sequence);
+    if (sequences.length === 0) return text;
+    text += part;
+    after = Math.max(...sequences);
+  }
+  return text;
 }
