@@ -13,6 +13,9 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditExport, verifyAuditChain } from '@coconutpay/core/audit';
+import { AuditLogRepository } from '../src/db/audit-log-repository.js';
+import { runWriteTransaction } from '../src/db/write-transaction.js';
+import { AuditLog } from '../src/services/audit-log.js';
 import { ECDSA_P256_SHA256, x509 } from '../src/services/pki/x509.js';
 import { buyerRegistration, enginesUnderTest, GOOD_PASSWORD, newClient, startTestApp, type TestApp } from './helpers.js';
 import { authorizationBody, buyerWithCertificate, codeOf, requestCommand } from './payment-client.js';
@@ -70,10 +73,23 @@ for (const engine of enginesUnderTest()) {
       // No secret in the record.
       expect(JSON.stringify(logged)).not.toContain(GOOD_PASSWORD);
 
-      const sequences = await Promise.all(Array.from({ length: 30 }, (_, i) => audit.append('login.failed', { subject: `racer${i}`, detail: { i } })));
-      expect(new Set(sequences).size).toBe(30);
+      // Three writers at once, as three server processes would be: this server's batches,
+      // a second server's batches (its own AuditLog on the same database), and appends
+      // inside other transactions. The tip's row lock makes them one chain.
+      const { database } = t.app.internals;
+      const second = new AuditLog({
+        db: database.db, engine: database.engine, repo: new AuditLogRepository(database.db, database.engine), clock: Date.now,
+        signer: t.app.internals.roles.auth, onError: (error) => { throw error; },
+      });
+      const sequences = await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) => audit.append('login.failed', { subject: `racer${i}`, detail: { i } })),
+        ...Array.from({ length: 30 }, (_, i) => second.append('login.failed', { subject: `other${i}`, detail: { i } })),
+        ...Array.from({ length: 10 }, (_, i) => runWriteTransaction(database.db, database.engine, (trx) => audit.append('login.failed', { subject: `inside${i}` }, trx))),
+      ]);
+      expect(sequences.every((n) => typeof n === 'number')).toBe(true);
+      expect(new Set(sequences).size).toBe(70);
       const all = await audit.list({});
-      expect(all.map((e) => e.sequence)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+      expect(all.map((e) => e.sequence)).toEqual(Array.from({ length: 72 }, (_, i) => i + 1));
       expect((await verifyAuditChain(all, [])).valid).toBe(true);
     });
 

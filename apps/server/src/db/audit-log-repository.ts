@@ -56,11 +56,14 @@ export class AuditLogRepository {
     return { lastSequence: Number(row.lastSequence), lastHash: row.lastHash.trim(), signedSequence: Number(row.signedSequence) };
   }
 
-  /** Appends one entry and moves the tip; `detailJson` is the canonical JSON the hash covered. */
-  async insert(trx: Db, entry: AuditEntry, detailJson: string): Promise<void> {
-    const { sequence, atMs, kind, actor, subject, prevHash, hash } = entry;
-    await trx.insertInto('auditLog').values({ sequence, atMs, kind, actor, subject, detail: detailJson, prevHash, hash }).execute();
-    await trx.updateTable('auditChainTip').set({ lastSequence: sequence, lastHash: hash }).where('id', '=', 1).execute();
+  /** Appends entries (consecutive, in order) and moves the tip to the last; `detailJson[i]` is the canonical JSON entry i's hash covered. */
+  async insert(trx: Db, entries: readonly AuditEntry[], detailJson: readonly string[]): Promise<void> {
+    if (entries.length === 0) return;
+    await trx.insertInto('auditLog').values(entries.map((e, i) => ({
+      sequence: e.sequence, atMs: e.atMs, kind: e.kind, actor: e.actor, subject: e.subject, detail: detailJson[i]!, prevHash: e.prevHash, hash: e.hash,
+    }))).execute();
+    const last = entries.at(-1)!;
+    await trx.updateTable('auditChainTip').set({ lastSequence: last.sequence, lastHash: last.hash }).where('id', '=', 1).execute();
   }
 
   async insertHead(trx: Db, head: AuditHead, signedAtMs: number): Promise<void> {

@@ -41,6 +41,9 @@ export interface AuditEvent {
 /** Default interval between signed heads while entries arrive. */
 export const AUDIT_HEAD_INTERVAL_MS = 60_000;
 
+/** Most entries one batch writes in one transaction. */
+export const AUDIT_BATCH_ENTRIES_MAX = 200;
+
 /** Largest page the log is read in. */
 export const AUDIT_PAGE_ENTRIES_MAX = 5_000;
 
@@ -63,51 +66,74 @@ export type AuditSink = Pick<AuditLog, 'append'>;
 
 export class AuditLog {
   private timer: NodeJS.Timeout | undefined;
-  private readonly pending = new Set<Promise<unknown>>();
+  /** Appends waiting for the next batch, in the order they were made. */
+  private readonly queue: { kind: AuditKind; event: AuditEvent; resolve: (sequence: number | undefined) => void }[] = [];
+  private draining: Promise<void> | undefined;
 
   constructor(private readonly deps: AuditLogDeps) {}
 
   /**
    * Appends one entry. Given `trx`, it joins that write transaction (the entry commits
-   * or rolls back with the change it records, and failures throw); without, it runs
-   * its own transaction and a failure is reported to `onError` instead of thrown, so an
-   * event recorded after a commit (a payment) never turns a done thing into an error.
-   * Answers the entry's sequence number, or undefined when it could not be written.
+   * or rolls back with the change it records, and failures throw). Without, it joins the
+   * next batch: the appends that arrive while one batch is being written go together in
+   * one transaction, under one lock of the tip and one commit, so the chain keeps up with
+   * the payments that feed it. A failure there is reported to `onError` instead of thrown,
+   * so an event recorded after a commit (a payment) never turns a done thing into an
+   * error. Answers the entry's sequence number, or undefined when it could not be written.
    */
   async append(kind: AuditKind, event: AuditEvent = {}, trx?: Db): Promise<number | undefined> {
-    if (trx) return (await this.write(trx, kind, event)).sequence;
-    const work = runWriteTransaction(this.deps.db, this.deps.engine, (t) => this.write(t, kind, event)).then(
-      (entry) => entry.sequence,
-      (error: unknown) => {
-        this.deps.onError(error, `audit append (${kind})`);
-        return undefined;
-      },
-    );
-    this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
-    return work;
+    if (trx) {
+      const tip = await this.deps.repo.lockTip(trx);
+      const [entry] = await this.entriesAfter(tip, [{ kind, event }]);
+      await this.deps.repo.insert(trx, [entry!.entry], [entry!.detailJson]);
+      return entry!.entry.sequence;
+    }
+    return new Promise((resolve) => {
+      this.queue.push({ kind, event, resolve });
+      this.draining ??= this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    });
   }
 
-  /** Waits for appends already started (tests; shutdown before the last head). */
+  /** Waits for appends already made (tests; shutdown before the last head). */
   async settled(): Promise<void> {
-    await Promise.all([...this.pending]);
+    while (this.draining) await this.draining;
   }
 
-  private async write(trx: Db, kind: AuditKind, event: AuditEvent): Promise<AuditEntry> {
-    const tip = await this.deps.repo.lockTip(trx);
-    const detail = event.detail ?? {};
-    const content = {
-      sequence: tip.lastSequence + 1,
-      atMs: this.deps.clock(),
-      kind,
-      actor: event.actor ?? null,
-      subject: event.subject === undefined || event.subject === null ? null : event.subject.slice(0, SUBJECT_LENGTH_MAX),
-      detail,
-      prevHash: tip.lastHash,
-    };
-    const entry: AuditEntry = { ...content, hash: await auditEntryHash(content) };
-    await this.deps.repo.insert(trx, entry, canonicalJson(detail));
-    return entry;
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, AUDIT_BATCH_ENTRIES_MAX);
+      try {
+        // Built inside the work: a retried transaction chains onto the tip it then finds.
+        const written = await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
+          const entries = await this.entriesAfter(await this.deps.repo.lockTip(trx), batch);
+          await this.deps.repo.insert(trx, entries.map((e) => e.entry), entries.map((e) => e.detailJson));
+          return entries.map((e) => e.entry.sequence);
+        });
+        batch.forEach((item, i) => item.resolve(written[i]));
+      } catch (error) {
+        this.deps.onError(error, `audit append (${batch.length} entries from ${batch[0]!.kind})`);
+        for (const item of batch) item.resolve(undefined);
+      }
+    }
+  }
+
+  /** The entries that follow `tip`, hashed in order. */
+  private async entriesAfter(tip: ChainTip, items: readonly { kind: AuditKind; event: AuditEvent }[]): Promise<{ entry: AuditEntry; detailJson: string }[]> {
+    const atMs = this.deps.clock();
+    const out: { entry: AuditEntry; detailJson: string }[] = [];
+    let { lastSequence, lastHash } = tip;
+    for (const { kind, event } of items) {
+      const detail = event.detail ?? {};
+      const subject = event.subject === undefined || event.subject === null ? null : event.subject.slice(0, SUBJECT_LENGTH_MAX);
+      const content = { sequence: lastSequence + 1, atMs, kind, actor: event.actor ?? null, subject, detail, prevHash: lastHash };
+      const entry: AuditEntry = { ...content, hash: await auditEntryHash(content) };
+      out.push({ entry, detailJson: canonicalJson(detail) });
+      lastSequence = entry.sequence;
+      lastHash = entry.hash;
+    }
+    return out;
   }
 
   /**
