@@ -109,6 +109,9 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     expect(sessions.length).toBeGreaterThan(0);
     expect(sessions.every((s) => s.revokedAtMs !== null)).toBe(true);
     expect((await loginApi(buyerId, E2E_LOGIN_PASSWORD)).json().code).toBe('ACCOUNT_LOCKED');
+    // The refused login shows in the buyer's recent logins.
+    await row.getByTestId('admin-user-show').click();
+    await expect.poll(() => page.getByTestId('admin-user-detail').textContent()).toContain('ACCOUNT_LOCKED');
 
     // Raise the code threshold: the preview first, then publish.
     const threshold = page.getByTestId('policy-rule-amount-at-least-50000').getByTestId('policy-min-amount');

@@ -13,6 +13,34 @@ export interface AdminUser {
   lockReason: string | null;
 }
 
+export interface AdminCertificate {
+  id: string;
+  serialHex: string;
+  kind: string;
+  status: string;
+  notAfterMs: number;
+  revocationReason: string | null;
+  deviceNickname: string | null;
+}
+
+export interface AdminUserDetail {
+  user: AdminUser & { phone: string; address: string };
+  certificates: AdminCertificate[];
+  recentLogins: AuditEntry[];
+}
+
+/** RFC 5280 reasons an operator may give. */
+export const REVOCATION_REASONS = ['keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'unspecified'] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+export function userDetail(id: string): Promise<AdminUserDetail> {
+  return authed.get(`/admin/api/users/${encodeURIComponent(id)}`);
+}
+
+export function revokeCertificate(id: string, reason: RevocationReason, note: string): Promise<AdminCertificate> {
+  return authed.post(`/admin/api/certificates/${encodeURIComponent(id)}/revoke`, { reason, note });
+}
+
 export interface AuditEntry {
   sequence: number;
   atMs: number;
