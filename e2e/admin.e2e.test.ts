@@ -96,6 +96,7 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     await page.getByTestId('admin-confirm-password').fill(operatorPassword);
     await page.getByTestId('admin-confirm-submit').click();
     await page.getByTestId('admin-users').waitFor();
+    await expect.poll(() => page.getByTestId('server-health').textContent()).toMatch(/활성 세션 \d+개/);
 
     // Lock the buyer, with a reason.
     await page.getByTestId('admin-user-query').fill(buyerId);

@@ -4,6 +4,8 @@
  * adds only `listen`.
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sql } from 'kysely';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -283,9 +285,19 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   const stores = new StoresService({ users, receipts: receiptRecords, wallet, clock });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
+  // The event loop's delay for the operators' dashboard (sampled every 20 ms, read and reset by each reading).
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+  eventLoopDelay.enable();
+  app.addHook('onClose', async () => eventLoopDelay.disable());
   const admin = new AdminService({
     db, engine: database.engine, users, sessions, controls: accountControls, certificates: certificateRecords, certificateService: certificates,
-    requests: certificateRequests, crls, audit, clock,
+    requests: certificateRequests, crls, audit, clock, sessionIdleTimeoutMs: config.sessionIdleTimeoutMs,
+    ping: async () => void (await sql`select 1`.execute(db)),
+    eventLoopLagMs: () => {
+      const p99Ms = eventLoopDelay.percentile(99) / 1e6;
+      eventLoopDelay.reset();
+      return Number.isFinite(p99Ms) ? p99Ms : 0;
+    },
   });
   const policies = new PaymentPoliciesService({ db, engine: database.engine, repo: paymentRecords, admin, audit, clock });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);

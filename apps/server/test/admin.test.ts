@@ -31,6 +31,7 @@ const ADMIN_ROUTES: [string, string, unknown?][] = [
   ['POST', `/admin/api/certificates/${SOME_ID}/revoke`, { reason: 'keyCompromise' }],
   ['GET', '/admin/api/audit'],
   ['GET', '/admin/api/audit/export'],
+  ['GET', '/admin/api/dashboard'],
   ['GET', '/admin/api/policies'],
   ['PUT', '/admin/api/policies', { rules: [{ priority: 1, rule: 'default', description: 'all', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: null, requireCode: true, enabled: true }], reason: 'test' }],
   ['POST', '/admin/api/policies/preview', { amountWon: 1000, certificateKind: 'master', firstPayment: false }],
@@ -258,6 +259,22 @@ for (const engine of enginesUnderTest()) {
       const history = (await operator.get('/admin/api/policies')).json();
       expect(history.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
       expect((await t.app.internals.audit.list({ kinds: ['policy.changed', 'policy.rolled-back'] })).map((e) => [e.kind, e.detail.version])).toEqual([['policy.changed', 2], ['policy.rolled-back', 3]]);
+    });
+
+    it('shows live figures: payments and amount per hour, active sessions, database latency and event-loop lag', async () => {
+      await t.app.internals.audit.settled();
+      const res = await operator.get('/admin/api/dashboard');
+      expect(res.statusCode, res.body).toBe(200);
+      const figures = res.json();
+      expect(figures.paymentsPerHour).toHaveLength(24);
+      // This app saw one authorized payment so far: the 5,000 won first payment of the policy test.
+      const hours = figures.paymentsPerHour as { count: number; amountWon: number }[];
+      expect(hours.reduce((n, h) => n + h.count, 0)).toBe(1);
+      expect(hours.reduce((n, h) => n + h.amountWon, 0)).toBe(5_000);
+      expect(hours.at(-1)!.count).toBe(1);
+      expect(figures.activeSessions).toBeGreaterThanOrEqual(2);
+      expect(figures.databaseLatencyMs).toBeGreaterThanOrEqual(0);
+      expect(typeof figures.eventLoopLagMs).toBe('number');
     });
 
     it("an operator's session idles out after 5 minutes, a buyer's does not", async () => {

@@ -39,6 +39,22 @@ export interface UserDetail {
   recentLogins: AuditEntry[];
 }
 
+/** The dashboard's figures (docs/admin.md, "The console"). */
+export interface Dashboard {
+  atMs: number;
+  /** Sessions live now (not revoked, expired or idle). */
+  activeSessions: number;
+  /** The last 24 hours by hour, oldest first: authorized payments and their amount in won. */
+  paymentsPerHour: { hourStartMs: number; count: number; amountWon: number }[];
+  /** How long a trivial query took just now. */
+  databaseLatencyMs: number;
+  /** The event loop's delay (p99 since the last reading), or null where it is not measured. */
+  eventLoopLagMs: number | null;
+}
+
+/** Payments read for the dashboard's 24 hours; beyond it the chart says "at least". */
+const DASHBOARD_PAYMENTS_MAX = 20_000;
+
 export interface AdminDeps {
   db: Kysely<Database>;
   engine: DatabaseEngine;
@@ -51,6 +67,12 @@ export interface AdminDeps {
   crls: CrlPublisher;
   audit: AuditLog;
   clock: () => number;
+  /** Idle timeout of ordinary sessions, for counting the live ones. */
+  sessionIdleTimeoutMs: number;
+  /** A trivial round trip to the database (the dashboard times it). */
+  ping: () => Promise<void>;
+  /** The event loop's delay p99 in ms since the last call, when measured. */
+  eventLoopLagMs?: () => number;
 }
 
 export class AdminService {
@@ -157,6 +179,28 @@ export class AdminService {
     });
     this.deps.crls.invalidate(record.issuerId);
     return this.deps.certificateService.info((await this.deps.certificates.findById(record.id))!, nowMs);
+  }
+
+  /** Live figures for the console's dashboard. */
+  async dashboard(actor: Actor): Promise<Dashboard> {
+    await this.requireAdmin(actor);
+    const atMs = this.deps.clock();
+    const pingStarted = performance.now();
+    await this.deps.ping();
+    const databaseLatencyMs = performance.now() - pingStarted;
+    const dayStartMs = atMs - 24 * 3_600_000;
+    const [activeSessions, payments] = await Promise.all([
+      this.deps.sessions.countActive(atMs, this.deps.sessionIdleTimeoutMs),
+      this.deps.audit.list({ kind: 'payment.authorized', fromMs: dayStartMs, untilMs: atMs + 1, newestFirst: true, limit: DASHBOARD_PAYMENTS_MAX }),
+    ]);
+    const paymentsPerHour = Array.from({ length: 24 }, (_, i) => ({ hourStartMs: dayStartMs + i * 3_600_000, count: 0, amountWon: 0 }));
+    for (const entry of payments) {
+      const hour = paymentsPerHour[Math.min(23, Math.floor((entry.atMs - dayStartMs) / 3_600_000))];
+      if (!hour) continue;
+      hour.count += 1;
+      hour.amountWon += Number(entry.detail.amountWon ?? 0);
+    }
+    return { atMs, activeSessions, paymentsPerHour, databaseLatencyMs, eventLoopLagMs: this.deps.eventLoopLagMs?.() ?? null };
   }
 
   /** The audit log for the console, filtered, newest first. */

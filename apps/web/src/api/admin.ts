@@ -33,6 +33,18 @@ export interface AdminUserDetail {
 export const REVOCATION_REASONS = ['keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'unspecified'] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
+export interface Dashboard {
+  atMs: number;
+  activeSessions: number;
+  paymentsPerHour: { hourStartMs: number; count: number; amountWon: number }[];
+  databaseLatencyMs: number;
+  eventLoopLagMs: number | null;
+}
+
+export function dashboard(): Promise<Dashboard> {
+  return authed.get('/admin/api/dashboard');
+}
+
 export function userDetail(id: string): Promise<AdminUserDetail> {
   return authed.get(`/admin/api/users/${encodeURIComponent(id)}`);
 }

@@ -1030,6 +1030,8 @@ export const en: Messages = {
       payments: 'Payments per minute, last {minutes} minutes',
       failures: 'Failed logins and authorizations per minute, last {minutes} minutes',
       certificates: 'Certificates in the last 24 hours: {issued} issued, {revoked} revoked',
+      amountPerHour: 'Amount paid per hour (won), last 24 hours',
+      health: 'Active sessions: {sessions} · database round trip: {db} ms · event-loop lag (p99): {lag} ms',
     },
     users: {
       heading: 'Users',

@@ -1034,6 +1034,8 @@ export const ko = {
       payments: '분당 결제 수, 최근 {minutes}분',
       failures: '분당 로그인·결제 인증 실패 수, 최근 {minutes}분',
       certificates: '최근 24시간 인증서: 발급 {issued}건, 폐지 {revoked}건',
+      amountPerHour: '시간당 결제 금액(원), 최근 24시간',
+      health: '활성 세션 {sessions}개 · DB 왕복 {db}ms · 이벤트 루프 지연(p99) {lag}ms',
     },
     users: {
       heading: '사용자',

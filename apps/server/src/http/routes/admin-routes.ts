@@ -188,6 +188,24 @@ export function adminRoutes(app: FastifyInstance, admin: AdminService, accounts:
     async (request) => admin.revokeCertificate(actorOf(request), request.params.id, request.body.reason, request.body.note),
   );
 
+  app.get(
+    '/admin/api/dashboard',
+    {
+      preValidation: app.authenticate,
+      schema: {
+        tags, summary: 'Live figures: active sessions, payments and amount per hour over 24 hours, database latency, event-loop lag',
+        response: responses({
+          200: Type.Object({
+            atMs: Type.Integer(), activeSessions: Type.Integer(),
+            paymentsPerHour: Type.Array(Type.Object({ hourStartMs: Type.Integer(), count: Type.Integer(), amountWon: Type.Integer() })),
+            databaseLatencyMs: Type.Number(), eventLoopLagMs: Type.Union([Type.Number(), Type.Null()]),
+          }),
+        }),
+      },
+    },
+    async (request) => admin.dashboard(actorOf(request)),
+  );
+
   app.get<{ Querystring: Static<typeof AuditQuery> }>(
     '/admin/api/audit',
     { preValidation: app.authenticate, schema: { tags, summary: 'The audit log, newest first, filtered by kind, actor or subject', querystring: AuditQuery, response: responses({ 200: Type.Object({ items: Type.Array(AuditEntry) }) }) } },
