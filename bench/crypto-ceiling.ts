@@ -150,7 +150,7 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
     const session = { id: buyer.sessionId, userId: buyer.userId, createdAtMs: Date.now(), lastSeenAtMs: Date.now(), expiresAtMs: Date.now() + 3_600_000, revokedAtMs: null };
     const sessions = { findById: async () => session, touch: async () => undefined, revoke: async () => undefined } as unknown as SessionsRepository;
     const replay: ReplayCache = { remember: async () => true, close: async () => undefined };
-    const authenticator = new RequestAuthenticator(keys, sessions, replay, { sessionIdleTimeoutMs: 3_600_000 }, Date.now);
+    const authenticator = new RequestAuthenticator(keys, sessions, replay, { sessionIdleTimeoutMs: 3_600_000, adminSessionIdleTimeoutMs: 3_600_000 }, Date.now);
     const secretToken = fromBase64Url(await deriveSecretToken(keys.get(decodeProtectedHeader(buyer.publicToken).kid!)!.secretTokenKey, buyer.publicToken));
     const evidenceCrls = await Promise.all([t.app.internals.crls.current(t.app.internals.ca.issuing), t.app.internals.crls.current(t.app.internals.ca.root)]);
     const evidenceToken = await t.app.internals.tsa.stampSignature(signatureDer);

@@ -3,6 +3,7 @@
  * The only place that reads argv, stdin, the clock and sets the exit code.
  */
 import { readFileSync } from 'node:fs';
+import { runAuditVerify } from './commands/audit-verify.js';
 import { runCertVerify } from './commands/cert-verify.js';
 import { runEvidenceVerify } from './commands/evidence-verify.js';
 import { runHelp } from './commands/help.js';
@@ -14,6 +15,11 @@ async function main(argv: readonly string[]): Promise<number> {
   if (group === undefined || group === '--help' || group === '-h' || group === 'help') return runHelp((text) => process.stdout.write(text));
   if (group === 'cert' && command === 'verify') {
     const { verdict, exitCode } = await runCertVerify(rest, new Date());
+    process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
+    return exitCode;
+  }
+  if (group === 'audit' && command === 'verify') {
+    const { verdict, exitCode } = await runAuditVerify(rest, process.env);
     process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
     return exitCode;
   }

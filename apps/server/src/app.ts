@@ -4,6 +4,8 @@
  * adds only `listen`.
  */
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sql } from 'kysely';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -83,6 +85,13 @@ import { ReceiptsService, type ReceiptIssuedEvent } from './services/receipts.js
 import { StoresService } from './services/stores.js';
 import { receiptRoutes } from './http/routes/receipt-routes.js';
 import { sellerRoutes } from './http/routes/seller-routes.js';
+import { auditRoutes } from './http/routes/audit-routes.js';
+import { adminRoutes } from './http/routes/admin-routes.js';
+import { AdminService } from './services/admin.js';
+import { PaymentPoliciesService } from './services/payment-policies.js';
+import { AuditLogRepository } from './db/audit-log-repository.js';
+import { AuditLog } from './services/audit-log.js';
+import { AccountControlsRepository } from './db/account-controls-repository.js';
 
 /** What tests may reach into besides HTTP. */
 export interface AppInternals {
@@ -109,6 +118,8 @@ export interface AppInternals {
   crls: CrlPublisher;
   /** Seller-signed receipts: tests reach the service to check refusals beside HTTP. */
   receipts: ReceiptsService;
+  /** The audit log: tests append, sign heads and read it beside HTTP. */
+  audit: AuditLog;
   /** The listener of its own for /metrics when METRICS_ADDRESS is set; main.ts calls its `listen`. */
   metricsApp: FastifyInstance | undefined;
 }
@@ -211,12 +222,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   const catalogue = new CatalogueService(products, new ImageStore(config.dataDir), clock);
   const ca = await CertificateAuthority.open({ dataDir: config.dataDir, passphrase: caPassphrase(config), publicUrl: config.publicUrl, nowMs });
+  const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
+  const audit = new AuditLog({
+    db, engine: database.engine, repo: new AuditLogRepository(db, database.engine), clock, signer: roles.auth,
+    onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
+  });
   const certificateRecords = new CertificatesRepository(db);
   const crls = new CrlPublisher(ca, certificateRecords, clock);
   const ocsp = new OcspResponder(ca, certificateRecords, clock);
   const verifier = new CertificateVerifier(ca);
   const certificateRequests = new CertificateRequestsRepository(db);
-  const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, ca, crls, clock, validityDays: config.certificateValidityDays });
+  const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, ca, crls, clock, validityDays: config.certificateValidityDays, audit });
   const redisOptions = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
   const decisions = new DecisionHub(
     config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
@@ -224,21 +240,21 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   app.addHook('onClose', async () => decisions.close());
   const devices = new DeviceCertificatesService({
     db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
-    validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates,
+    validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates, audit,
   });
+  const accountControls = new AccountControlsRepository(db);
   const possession = new CertificatePossession({ challenges: new LoginChallengesRepository(db), users, devices, verifier, clock });
   const accounts = new AccountsService({
     db, users, sessions, ledger, keys, clock, possession,
     throttles: new LoginThrottlesRepository(db, database.engine),
     hasher: options.passwordHasher ?? new PasswordHasher(config.passwordHashLogN),
-    limits: config,
+    limits: config, audit, controls: accountControls,
   });
   const carts = new CartService(new CartRepository(db), products, clock);
   const orderRecords = new OrdersRepository(db, database.engine);
   const idempotency = new IdempotencyRepository(db);
   const orders = new OrdersService({ db, engine: database.engine, orders: orderRecords, users, clock });
   const payments = new PaymentsService({ db, engine: database.engine, orders: orderRecords, ledger, clock });
-  const roles = await openServerRoles({ dataDir: config.dataDir, passphrase: caPassphrase(config), ca, nowMs });
   const tsa = await TimeStampAuthority.create({ identity: roles.tsa, clock });
   const paymentRecords = new PaymentAuthRepository(db, database.engine, clock);
   const codeKey = VerificationCodeKey.open(config.dataDir);
@@ -257,7 +273,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const paymentAuth = new PaymentAuthService({
     db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey, codeRelay, qr,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
-    timeStamps: tsa,
+    timeStamps: tsa, audit,
   });
   const certificateLogins = new CertificateLoginService({ repo: new CertificateLoginRepository(db), users, devices, accounts, roles, clock });
   const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });
@@ -270,10 +286,25 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   const receipts = new ReceiptsService({
     db, engine: database.engine, receipts: receiptRecords, orders: orderRecords, users, certificates: certificateRecords, devices, ca, clock,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
-    timeStamps: tsa, events: receiptEvents,
+    timeStamps: tsa, events: receiptEvents, audit,
   });
   const stores = new StoresService({ users, receipts: receiptRecords, wallet, clock });
   const sweeper = new ExpirySweeper({ orders, idempotency, clock, onError: (error) => app.log.error({ err: error }, 'expiry sweep failed') });
+  // The event loop's delay for the operators' dashboard (sampled every 20 ms, read and reset by each reading).
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+  eventLoopDelay.enable();
+  app.addHook('onClose', async () => eventLoopDelay.disable());
+  const admin = new AdminService({
+    db, engine: database.engine, users, sessions, controls: accountControls, certificates: certificateRecords, certificateService: certificates,
+    requests: certificateRequests, crls, audit, clock, sessionIdleTimeoutMs: config.sessionIdleTimeoutMs,
+    ping: async () => void (await sql`select 1`.execute(db)),
+    eventLoopLagMs: () => {
+      const p99Ms = eventLoopDelay.percentile(99) / 1e6;
+      eventLoopDelay.reset();
+      return Number.isFinite(p99Ms) ? p99Ms : 0;
+    },
+  });
+  const policies = new PaymentPoliciesService({ db, engine: database.engine, repo: paymentRecords, admin, audit, clock });
   const authenticator = new RequestAuthenticator(keys, sessions, replay, config, clock);
 
   if (config.demoData && (await users.count()) === 0) {
@@ -286,7 +317,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   app.decorate('internals', {
     database, keys, replay, accounts, ledger, orders, payments, paymentAuth, codeKey, roles, tsa, wallet, sweeper, ca, verifier, devices, certificates: certificateRecords, crls,
-    receipts, metricsApp: undefined,
+    receipts, audit, metricsApp: undefined,
   });
 
   installAccessLog(app);
@@ -343,12 +374,16 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   certificateRoutes(app, certificates, devices, decisions);
   sellerRoutes(app, stores);
   receiptRoutes(app, receipts, receiptEvents);
+  auditRoutes(app, audit, admin, config.auditExportToken);
+  adminRoutes(app, admin, accounts, policies);
   await installWebHost(app, config.webDistDir);
 
   // Expired orders give their stock back even when nobody reads them; stopped before the
   // database closes, so no sweep runs against a closed pool.
   sweeper.start(config.expirySweepIntervalMs);
   app.addHook('preClose', async () => sweeper.stop());
+  audit.start(config.auditHeadIntervalMs);
+  app.addHook('preClose', async () => audit.stop());
 
   return app;
 }

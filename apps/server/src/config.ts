@@ -35,6 +35,7 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_CSR_SUBMISSION_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   RATE_LIMIT_PUBLIC_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600 }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, maxLength: 1024, pattern: '^[\\x21-\\x7e]+$' })),
+  AUDIT_EXPORT_TOKEN: Type.Optional(Type.String({ minLength: 32, maxLength: 1024, pattern: '^[\\x21-\\x7e]+$' })),
   METRICS_ADDRESS: Type.Optional(Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' })),
 });
 type Env = Static<typeof EnvSchema>;
@@ -83,6 +84,8 @@ export interface Config {
   /** Most active additional certificates plus pending requests per user. */
   maxAdditionalCertificates: number;
   /** Session limits. */
+  /** An operator's session ends after this long without a request (shorter than anyone else's). */
+  adminSessionIdleTimeoutMs: number;
   sessionIdleTimeoutMs: number;
   sessionLifetimeMs: number;
   /** Login throttling: consecutive failures before a lock, and its length. */
@@ -112,6 +115,10 @@ export interface Config {
   metricsToken: string | undefined;
   /** A listener of its own for /metrics, e.g. 127.0.0.1:9464; undefined → none. */
   metricsAddress: { host: string; port: number } | undefined;
+  /** Bearer token that lets `coconutpay audit verify --online` read the audit export; undefined → the export is not served. */
+  auditExportToken: string | undefined;
+  /** How often the audit chain's head is signed while entries arrive. */
+  auditHeadIntervalMs: number;
 }
 
 /** The error thrown when the environment is invalid; it lists every problem at once. */
@@ -152,7 +159,7 @@ function engineOf(url: string): DatabaseEngine {
  * const config = loadConfig({ PORT: '0', DATA_DIR: '/tmp/cp' });
  */
 export function loadConfig(rawEnv: Record<string, string | undefined>, overrides: Partial<Config> = {}): Readonly<Config> {
-  const env = withFileSecrets(rawEnv, ['DATABASE_URL', 'REDIS_URL', 'CA_KEY_PASSPHRASE', 'METRICS_TOKEN']);
+  const env = withFileSecrets(rawEnv, ['DATABASE_URL', 'REDIS_URL', 'CA_KEY_PASSPHRASE', 'METRICS_TOKEN', 'AUDIT_EXPORT_TOKEN']);
   const known = Object.fromEntries(
     Object.keys(EnvSchema.properties)
       .filter((k) => env[k] !== undefined && env[k] !== '')
@@ -200,6 +207,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     certificateValidityDays: e.CERT_VALIDITY_DAYS,
     maxAdditionalCertificates: e.MAX_ADDITIONAL_CERTIFICATES,
     sessionIdleTimeoutMs: 15 * 60_000,
+    adminSessionIdleTimeoutMs: 5 * 60_000,
     sessionLifetimeMs: 12 * 3_600_000,
     loginFailuresMax: 5,
     loginLockMs: 15 * 60_000,
@@ -224,6 +232,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, overrides
     rateLimitRedisPrefix: 'coconutpay:rate-limit:',
     metricsToken: e.METRICS_TOKEN,
     metricsAddress: e.METRICS_ADDRESS === undefined ? undefined : metricsAddressOf(e.METRICS_ADDRESS),
+    auditExportToken: e.AUDIT_EXPORT_TOKEN,
+    auditHeadIntervalMs: 60_000,
     ...overrides,
   };
   return Object.freeze(config);

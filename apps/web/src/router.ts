@@ -72,6 +72,8 @@ export const router = createRouter({
       props: true,
       meta: { titleKey: 'receipt.printTitle', requiresAuth: true },
     },
+    // Issue 15: the operators' console.
+    { path: '/admin', name: 'admin', component: () => import('./views/admin-view.vue'), meta: { titleKey: 'admin.title', requiresAuth: true, role: 'admin' } },
     { path: '/verify-receipt', name: 'verify-receipt', component: () => import('./views/verify-receipt-view.vue'), meta: { titleKey: 'verifyReceipt.title' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/not-found-view.vue'), meta: { titleKey: 'titles.notFound' } },
   ],
@@ -89,6 +91,7 @@ export const router = createRouter({
  */
 export function afterLoginTarget(redirect: unknown, role: Role): RouteLocationRaw {
   if (typeof redirect === 'string' && redirect.startsWith('/') && !redirect.startsWith('//') && !redirect.startsWith('/\\')) return redirect;
+  if (role === 'admin') return { name: 'admin' };
   return role === 'seller' ? { name: 'seller-products' } : { name: 'home' };
 }
 

@@ -34,6 +34,18 @@ Usage:
                  records); without --ca the root is fetched from URL/pki/root.pem (the output says so)
       Exit code: 0 valid (with --online: both verdicts), 1 invalid, 2 usage error.
 
+  coconutpay audit verify (--export FILE.jsonl | --online URL) [--ca root.pem] [--token-file FILE]
+      Recomputes the audit log's hash chain, checks the server's signed heads against it and
+      prints a JSON verdict; on a deleted, edited or moved entry it names the first bad one
+      (problem.sequence). See docs/admin.md.
+      --export      a JSON-lines export of the log (entries, then signed heads)
+      --online      the CoconutPay server's URL: reads the log from URL/admin/api/audit/export
+                    with the audit export token; without --ca the root comes from URL/pki/root.pem
+      --ca          the CoconutPay root certificate, PEM: each head's signature must verify to it
+                    (without it, offline, heads are compared but not trusted; the output says so)
+      --token-file  a file holding the audit export token (else COCONUTPAY_AUDIT_TOKEN)
+      Exit code: 0 valid, 1 invalid, 2 usage error.
+
   coconutpay x509 limbo-harness < limbo.json > results.json
       Runs an x509-limbo suite through the validator (harness protocol version 1).
 

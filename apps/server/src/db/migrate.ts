@@ -18,6 +18,9 @@ import { loginChallengesMigration } from './migrations/0010-login-challenges.js'
 import { certificateLoginMigration } from './migrations/0013-certificate-login.js';
 import { qrPaymentsMigration } from './migrations/0011-qr-payments.js';
 import { receiptsMigration } from './migrations/0012-receipts.js';
+import { auditLogMigration } from './migrations/0014-audit-log.js';
+import { accountControlsMigration } from './migrations/0015-account-controls.js';
+import { policyVersionsMigration } from './migrations/0016-policy-versions.js';
 import { sessionCertificatesMigration } from './migrations/0017-session-certificates.js';
 import type { Database } from './schema.js';
 
@@ -36,6 +39,9 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0011-qr-payments': qrPaymentsMigration(engine),
     '0012-receipts': receiptsMigration(engine),
     '0013-certificate-login': certificateLoginMigration(engine),
+    '0014-audit-log': auditLogMigration(engine),
+    '0015-account-controls': accountControlsMigration(engine),
+    '0016-policy-versions': policyVersionsMigration(engine),
     '0017-session-certificates': sessionCertificatesMigration(),
   };
 }

@@ -50,7 +50,36 @@ function commandOf(row: Selectable<PaymentCommandsTable>): PaymentCommandRecord 
     issuedAtMs: Number(row.issuedAtMs),
     expiresAtMs: Number(row.expiresAtMs),
     decidedAtMs: n(row.decidedAtMs),
+    policyVersion: n(row.policyVersion),
   };
+}
+
+/** One version of the policy: its rules and who made it, when and why. */
+export interface PolicyVersion {
+  version: number;
+  rules: PolicyRule[];
+  author: string | null;
+  reason: string;
+  restoredFrom: number | null;
+  createdAtMs: number;
+}
+
+/** A rule as a version stores it (JSON has no bigint: amounts are decimal strings). */
+interface StoredRule extends Omit<PolicyRule, 'minAmountWon'> {
+  minAmountWon: string | null;
+}
+
+export function rulesJson(rules: readonly PolicyRule[]): string {
+  const stored: StoredRule[] = rules.map((r) => ({ ...r, minAmountWon: r.minAmountWon === null ? null : r.minAmountWon.toString() }));
+  return JSON.stringify(stored);
+}
+
+function rulesOf(json: string): PolicyRule[] {
+  return (JSON.parse(json) as StoredRule[]).map((r) => ({ ...r, minAmountWon: r.minAmountWon === null ? null : BigInt(r.minAmountWon) }));
+}
+
+function versionOf(row: Selectable<Database['paymentPolicyVersions']>): PolicyVersion {
+  return { version: Number(row.version), rules: rulesOf(row.rulesJson), author: row.author, reason: row.reason, restoredFrom: n(row.restoredFrom), createdAtMs: Number(row.createdAtMs) };
 }
 
 /**
@@ -65,7 +94,7 @@ export const PAID_CERTIFICATES_REMEMBERED_MAX = 100_000;
 // What every payment reads and writes here, built once (prepared.ts).
 const COMMAND_COLUMNS = [
   'comId', 'orderId', 'userId', 'sessionId', 'certificateId', 'requestNonce', 'commandJson', 'commandJws', 'amountWon', 'codeRequired',
-  'policyRule', 'policyReason', 'status', 'issuedAtMs', 'expiresAtMs', 'decidedAtMs', 'failureCode',
+  'policyRule', 'policyReason', 'policyVersion', 'status', 'issuedAtMs', 'expiresAtMs', 'decidedAtMs', 'failureCode',
 ] as const;
 const EVIDENCE_COLUMNS = ['id', 'orderId', 'comId', 'userId', 'certificateId', 'cmsBase64', 'signingTimeMs', 'createdAtMs'] as const;
 // Columns are named rather than `*` (see sessions-repository.ts).
@@ -82,7 +111,7 @@ const decideCommandRow = prepare((db, v: { comId: string; status: 'authorized' |
 const insertEvidenceRow = prepare((db, v: PaymentEvidenceRecord) => db.insertInto('paymentEvidence').values(columns(v, EVIDENCE_COLUMNS)));
 
 export class PaymentAuthRepository {
-  private policy: { rules: PolicyRule[]; readAtMs: number } | null = null;
+  private policy: { rules: PolicyRule[]; version: number; readAtMs: number } | null = null;
   /** "Has paid before" never turns false again (evidence is never deleted), so a yes is kept. */
   private readonly paidCertificates = new Set<string>();
 
@@ -98,30 +127,88 @@ export class PaymentAuthRepository {
       lockingRead(engine, db.selectFrom('paymentLockouts').select(['userId', 'consecutiveFailures', 'lockedUntilMs', 'updatedAtMs']).where('userId', '=', v.userId)));
   }
 
-  /** Writes the default policy into an empty policy table. */
+  /**
+   * Writes the default policy into an empty policy table, and makes the rules found there
+   * version 1 when no version exists yet (a database from before versions).
+   */
   async ensureDefaultPolicy(nowMs: number): Promise<void> {
     const existing = await this.db.selectFrom('paymentPolicies').select('id').limit(1).execute();
-    if (existing.length > 0) return;
-    await this.db.transaction().execute(async (trx) => {
-      for (const rule of DEFAULT_POLICY) {
-        await trx.insertInto('paymentPolicies').values({
-          id: randomUUID(), priority: rule.priority, rule: rule.rule, description: rule.description, certificateKind: rule.certificateKind,
-          minAmountWon: rule.minAmountWon === null ? null : rule.minAmountWon.toString(),
-          firstPaymentOfCertificate: rule.firstPaymentOfCertificate === null ? null : rule.firstPaymentOfCertificate ? 1 : 0,
-          requireCode: rule.requireCode ? 1 : 0, enabled: rule.enabled ? 1 : 0, updatedAtMs: nowMs,
-        }).execute();
-      }
-    });
+    if (existing.length === 0) {
+      await this.db.transaction().execute(async (trx) => {
+        for (const rule of DEFAULT_POLICY) {
+          await trx.insertInto('paymentPolicies').values({
+            id: randomUUID(), priority: rule.priority, rule: rule.rule, description: rule.description, certificateKind: rule.certificateKind,
+            minAmountWon: rule.minAmountWon === null ? null : rule.minAmountWon.toString(),
+            firstPaymentOfCertificate: rule.firstPaymentOfCertificate === null ? null : rule.firstPaymentOfCertificate ? 1 : 0,
+            requireCode: rule.requireCode ? 1 : 0, enabled: rule.enabled ? 1 : 0, updatedAtMs: nowMs,
+          }).execute();
+        }
+      });
+    }
+    const versions = await this.db.selectFrom('paymentPolicyVersions').select('version').limit(1).execute();
+    if (versions.length > 0) return;
+    const rows = await this.db.selectFrom('paymentPolicies').selectAll().orderBy('priority').execute();
+    try {
+      await this.db.insertInto('paymentPolicyVersions').values({
+        version: 1, rulesJson: rulesJson(rows.map(policyOf)), author: null, reason: 'the policy the server started with', restoredFrom: null, createdAtMs: nowMs,
+      }).execute();
+    } catch (error) {
+      // Two servers starting together: the other wrote version 1 first.
+      if ((await this.db.selectFrom('paymentPolicyVersions').select('version').where('version', '=', 1).executeTakeFirst()) === undefined) throw error;
+    }
   }
 
-  /** The enabled rules by priority, read at most every {@link POLICY_CACHE_MS}. */
-  async enabledPolicy(): Promise<PolicyRule[]> {
+  /** The current version (the highest) and its enabled rules by priority, read at most every {@link POLICY_CACHE_MS}. */
+  async currentPolicy(): Promise<{ version: number; rules: PolicyRule[] }> {
     const nowMs = this.clock();
-    if (this.policy && nowMs - this.policy.readAtMs < POLICY_CACHE_MS && nowMs >= this.policy.readAtMs) return this.policy.rules;
-    const rows = await this.db.selectFrom('paymentPolicies').selectAll().where('enabled', '=', 1).orderBy('priority').execute();
-    const rules = rows.map(policyOf);
-    this.policy = { rules, readAtMs: nowMs };
-    return rules;
+    if (this.policy && nowMs - this.policy.readAtMs < POLICY_CACHE_MS && nowMs >= this.policy.readAtMs) return this.policy;
+    const row = await this.db.selectFrom('paymentPolicyVersions').select(['version', 'rulesJson']).orderBy('version', 'desc').limit(1).executeTakeFirstOrThrow();
+    const rules = rulesOf(row.rulesJson).filter((r) => r.enabled).sort((a, b) => a.priority - b.priority);
+    this.policy = { rules, version: Number(row.version), readAtMs: nowMs };
+    return this.policy;
+  }
+
+  /** The enabled rules of the current version, by priority. */
+  async enabledPolicy(): Promise<PolicyRule[]> {
+    return (await this.currentPolicy()).rules;
+  }
+
+  /** Forgets the cached policy: this process decides the next payment under a version just written. */
+  forgetCachedPolicy(): void {
+    this.policy = null;
+  }
+
+  /**
+   * Writes the next version (the current one plus one) in the caller's write transaction,
+   * and mirrors its rules into `payment_policies`. Two operators publishing together: the
+   * version's primary key lets one win; the other's transaction fails and is retried.
+   */
+  async publishPolicy(trx: Db, next: Omit<PolicyVersion, 'version'>): Promise<number> {
+    const last = await lockingRead(this.engine, trx.selectFrom('paymentPolicyVersions').select('version').orderBy('version', 'desc').limit(1)).executeTakeFirst();
+    const version = (last ? Number(last.version) : 0) + 1;
+    await trx.insertInto('paymentPolicyVersions').values({
+      version, rulesJson: rulesJson(next.rules), author: next.author, reason: next.reason, restoredFrom: next.restoredFrom, createdAtMs: next.createdAtMs,
+    }).execute();
+    await trx.deleteFrom('paymentPolicies').execute();
+    for (const rule of next.rules) {
+      await trx.insertInto('paymentPolicies').values({
+        id: rule.id, priority: rule.priority, rule: rule.rule, description: rule.description, certificateKind: rule.certificateKind,
+        minAmountWon: rule.minAmountWon === null ? null : rule.minAmountWon.toString(),
+        firstPaymentOfCertificate: rule.firstPaymentOfCertificate === null ? null : rule.firstPaymentOfCertificate ? 1 : 0,
+        requireCode: rule.requireCode ? 1 : 0, enabled: rule.enabled ? 1 : 0, updatedAtMs: next.createdAtMs,
+      }).execute();
+    }
+    return version;
+  }
+
+  /** Versions newest first (without their rules' detail beyond what is stored). */
+  async policyVersions(limit: number): Promise<PolicyVersion[]> {
+    return (await this.db.selectFrom('paymentPolicyVersions').selectAll().orderBy('version', 'desc').limit(limit).execute()).map(versionOf);
+  }
+
+  async policyVersion(version: number): Promise<PolicyVersion | undefined> {
+    const row = await this.db.selectFrom('paymentPolicyVersions').selectAll().where('version', '=', version).executeTakeFirst();
+    return row ? versionOf(row) : undefined;
   }
 
   /** Whether a certificate has paid before (its first payment may need the code). */

@@ -294,6 +294,8 @@ export interface PaymentCommandsTable {
   codeRequired: number;
   policyRule: string;
   policyReason: string;
+  /** The policy version the decision was made under (null for commands made before versions existed). */
+  policyVersion: number | null;
   status: 'issued' | 'authorized' | 'failed';
   issuedAtMs: number;
   expiresAtMs: number;
@@ -347,6 +349,56 @@ export interface ReceiptsTable {
   supersededAtMs: number | null;
 }
 
+export interface AuditLogTable {
+  sequence: number | string | bigint;
+  atMs: number | string | bigint;
+  kind: string;
+  actor: string | null;
+  subject: string | null;
+  /** Canonical JSON of the detail object. */
+  detail: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditChainTipTable {
+  id: number;
+  lastSequence: number | string | bigint;
+  lastHash: string;
+  /** The sequence of the last signed head (0: none yet). */
+  signedSequence: number | string | bigint;
+}
+
+export interface AuditHeadsTable {
+  sequence: number | string | bigint;
+  signedAtMs: number | string | bigint;
+  jws: string;
+}
+
+export interface AccountControlsTable {
+  userId: string;
+  lockedAtMs: number | string | bigint | null;
+  lockReason: string | null;
+  lockedBy: string | null;
+  passwordChangeRequired: number;
+  updatedAtMs: number | string | bigint;
+}
+
+export interface AdminConfirmationsTable {
+  sessionId: string;
+  userId: string;
+  confirmedAtMs: number | string | bigint;
+}
+
+export interface PaymentPolicyVersionsTable {
+  version: number;
+  rulesJson: string;
+  author: string | null;
+  reason: string;
+  restoredFrom: number | null;
+  createdAtMs: number | string | bigint;
+}
+
 export interface Database {
   users: UsersTable;
   stores: StoresTable;
@@ -378,4 +430,10 @@ export interface Database {
   orderItems: OrderItemsTable;
   idempotencyKeys: IdempotencyKeysTable;
   receipts: ReceiptsTable;
+  auditLog: AuditLogTable;
+  auditChainTip: AuditChainTipTable;
+  auditHeads: AuditHeadsTable;
+  accountControls: AccountControlsTable;
+  adminConfirmations: AdminConfirmationsTable;
+  paymentPolicyVersions: PaymentPolicyVersionsTable;
 }

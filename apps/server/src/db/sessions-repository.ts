@@ -41,6 +41,19 @@ export class SessionsRepository {
     await this.db.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: reason }).where('id', '=', id).where('revokedAtMs', 'is', null).execute();
   }
 
+  /** Sessions neither revoked, expired nor idle longer than `idleMs` at `nowMs`. */
+  async countActive(nowMs: number, idleMs: number): Promise<number> {
+    const row = await this.db.selectFrom('sessions').select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('revokedAtMs', 'is', null).where('expiresAtMs', '>', nowMs).where('lastSeenAtMs', '>', nowMs - idleMs).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Revokes every live session of a user; returns how many. */
+  async revokeAll(userId: string, reason: string, nowMs: number): Promise<number> {
+    const result = await this.db.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: reason }).where('userId', '=', userId).where('revokedAtMs', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Revokes every live session of a user except `keepId`; returns how many. */
   async revokeOthers(userId: string, keepId: string, reason: string, nowMs: number): Promise<number> {
     const result = await this.db

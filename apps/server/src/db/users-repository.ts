@@ -1,5 +1,5 @@
 /** Users and their store profiles. */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { prepare } from './prepared.js';
 import type { Database, Role } from './schema.js';
 
@@ -22,6 +22,18 @@ export interface UserRecord {
   email: string;
   createdAtMs: number;
   store: StoreProfile | null;
+}
+
+/** One line of an operator's user list. */
+export interface UserSummary {
+  id: string;
+  loginId: string;
+  role: Role;
+  name: string;
+  email: string;
+  createdAtMs: number;
+  lockedAtMs: number | null;
+  lockReason: string | null;
 }
 
 export interface NewUser extends Omit<UserRecord, 'store'> {
@@ -76,6 +88,31 @@ export class UsersRepository {
 
   async updatePasswordHash(id: string, passwordHash: string, nowMs: number): Promise<void> {
     await this.db.updateTable('users').set({ passwordHash, updatedAtMs: nowMs }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Users whose login id or name starts with `query` (any when absent), of `role` when
+   * given, in login-id order after `afterLoginId`, with an operator's lock when there is one.
+   */
+  async search(filter: { query?: string; role?: Role; afterLoginId?: string; limit: number }): Promise<UserSummary[]> {
+    let q = this.db
+      .selectFrom('users')
+      .leftJoin('accountControls', 'accountControls.userId', 'users.id')
+      .select(['users.id', 'users.loginId', 'users.role', 'users.name', 'users.email', 'users.createdAtMs', 'accountControls.lockedAtMs', 'accountControls.lockReason'])
+      .orderBy('users.loginId')
+      .limit(filter.limit);
+    if (filter.query !== undefined && filter.query !== '') {
+      // LIKE wildcards in the query are taken literally. '!' escapes them: a backslash would
+      // read differently in PostgreSQL's, MariaDB's and SQLite's string literals.
+      const prefix = `${filter.query.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+      q = q.where((eb) => eb.or([sql<boolean>`${eb.ref('users.loginId')} like ${prefix} escape '!'`, sql<boolean>`${eb.ref('users.name')} like ${prefix} escape '!'`]));
+    }
+    if (filter.role !== undefined) q = q.where('users.role', '=', filter.role);
+    if (filter.afterLoginId !== undefined) q = q.where('users.loginId', '>', filter.afterLoginId);
+    return (await q.execute()).map((r) => ({
+      id: r.id, loginId: r.loginId, role: r.role, name: r.name, email: r.email, createdAtMs: Number(r.createdAtMs),
+      lockedAtMs: r.lockedAtMs === null ? null : Number(r.lockedAtMs), lockReason: r.lockReason,
+    }));
   }
 
   async count(): Promise<number> {

@@ -2,18 +2,20 @@
  * Accounts: registration, login with throttling, the dual-token session, logout,
  * profile and password change.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { SignJWT } from 'jose';
 import { AppError } from '@coconutpay/core/errors';
 import { deriveSecretToken } from '@coconutpay/core/protocol';
 import type { CertificateLoginProof } from '@coconutpay/core/pki/possession-proof';
 import { isUniqueViolation } from '../db/database.js';
+import { NO_CONTROL, type AccountControlsRepository } from '../db/account-controls-repository.js';
 import type { LedgerRepository } from '../db/ledger-repository.js';
 import type { LoginThrottleLimits, LoginThrottlesRepository } from '../db/login-throttles-repository.js';
 import type { Database, Role } from '../db/schema.js';
 import type { SessionsRepository } from '../db/sessions-repository.js';
 import type { StoreProfile, UserRecord, UsersRepository } from '../db/users-repository.js';
+import type { AuditSink } from './audit-log.js';
 import type { Actor } from './actor.js';
 import type { CertificatePossession } from './certificate-possession.js';
 import { passwordPolicyViolations, type PasswordHasher } from './password-hasher.js';
@@ -54,8 +56,15 @@ export interface AccountsDeps {
   hasher: PasswordHasher;
   keys: TokenKeyRing;
   clock: () => number;
-  limits: { sessionIdleTimeoutMs: number; sessionLifetimeMs: number } & LoginThrottleLimits;
+  limits: { sessionIdleTimeoutMs: number; adminSessionIdleTimeoutMs: number; sessionLifetimeMs: number } & LoginThrottleLimits;
+  /** Logins, failures and locks go to the audit log. */
+  audit: AuditSink;
+  /** Operator locks and the one-time password's required change. */
+  controls: AccountControlsRepository;
 }
+
+/** Characters of an operator's one-time password (base64url of 18 random bytes: 144 bits). */
+const ONE_TIME_PASSWORD_BYTES = 18;
 
 function publicUser(user: UserRecord): PublicUser {
   const { passwordHash: _hidden, ...rest } = user;
@@ -111,14 +120,28 @@ export class AccountsService {
    */
   async login(loginId: string, password: string, clientAddress: string, certificateProof?: CertificateLoginProof): Promise<LoginResult> {
     const { users, hasher } = this.deps;
+    const { audit } = this.deps;
     const nowMs = this.deps.clock();
-    await this.admitLoginAttempt(loginId, clientAddress, nowMs, certificateProof);
+    try {
+      await this.admitLoginAttempt(loginId, clientAddress, nowMs, certificateProof);
+    } catch (error) {
+      // The login id is the subject: an attempt on an unknown id is recorded as such, without saying so.
+      const code = error instanceof AppError ? error.code : 'INTERNAL_ERROR';
+      await audit.append(code === 'LOGIN_THROTTLED' || code === 'LOGIN_ADDRESS_THROTTLED' ? 'login.locked' : 'login.failed', { subject: loginId, detail: { address: clientAddress, code } });
+      throw error;
+    }
     const user = await users.findByLoginId(loginId);
     const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyNothing(password);
     // A failure is already counted by the reservation.
-    if (!user || !ok) throw new AppError('LOGIN_FAILED');
+    if (!user || !ok) {
+      await audit.append('login.failed', { subject: loginId, detail: { address: clientAddress, code: 'LOGIN_FAILED' } });
+      throw new AppError('LOGIN_FAILED');
+    }
+    await this.refuseIfLocked(user, clientAddress);
     await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
-    return this.openSession(user, nowMs);
+    const result = await this.openUnlockedSession(user, nowMs, clientAddress);
+    await audit.append('login.succeeded', { actor: user.id, subject: loginId, detail: { address: clientAddress, method: 'password', sessionId: result.sessionId } });
+    return result;
   }
 
   /**
@@ -162,8 +185,83 @@ export class AccountsService {
     const nowMs = this.deps.clock();
     const user = await this.deps.users.findById(userId);
     if (!user || user.loginId !== loginId) throw new AppError('CERTIFICATE_LOGIN_INVALID');
+    await this.refuseIfLocked(user, clientAddress);
     await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
-    return this.openSession(user, nowMs, certificateId);
+    const result = await this.openUnlockedSession(user, nowMs, clientAddress, certificateId);
+    await this.deps.audit.append('certificate-login.succeeded', { actor: user.id, subject: loginId, detail: { address: clientAddress, method: 'certificate', certificateId, sessionId: result.sessionId } });
+    return result;
+  }
+
+  /**
+   * An operator's lock refuses the login. Checked only after the password (or the
+   * certificate and its PIN) passed: whoever does not hold them learns nothing of it.
+   */
+  private async refuseIfLocked(user: UserRecord, clientAddress: string): Promise<void> {
+    const control = await this.deps.controls.of(user.id);
+    if (control.lockedAtMs === null) return;
+    await this.deps.audit.append('login.failed', { subject: user.loginId, detail: { address: clientAddress, code: 'ACCOUNT_LOCKED' } });
+    throw new AppError('ACCOUNT_LOCKED', { detail: `Locked by an operator: ${control.lockReason ?? ''}`.trim() });
+  }
+
+  /**
+   * Opens the session, then reads the lock once more: an operator's lock commits before
+   * it revokes the account's sessions, so a login that slipped between the first check
+   * and that revocation sees the lock here and its session is ended at once.
+   */
+  private async openUnlockedSession(user: UserRecord, nowMs: number, clientAddress: string, certificateId?: string): Promise<LoginResult> {
+    const result = await this.openSession(user, nowMs, certificateId);
+    if ((await this.deps.controls.of(user.id)).lockedAtMs !== null) {
+      await this.deps.sessions.revoke(result.sessionId, 'account_locked', nowMs);
+      await this.refuseIfLocked(user, clientAddress);
+    }
+    return result;
+  }
+
+  /**
+   * `npm run admin -- create <loginId>`: a new operator with a random one-time password,
+   * answered once and stored only as its hash. It logs in like any password, but every
+   * admin route refuses (ADMIN_PASSWORD_CHANGE_REQUIRED) until the operator changed it.
+   */
+  async createAdmin(loginId: string): Promise<{ user: PublicUser; oneTimePassword: string }> {
+    if (!/^[a-z0-9][a-z0-9_.-]{3,31}$/.test(loginId)) throw new AppError('VALIDATION_FAILED', { detail: 'A login id has 4-32 lower-case letters, digits, _ . -' });
+    const oneTimePassword = randomBytes(ONE_TIME_PASSWORD_BYTES).toString('base64url');
+    const nowMs = this.deps.clock();
+    const user = {
+      id: randomUUID(), loginId, passwordHash: await this.deps.hasher.hash(oneTimePassword), role: 'admin' as Role,
+      name: loginId, phone: '', address: '', email: '', createdAtMs: nowMs, store: null,
+    };
+    try {
+      await this.deps.db.transaction().execute(async (trx) => {
+        await this.deps.users.insert(trx, user);
+        await this.deps.controls.put(trx, user.id, { ...NO_CONTROL, passwordChangeRequired: true }, nowMs);
+        await this.deps.audit.append('admin.created', { subject: user.id, detail: { loginId, by: 'command line' } }, trx);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError('LOGIN_ID_TAKEN');
+      throw error;
+    }
+    return { user: publicUser(user), oneTimePassword };
+  }
+
+  /**
+   * The second half of an operator's login: after the certificate login, the account
+   * password once more. It counts toward the login id's lock like a login, and marks the
+   * session confirmed for the admin routes.
+   */
+  async confirmAdminPassword(actor: Actor, password: string, clientAddress: string): Promise<void> {
+    if (actor.role !== 'admin') throw new AppError('ADMIN_ONLY');
+    if (actor.certificateId === undefined) throw new AppError('ADMIN_CERTIFICATE_REQUIRED');
+    const user = await this.deps.users.findById(actor.userId);
+    if (!user) throw new AppError('SESSION_REVOKED');
+    const nowMs = this.deps.clock();
+    await this.admitLoginAttempt(user.loginId, clientAddress, nowMs);
+    if (!(await this.deps.hasher.verify(password, user.passwordHash))) {
+      await this.deps.audit.append('admin.confirmation-failed', { actor: user.id, subject: user.loginId, detail: { address: clientAddress, sessionId: actor.sessionId } });
+      throw new AppError('CURRENT_PASSWORD_WRONG');
+    }
+    await this.deps.throttles.recordSuccess(user.loginId, clientAddress, nowMs);
+    await this.deps.controls.confirmSession(actor.sessionId, user.id, nowMs);
+    await this.deps.audit.append('admin.session-confirmed', { actor: user.id, subject: user.loginId, detail: { address: clientAddress, sessionId: actor.sessionId, certificateId: actor.certificateId } });
   }
 
   private async openSession(user: UserRecord, nowMs: number, certificateId?: string): Promise<LoginResult> {
@@ -181,7 +279,8 @@ export class AccountsService {
       .setExpirationTime(Math.floor(expiresAtMs / 1000))
       .sign(key.publicTokenKey);
     const secretToken = await deriveSecretToken(key.secretTokenKey, publicToken);
-    return { publicToken, secretToken, sessionId, expiresAtMs, idleTimeoutMs: this.deps.limits.sessionIdleTimeoutMs, user: publicUser(user) };
+    const idleTimeoutMs = user.role === 'admin' ? this.deps.limits.adminSessionIdleTimeoutMs : this.deps.limits.sessionIdleTimeoutMs;
+    return { publicToken, secretToken, sessionId, expiresAtMs, idleTimeoutMs, user: publicUser(user) };
   }
 
   async logout(actor: Actor): Promise<void> {
@@ -202,6 +301,9 @@ export class AccountsService {
     if (passwordPolicyViolations(newPassword, user.loginId).length > 0 || newPassword === currentPassword) throw new AppError('PASSWORD_POLICY_VIOLATED');
     const nowMs = this.deps.clock();
     await this.deps.users.updatePasswordHash(user.id, await this.deps.hasher.hash(newPassword), nowMs);
+    const control = await this.deps.controls.of(user.id);
+    if (control.passwordChangeRequired) await this.deps.controls.put(this.deps.db, user.id, { ...control, passwordChangeRequired: false }, nowMs);
+    await this.deps.audit.append('password.changed', { actor: user.id, subject: user.loginId });
     const sessionsRevoked = await this.deps.sessions.revokeOthers(user.id, actor.sessionId, 'password_changed', nowMs);
     return { sessionsRevoked };
   }

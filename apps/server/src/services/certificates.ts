@@ -12,6 +12,7 @@ import type { CertificateRequestsRepository } from '../db/certificate-requests-r
 import type { CertificateRecord, CertificatesRepository } from '../db/certificates-repository.js';
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
+import type { AuditSink } from './audit-log.js';
 import type { Actor } from './actor.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
 import type { CrlPublisher } from './pki/crl-publisher.js';
@@ -61,6 +62,8 @@ export class CertificatesService {
       requests: CertificateRequestsRepository;
       clock: () => number;
       validityDays: number;
+      /** Issuance is recorded in the audit log, in the issuing transaction. */
+      audit: AuditSink;
     },
   ) {}
 
@@ -157,6 +160,9 @@ export class CertificatesService {
           id: randomUUID(), userId: user.id, kind: 'master_issued', certificateId: record.id, requestId: null, nickname: null,
           detail: current ? 'replaces the previous master and its devices' : null, ip: null, userAgent: null, atMs: nowMs,
         });
+        await this.deps.audit.append('certificate.issued', {
+          actor: user.id, subject: record.id, detail: { kind: 'master', serialHex: record.serialHex, replacedCertificateId: current?.id ?? null },
+        }, trx);
       });
     } catch (error) {
       // Two parallel requests: the unique "active master" column lets only one win.

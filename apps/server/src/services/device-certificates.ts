@@ -19,6 +19,7 @@ import type { CertificateRequestRecord, CertificateRequestsRepository } from '..
 import type { CertificateRecord, CertificatesRepository } from '../db/certificates-repository.js';
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
+import type { AuditSink } from './audit-log.js';
 import type { Actor } from './actor.js';
 import { EventHub, type HubRedis } from './event-hub.js';
 import type { CertificateInfo, CertificatesService, IssuedCertificate, RevocationReason } from './certificates.js';
@@ -128,6 +129,8 @@ export class DeviceCertificatesService {
       clock: () => number;
       validityDays: number;
       maxAdditional: number;
+      /** Approvals and revocations are recorded in the audit log, in their transactions. */
+      audit: AuditSink;
     },
   ) {}
 
@@ -315,6 +318,9 @@ export class DeviceCertificatesService {
       if (!(await this.deps.requests.decide(trx, request.id, 'approved', nowMs, record.id))) throw new AppError('APPROVAL_REQUEST_DECIDED');
       await this.deps.certificates.insert(trx, record);
       await this.event(trx, user.id, 'device_approved', { requestId: request.id, certificateId: record.id, nickname: request.nickname, ...origin }, nowMs);
+      await this.deps.audit.append('certificate.approved', {
+        actor: user.id, subject: record.id, detail: { kind: 'additional', serialHex: record.serialHex, requestId: request.id, approvedByCertificateId: master.id },
+      }, trx);
     });
     const state = await this.stateOf((await this.deps.requests.findById(this.deps.db, request.id))!);
     this.deps.hub.publish(request.id, state);
@@ -363,6 +369,9 @@ export class DeviceCertificatesService {
       await this.event(trx, actor.userId, 'revoked', {
         certificateId: record.id, nickname: record.deviceNickname, detail: `${record.kind} ${reason}${more > 0 ? `, ${more} device certificate(s) with it` : ''}`, ...origin,
       }, nowMs);
+      await this.deps.audit.append('certificate.revoked', {
+        actor: actor.userId, subject: record.id, detail: { kind: record.kind, serialHex: record.serialHex, reason, devicesRevokedWith: more },
+      }, trx);
       return more;
     });
     void cascaded;

@@ -23,6 +23,7 @@ import type { OrdersRepository } from '../db/orders-repository.js';
 import type { PaymentAuthRepository, PaymentCommandRecord, PolicyRule, VerificationCodeRecord } from '../db/payment-auth-repository.js';
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
+import type { AuditSink } from './audit-log.js';
 import type { Actor } from './actor.js';
 import type { DeviceCertificatesService } from './device-certificates.js';
 import type { EffectOptions } from './commit-with.js';
@@ -187,6 +188,8 @@ export class PaymentAuthService {
       codeRelay?: EventHub<SharedCode>;
       /** QR payment sessions: a request may name one its device took (qr-payments.ts). */
       qr?: QrPaymentService;
+      /** Authorized payments, refused factors and locks go to the audit log. */
+      audit: AuditSink;
     },
   ) {
     this.agreementKey = p256AgreementKey(KeyObject.from(deps.roles.paymentAgreement.privateKey).export({ format: 'jwk' }));
@@ -210,7 +213,11 @@ export class PaymentAuthService {
    */
   private async failed(actor: Actor, nowMs: number): Promise<never> {
     const { consecutiveFailures, lockedUntilMs } = await this.deps.repo.recordFailure(actor.userId, nowMs, PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS);
-    if (consecutiveFailures >= PAYMENT_FAILURES_MAX) throw lockedError(lockedUntilMs ?? nowMs + PAYMENT_LOCK_MS);
+    const locked = consecutiveFailures >= PAYMENT_FAILURES_MAX;
+    await this.deps.audit.append(locked ? 'payment.locked' : 'payment.refused', {
+      actor: actor.userId, subject: actor.userId, detail: { consecutiveFailures, lockedUntilMs: locked ? (lockedUntilMs ?? nowMs + PAYMENT_LOCK_MS) : null },
+    });
+    if (locked) throw lockedError(lockedUntilMs ?? nowMs + PAYMENT_LOCK_MS);
     throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${PAYMENT_FAILURES_MAX - consecutiveFailures} tries left before payments are locked.` });
   }
 
@@ -267,7 +274,8 @@ export class PaymentAuthService {
       qr = await this.deps.qr.channelFor(actor, req.qrSessionId, order.id, nowMs);
     }
 
-    const decision = decidePolicy(await this.deps.repo.enabledPolicy(), {
+    const policy = await this.deps.repo.currentPolicy();
+    const decision = decidePolicy(policy.rules, {
       amountWon: order.totalWon,
       certificateKind: certificate.kind,
       firstPayment: !(await this.deps.repo.hasPaidWith(certificate.id)),
@@ -300,7 +308,7 @@ export class PaymentAuthService {
     const record: PaymentCommandRecord = {
       comId, orderId: order.id, userId: actor.userId, sessionId: actor.sessionId, certificateId: certificate.id, requestNonce: req.nonce,
       commandJson, commandJws: jws, amountWon: order.totalWon, codeRequired: decision.requireCode,
-      policyRule: decision.rule, policyReason: decision.reason, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
+      policyRule: decision.rule, policyReason: decision.reason, policyVersion: policy.version, status: 'issued', issuedAtMs: nowMs, expiresAtMs, decidedAtMs: null, failureCode: null,
     };
     // Only the code's keyed digest and its sealed form are stored (verification-code-key.ts);
     // both are made before the transaction, since the write lock is shared.
@@ -467,6 +475,15 @@ export class PaymentAuthService {
       },
     });
     if (qrSessionId !== undefined) this.deps.qr!.announcePaid(qrSessionId, command.orderId, result.order.paidAtMs);
+    // After the commit and not awaited: the payment's own transaction stays as short as
+    // before, and a failed append is reported (onError) without undoing a done payment.
+    void this.deps.audit.append('payment.authorized', {
+      actor: actor.userId, subject: command.orderId,
+      detail: {
+        orderNumber: result.order.orderNumber, amountWon: String(result.order.totalWon), comId: command.comId, certificateId: certificate.id, evidenceId, policyRule: command.policyRule, policyVersion: command.policyVersion,
+        channel: qrSessionId === undefined ? 'direct' : 'qr', qrSessionId: qrSessionId ?? null, codeRequired: command.codeRequired,
+      },
+    });
     return receiptOf(result.order);
   }
 

@@ -28,6 +28,7 @@ import type { Database } from '../db/schema.js';
 import { timeOrderedId } from '../db/time-ordered-id.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
+import type { AuditSink } from './audit-log.js';
 import { requireRole, type Actor } from './actor.js';
 import type { DeviceCertificatesService } from './device-certificates.js';
 import type { EventHub } from './event-hub.js';
@@ -67,6 +68,8 @@ export class ReceiptsService {
       clock: () => number;
       /** Tells the buyer's open order page (key: the buyer's user id). */
       events?: EventHub<ReceiptIssuedEvent>;
+      /** Issued receipts are recorded in the audit log, in the issuing transaction. */
+      audit: AuditSink;
     },
   ) {}
 
@@ -188,6 +191,10 @@ export class ReceiptsService {
         const revoked = await this.deps.devices.revokedInChain(trx, record);
         if (revoked) throw new AppError('CERTIFICATE_REVOKED');
         if (!(await this.deps.receipts.insert(trx, receipt))) throw new AppError('RECEIPT_ALREADY_ISSUED', { detail: 'The receipt was re-issued meanwhile.' });
+        await this.deps.audit.append('receipt.issued', {
+          actor: actor.userId, subject: order.id,
+          detail: { receiptNumber: receipt.receiptNumber, certificateId: record.id, replacesReceiptId: receipt.replacesReceiptId, signatureHex: receipt.signatureHex },
+        }, trx);
       });
     } catch (error) {
       // The (order, sequence) pair and the number are unique: another tab issued it first.

@@ -80,7 +80,7 @@ export class RequestAuthenticator {
     private readonly keys: TokenKeyRing,
     private readonly sessions: SessionsRepository,
     private readonly replay: ReplayCache,
-    private readonly limits: { sessionIdleTimeoutMs: number },
+    private readonly limits: { sessionIdleTimeoutMs: number; adminSessionIdleTimeoutMs: number },
     private readonly clock: () => number,
   ) {
     this.startedAtMs = clock();
@@ -177,7 +177,9 @@ export class RequestAuthenticator {
     if (!session || session.userId !== claims.sub) throw new AppError('TOKEN_INVALID');
     if (session.revokedAtMs !== null) throw new AppError('SESSION_REVOKED');
     if (nowMs >= session.expiresAtMs) throw new AppError('SESSION_EXPIRED');
-    if (nowMs - session.lastSeenAtMs > this.limits.sessionIdleTimeoutMs) {
+    // An operator's session idles out sooner: an unattended console is the costliest one to leave open.
+    const idleTimeoutMs = claims.role === 'admin' ? this.limits.adminSessionIdleTimeoutMs : this.limits.sessionIdleTimeoutMs;
+    if (nowMs - session.lastSeenAtMs > idleTimeoutMs) {
       await this.sessions.revoke(session.id, 'idle_timeout', nowMs);
       throw new AppError('SESSION_IDLE_TIMEOUT');
     }

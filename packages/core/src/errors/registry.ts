@@ -18,6 +18,7 @@ export const ERRORS = {
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable', transient: true },
   CLIENT_REQUEST_RATE_EXCEEDED: { status: 429, title: 'Too many requests from this address; try again later', transient: true },
   METRICS_TOKEN_INVALID: { status: 401, title: 'The metrics token is missing or wrong', transient: false },
+  AUDIT_EXPORT_TOKEN_INVALID: { status: 401, title: 'The audit export token is missing or wrong', transient: false },
 
   // Dual-token authentication
   AUTH_REQUIRED: { status: 401, title: 'Log in to continue', transient: false },
@@ -40,6 +41,13 @@ export const ERRORS = {
   PASSWORD_POLICY_VIOLATED: { status: 400, title: 'The password does not meet the password policy', transient: false },
   CURRENT_PASSWORD_WRONG: { status: 403, title: 'The current password is wrong', transient: false },
   ROLE_FORBIDDEN: { status: 403, title: 'This account may not do that', transient: false },
+  ACCOUNT_LOCKED: { status: 403, title: 'This account is locked by an operator', transient: false },
+  USER_NOT_FOUND: { status: 404, title: 'No such user', transient: false },
+  POLICY_VERSION_NOT_FOUND: { status: 404, title: 'No such policy version', transient: false },
+  ADMIN_ONLY: { status: 403, title: 'Only operators may do this', transient: false },
+  ADMIN_CERTIFICATE_REQUIRED: { status: 403, title: 'Operators must log in with their certificate', transient: false },
+  ADMIN_PASSWORD_CONFIRMATION_REQUIRED: { status: 403, title: 'Confirm the account password to continue', transient: false },
+  ADMIN_PASSWORD_CHANGE_REQUIRED: { status: 403, title: 'Change the one-time password first', transient: false },
 
   // Catalogue and cart
   PRODUCT_NOT_FOUND: { status: 404, title: 'No such product', transient: false },
