@@ -165,12 +165,21 @@ async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }
 
-/** Collects the checks' outcomes; a check fails with one or more reasons. */
-class Checks {
-  readonly results = new Map<EvidenceCheckName, EvidenceCheck>();
+/**
+ * Collects a verifier's named checks in report order; a check fails with one or more reasons.
+ * `optional` names the checks that may stay skipped in a valid verdict (they run only when
+ * their input is given). Shared by the payment-evidence and the receipt verifier.
+ */
+export class VerdictChecks<N extends string> {
+  readonly results = new Map<N, { name: N; outcome: 'passed' | 'failed' | 'skipped'; codes: string[] }>();
   readonly reasons: EvidenceReason[] = [];
 
-  fail(name: EvidenceCheckName, code: string, message: string): void {
+  constructor(
+    private readonly order: readonly N[],
+    private readonly optional: ReadonlySet<N>,
+  ) {}
+
+  fail(name: N, code: string, message: string): void {
     const entry = this.results.get(name) ?? { name, outcome: 'failed', codes: [] };
     entry.outcome = 'failed';
     if (!entry.codes.includes(code)) entry.codes.push(code);
@@ -178,16 +187,21 @@ class Checks {
     this.reasons.push({ code, message: `${name}: ${message}` });
   }
 
-  pass(name: EvidenceCheckName): void {
+  pass(name: N): void {
     if (!this.results.has(name)) this.results.set(name, { name, outcome: 'passed', codes: [] });
   }
 
-  failed(name: EvidenceCheckName): boolean {
+  failed(name: N): boolean {
     return this.results.get(name)?.outcome === 'failed';
   }
 
-  list(): EvidenceCheck[] {
-    return EVIDENCE_CHECKS.map((name) => this.results.get(name) ?? { name, outcome: 'skipped', codes: [] });
+  list(): { name: N; outcome: 'passed' | 'failed' | 'skipped'; codes: string[] }[] {
+    return this.order.map((name) => this.results.get(name) ?? { name, outcome: 'skipped', codes: [] });
+  }
+
+  /** Valid when every check passed, or was skipped and is optional. */
+  judge(list: readonly { name: N; outcome: 'passed' | 'failed' | 'skipped' }[]): boolean {
+    return list.every((c) => c.outcome === 'passed' || (c.outcome === 'skipped' && this.optional.has(c.name)));
   }
 }
 
@@ -219,13 +233,13 @@ function readAuthorization(content: Uint8Array): PaymentAuthorization | undefine
  * if (!verdict.valid) console.log(verdict.checks.filter((c) => c.outcome === 'failed'));
  */
 export async function verifyEvidence(der: Uint8Array, trustAnchors: Uint8Array[], options: EvidenceVerifyOptions = {}): Promise<EvidenceVerdict> {
-  const checks = new Checks();
+  const checks = new VerdictChecks(EVIDENCE_CHECKS, OPTIONAL_CHECKS);
   const verdict: EvidenceVerdict = {
     valid: false, reasons: checks.reasons, checks: [], signer: null, signingTime: null, timeStamp: null, payment: null, signatureHex: null, statusNow: null,
   };
   const finish = (): EvidenceVerdict => {
     verdict.checks = checks.list();
-    verdict.valid = judge(verdict.checks);
+    verdict.valid = checks.judge(verdict.checks);
     return verdict;
   };
 
@@ -382,7 +396,7 @@ export async function verifyEvidence(der: Uint8Array, trustAnchors: Uint8Array[]
 }
 
 function judge(list: readonly EvidenceCheck[]): boolean {
-  return list.every((c) => c.outcome === 'passed' || (c.outcome === 'skipped' && OPTIONAL_CHECKS.has(c.name)));
+  return new VerdictChecks(EVIDENCE_CHECKS, OPTIONAL_CHECKS).judge(list);
 }
 
 /**

@@ -27,7 +27,7 @@
  */
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { toHex } from '../encoding/index.js';
-import { certificateKindOf, chainCodes, signerOwnershipProblems, statusNow, type EvidenceReason, type EvidenceStatusNow } from '../payment/evidence.js';
+import { certificateKindOf, chainCodes, signerOwnershipProblems, VerdictChecks, statusNow, type EvidenceReason, type EvidenceStatusNow } from '../payment/evidence.js';
 import { assembleSignedData, checkSignedDataSignature, OID_CMS, parseSignedData, signedAttributes, type ParsedSignedData } from '../pki/cms.js';
 import { serialNumberAttribute } from '../pki/master-approval.js';
 import { parseCertificate } from '../pki/path-certificate.js';
@@ -207,29 +207,8 @@ export interface ReceiptVerifyOptions {
   now?: Date;
 }
 
-class Checks {
-  readonly results = new Map<ReceiptCheckName, ReceiptCheck>();
-  readonly reasons: EvidenceReason[] = [];
-
-  fail(name: ReceiptCheckName, code: string, message: string): void {
-    const entry = this.results.get(name) ?? { name, outcome: 'failed', codes: [] };
-    entry.outcome = 'failed';
-    if (!entry.codes.includes(code)) entry.codes.push(code);
-    this.results.set(name, entry);
-    this.reasons.push({ code, message: `${name}: ${message}` });
-  }
-
-  pass(name: ReceiptCheckName): void {
-    if (!this.results.has(name)) this.results.set(name, { name, outcome: 'passed', codes: [] });
-  }
-
-  list(): ReceiptCheck[] {
-    return RECEIPT_CHECKS.map((name) => this.results.get(name) ?? { name, outcome: 'skipped', codes: [] });
-  }
-}
-
 function judge(list: readonly ReceiptCheck[]): boolean {
-  return list.every((c) => c.outcome === 'passed' || (c.outcome === 'skipped' && OPTIONAL_CHECKS.has(c.name)));
+  return new VerdictChecks(RECEIPT_CHECKS, OPTIONAL_CHECKS).judge(list);
 }
 
 function iso(ms: number): string {
@@ -250,13 +229,13 @@ async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
  * if (verdict.valid) console.log(verdict.receipt?.totalWon, verdict.signatureHex);
  */
 export async function verifyReceipt(der: Uint8Array, trustAnchors: Uint8Array[], options: ReceiptVerifyOptions = {}): Promise<ReceiptVerdict> {
-  const checks = new Checks();
+  const checks = new VerdictChecks(RECEIPT_CHECKS, OPTIONAL_CHECKS);
   const verdict: ReceiptVerdict = {
     valid: false, reasons: checks.reasons, checks: [], signer: null, signingTime: null, timeStamp: null, receipt: null, signatureHex: null, chain: [], statusNow: null,
   };
   const finish = (): ReceiptVerdict => {
     verdict.checks = checks.list();
-    verdict.valid = judge(verdict.checks);
+    verdict.valid = checks.judge(verdict.checks);
     return verdict;
   };
 
