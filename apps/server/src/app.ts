@@ -369,7 +369,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   orderRoutes(app, orders);
   walletRoutes(app, wallet);
   paymentRoutes(app, paymentAuth, ca, codeRelay);
-  qrRoutes(app, qr, qrHub, async (orderId) => (await orderRecords.findById(orderId))?.orderNumber);
+  qrRoutes(app, qr, qrHub);
   pkiRoutes(app, ca, crls, ocsp, tsa);
   certificateRoutes(app, certificates, devices, decisions);
   sellerRoutes(app, stores);

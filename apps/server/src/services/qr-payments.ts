@@ -94,7 +94,7 @@ export class QrPaymentService {
    * session showed for the same order before is cancelled: one click renews, and the old
    * code stops working at once.
    */
-  async open(actor: Actor, orderId: string, title: string): Promise<QrSessionOpened> {
+  async open(actor: Actor, orderId: string, locale: 'ko' | 'en'): Promise<QrSessionOpened> {
     const nowMs = this.deps.clock();
     const order = await this.deps.orders.findById(orderId);
     if (!order || order.buyerId !== actor.userId) throw new AppError('ORDER_NOT_FOUND');
@@ -118,6 +118,8 @@ export class QrPaymentService {
       this.event(orderId, 'qr.opened', nowMs, id),
     );
     const url = qrPaymentUrl(this.deps.publicUrl, token);
+    // The SVG's accessible name, in the page's language.
+    const title = locale === 'ko' ? `주문 ${order.orderNumber} 결제용 QR 코드` : `QR code to pay order ${order.orderNumber}`;
     return { id, orderId, url, qrSvg: qrSvg(url, title), confirmationCode, numericCode, expiresAtMs };
   }
 

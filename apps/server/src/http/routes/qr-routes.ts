@@ -29,11 +29,6 @@ const ClaimBody = Type.Union([
 const Claimed = Type.Object({ id: Type.String(), orderId: Type.String(), orderNumber: Type.String(), expiresAtMs: Type.Integer() });
 const HistoryEntry = Type.Object({ atMs: Type.Integer(), kind: Type.String(), qrSessionId: Type.Union([Type.String(), Type.Null()]), detail: Type.Union([Type.String(), Type.Null()]) });
 
-/** The SVG's accessible name, in the page's language. */
-function qrTitle(locale: 'ko' | 'en', orderNumber: string): string {
-  return locale === 'ko' ? `주문 ${orderNumber} 결제용 QR 코드` : `QR code to pay order ${orderNumber}`;
-}
-
 /** The last event id a reconnecting client saw (`Last-Event-ID`), 0 when none or unreadable. */
 function lastEventIdOf(header: string | string[] | undefined): number {
   const value = Array.isArray(header) ? header[0] : header;
@@ -41,7 +36,7 @@ function lastEventIdOf(header: string | string[] | undefined): number {
   return n;
 }
 
-export function qrRoutes(app: FastifyInstance, qr: QrPaymentService, hub: EventHub<QrSessionEvent>, orderNumberOf: (orderId: string) => Promise<string | undefined>): void {
+export function qrRoutes(app: FastifyInstance, qr: QrPaymentService, hub: EventHub<QrSessionEvent>): void {
   const openStream = eventStreams(app);
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof OpenBody> }>(
@@ -51,8 +46,7 @@ export function qrRoutes(app: FastifyInstance, qr: QrPaymentService, hub: EventH
       schema: { tags: ['qr-payments'], summary: 'PC: a QR code for paying this order with a phone (a new one replaces the one shown before)', params: IdParams, body: OpenBody, response: responses({ 201: Opened }) },
     },
     async (request, reply) => {
-      const orderNumber = (await orderNumberOf(request.params.id)) ?? '';
-      const opened = await qr.open(actorOf(request), request.params.id, qrTitle(request.body.locale, orderNumber));
+      const opened = await qr.open(actorOf(request), request.params.id, request.body.locale);
       return reply.code(201).header('cache-control', 'no-store').send(opened);
     },
   );
