@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
 import { Type } from '@sinclair/typebox';
 import { TIMESTAMP_WINDOW_MS } from '@coconutpay/core/protocol';
 import type { Config } from './config.js';
@@ -21,6 +22,7 @@ import { LoginChallengesRepository } from './db/login-challenges-repository.js';
 import { migrateToLatest } from './db/migrate.js';
 import { ProductsRepository } from './db/products-repository.js';
 import { SessionsRepository } from './db/sessions-repository.js';
+import { SessionCache } from './services/session-cache.js';
 import { UsersRepository } from './db/users-repository.js';
 import { installAuthentication } from './http/authenticate.js';
 import { installBodyParsers } from './http/body-parsers.js';
@@ -215,7 +217,12 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
 
   const { db } = database;
   const users = new UsersRepository(db);
-  const sessions = new SessionsRepository(db);
+  const sessionCache = new SessionCache(
+    clock,
+    config.redisUrl ? { publisher: new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 }), subscriber: new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 }) } : undefined,
+  );
+  app.addHook('onClose', async () => sessionCache.close());
+  const sessions = new SessionsRepository(db, sessionCache);
   const ledger = new LedgerRepository(db, database.engine);
   const products = new ProductsRepository(db);
   await ledger.ensureFundingAccount(nowMs);
@@ -227,19 +234,19 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     db, engine: database.engine, repo: new AuditLogRepository(db, database.engine), clock, signer: roles.auth,
     onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
   });
-  const certificateRecords = new CertificatesRepository(db);
+  const certificateRecords = new CertificatesRepository(db, sessionCache);
   const crls = new CrlPublisher(ca, certificateRecords, clock);
   const ocsp = new OcspResponder(ca, certificateRecords, clock);
   const verifier = new CertificateVerifier(ca);
   const certificateRequests = new CertificateRequestsRepository(db);
-  const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, ca, crls, clock, validityDays: config.certificateValidityDays, audit });
+  const certificates = new CertificatesService({ db, certificates: certificateRecords, requests: certificateRequests, users, sessions, ca, crls, clock, validityDays: config.certificateValidityDays, audit });
   const redisOptions = { maxRetriesPerRequest: 1, connectTimeout: 2000 };
   const decisions = new DecisionHub(
     config.redisUrl ? { publisher: new Redis(config.redisUrl, redisOptions), subscriber: new Redis(config.redisUrl, redisOptions) } : undefined,
   );
   app.addHook('onClose', async () => decisions.close());
   const devices = new DeviceCertificatesService({
-    db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, ca, crls, verifier, hub: decisions, clock,
+    db, certificates: certificateRecords, requests: certificateRequests, users, certificateService: certificates, sessions, ca, crls, verifier, hub: decisions, clock,
     validityDays: config.certificateValidityDays, maxAdditional: config.maxAdditionalCertificates, audit,
   });
   const accountControls = new AccountControlsRepository(db);
@@ -342,6 +349,17 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   await installRateLimits(app, config, rateLimitRedis);
   installIdempotency(app, idempotency, { clock, ttlMs: config.idempotencyKeyTtlMs });
   const registry = installMetrics(app);
+  new Gauge({
+    name: 'coconutpay_session_cache_lookups',
+    help: 'Sessions looked up in the in-memory cache since start, by result (a miss reads the database)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const { hits, misses } = sessionCache.stats();
+      this.set({ result: 'hit' }, hits);
+      this.set({ result: 'miss' }, misses);
+    },
+  });
 
   await app.register(swagger, {
     openapi: {

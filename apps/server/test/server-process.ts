@@ -174,6 +174,11 @@ export class HttpSession {
     return new HttpSession(baseUrl, res.body.publicToken, await importSecretToken(res.body.secretToken), res.body.user.id, res.body.sessionId);
   }
 
+  /** The same session spoken to at another address (another process behind the same load balancer). */
+  at(baseUrl: string): HttpSession {
+    return new HttpSession(baseUrl, this.publicToken, this.secretKey, this.userId, this.sessionId);
+  }
+
   /** The signed headers of a request; the proof covers the exact bytes that are sent. */
   async signedHeaders(method: string, pathWithQuery: string, body?: Uint8Array<ArrayBuffer>): Promise<Record<string, string>> {
     return {

@@ -3,6 +3,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isUniqueViolation } from './database.js';
 import { prepare } from './prepared.js';
 import type { CertificatesTable, Database } from './schema.js';
+import type { SessionCache } from '../services/session-cache.js';
 
 export type CertificateRecord = Selectable<CertificatesTable>;
 
@@ -28,7 +29,15 @@ function normalise(row: CertificateRecord): CertificateRecord {
 }
 
 export class CertificatesRepository {
-  constructor(readonly db: Kysely<Database>) {}
+  /** @param sessions the session cache, suspended for the owner while a revocation ends sessions (session-cache.ts) */
+  constructor(readonly db: Kysely<Database>, private readonly sessions?: Pick<SessionCache, 'suspendUser'>) {}
+
+  /** Before the sessions of a certificate's owner are ended in `trx`: no process serves a copy of one meanwhile. */
+  private async suspendSessionsOfOwner(trx: Db, certificateId: string): Promise<void> {
+    if (!this.sessions) return;
+    const owner = await trx.selectFrom('certificates').select('userId').where('id', '=', certificateId).executeTakeFirst();
+    if (owner) await this.sessions.suspendUser(owner.userId);
+  }
 
   async insert(trx: Db, record: CertificateRecord): Promise<void> {
     await trx.insertInto('certificates').values(record).execute();
@@ -77,6 +86,7 @@ export class CertificatesRepository {
     if (Number(result.numUpdatedRows) === 0) return false;
     // Sessions a certificate login opened with it, or with a device it approved, end with it:
     // a lost phone's revoked certificate must not leave its session working.
+    await this.suspendSessionsOfOwner(trx, id);
     const approved = trx.selectFrom('certificates').select('id').where('approvedByCertificateId', '=', id);
     await trx.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: 'certificate_revoked' })
       .where('revokedAtMs', 'is', null)
@@ -88,6 +98,7 @@ export class CertificatesRepository {
   /** Revokes every active certificate approved by `masterId` (the devices under a master). */
   async revokeApprovedBy(trx: Db, masterId: string, reason: string, nowMs: number): Promise<number> {
     const approved = trx.selectFrom('certificates').select('id').where('approvedByCertificateId', '=', masterId);
+    await this.suspendSessionsOfOwner(trx, masterId);
     await trx.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: 'certificate_revoked' })
       .where('revokedAtMs', 'is', null).where('certificateId', 'in', approved)
       .execute();

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import { prepare } from './prepared.js';
 import type { Database, SessionsTable } from './schema.js';
+import type { SessionCache } from '../services/session-cache.js';
 
 /** A session as each request reads it (the bound certificate rides in the token, so it is not read here). */
 export type SessionRecord = Omit<SessionsTable, 'certificateId'>;
@@ -15,30 +16,54 @@ const SESSION_COLUMNS = ['id', 'userId', 'keyId', 'createdAtMs', 'lastSeenAtMs',
 const sessionById = prepare((db, v: { id: string }) => db.selectFrom('sessions').select(SESSION_COLUMNS).where('id', '=', v.id));
 
 export class SessionsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  /**
+   * @param cache copies of sessions for the hot path (services/session-cache.ts); every
+   *   revocation here tells it after the write, which is committed then (no caller runs
+   *   these inside a transaction)
+   */
+  constructor(private readonly db: Kysely<Database>, private readonly cache?: SessionCache) {}
+
+  /** Forgets a user's sessions in every process, after a revocation committed elsewhere (certificate revocation). */
+  async forgetUser(userId: string): Promise<void> {
+    await this.cache?.forgetUser(userId);
+  }
 
   async insert(session: SessionRecord & { certificateId?: string | null }): Promise<void> {
     await this.db.insertInto('sessions').values({ ...session, certificateId: session.certificateId ?? null }).execute();
   }
 
-  async findById(id: string): Promise<SessionRecord | undefined> {
+  /**
+   * The session, from the cache when it holds a young copy; `fresh` reads the row
+   * (before acting on a copy's verdict that would end the session).
+   */
+  async findById(id: string, options: { fresh?: boolean } = {}): Promise<SessionRecord | undefined> {
+    const cache = this.cache;
+    if (cache && !options.fresh) {
+      const cached = cache.get(id);
+      if (cached) return cached;
+    }
+    const epoch = cache?.epoch() ?? 0;
     const row = await sessionById.first(this.db, { id });
     if (!row) return undefined;
-    return {
+    const record: SessionRecord = {
       ...row,
       createdAtMs: Number(row.createdAtMs),
       lastSeenAtMs: Number(row.lastSeenAtMs),
       expiresAtMs: Number(row.expiresAtMs),
       revokedAtMs: row.revokedAtMs === null ? null : Number(row.revokedAtMs),
     };
+    cache?.fill(record, epoch);
+    return record;
   }
 
   async touch(id: string, nowMs: number): Promise<void> {
     await this.db.updateTable('sessions').set({ lastSeenAtMs: nowMs }).where('id', '=', id).execute();
+    this.cache?.touched(id, nowMs);
   }
 
   async revoke(id: string, reason: string, nowMs: number): Promise<void> {
     await this.db.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: reason }).where('id', '=', id).where('revokedAtMs', 'is', null).execute();
+    await this.cache?.forgetSession(id);
   }
 
   /** Sessions neither revoked, expired nor idle longer than `idleMs` at `nowMs`. */
@@ -51,6 +76,7 @@ export class SessionsRepository {
   /** Revokes every live session of a user; returns how many. */
   async revokeAll(userId: string, reason: string, nowMs: number): Promise<number> {
     const result = await this.db.updateTable('sessions').set({ revokedAtMs: nowMs, revokedReason: reason }).where('userId', '=', userId).where('revokedAtMs', 'is', null).executeTakeFirst();
+    await this.cache?.forgetUser(userId);
     return Number(result.numUpdatedRows);
   }
 
@@ -63,6 +89,7 @@ export class SessionsRepository {
       .where('id', '<>', keepId)
       .where('revokedAtMs', 'is', null)
       .executeTakeFirst();
+    await this.cache?.forgetUser(userId);
     return Number(result.numUpdatedRows);
   }
 }

@@ -177,6 +177,8 @@ export class AdminService {
         actor: actor.userId, subject: record.id, detail: { kind: record.kind, serialHex: record.serialHex, reason, note, by: 'operator', owner: record.userId, devicesRevokedWith: more },
       }, trx);
     });
+    // Sessions opened with it ended in the transaction; no process may serve a copy of one now.
+    await this.deps.sessions.forgetUser(record.userId);
     this.deps.crls.invalidate(record.issuerId);
     return this.deps.certificateService.info((await this.deps.certificates.findById(record.id))!, nowMs);
   }

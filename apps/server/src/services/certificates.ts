@@ -3,6 +3,7 @@
  * listing, revoking, and "test my certificate" (sign a one-time server challenge).
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
+import type { SessionsRepository } from '../db/sessions-repository.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { weakCsrSignatureAlgorithm } from '@coconutpay/core/pki/csr';
@@ -57,6 +58,8 @@ export class CertificatesService {
       db: Kysely<Database>;
       certificates: CertificatesRepository;
       users: UsersRepository;
+      /** Told after a master is replaced, so no process serves a copy of a session that ended with it. */
+      sessions: Pick<SessionsRepository, 'forgetUser'>;
       ca: CertificateAuthority;
       crls: CrlPublisher;
       requests: CertificateRequestsRepository;
@@ -172,6 +175,8 @@ export class CertificatesService {
       throw error;
     }
     if (existing) this.deps.crls.invalidate(this.deps.ca.issuing.id);
+    // A replaced master's certificate-login sessions ended in the transaction; no process may serve a copy of one now.
+    await this.deps.sessions.forgetUser(user.id);
     return { certificate: this.info(record, nowMs), certificatePem: certificate.toString('pem'), chainPem: this.deps.ca.chainPem() };
   }
 

@@ -7,6 +7,7 @@
  * for additional certificates the master's approval.
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
+import type { SessionsRepository } from '../db/sessions-repository.js';
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import {
@@ -122,6 +123,8 @@ export class DeviceCertificatesService {
       requests: CertificateRequestsRepository;
       users: UsersRepository;
       certificateService: CertificatesService;
+      /** Told after a revocation that ended sessions, so no process serves a copy of one. */
+      sessions: Pick<SessionsRepository, 'forgetUser'>;
       ca: CertificateAuthority;
       crls: CrlPublisher;
       verifier: CertificateVerifier;
@@ -375,6 +378,8 @@ export class DeviceCertificatesService {
       return more;
     });
     void cascaded;
+    // Sessions opened with it ended in the transaction; no process may serve a copy of one now.
+    await this.deps.sessions.forgetUser(record.userId);
     // CRL and OCSP reflect it at once: OCSP reads the table, the CRL is re-signed on next fetch.
     this.deps.crls.invalidate(record.issuerId);
     return this.deps.certificateService.info((await this.deps.certificates.findById(id))!, nowMs);

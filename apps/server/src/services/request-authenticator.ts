@@ -173,12 +173,16 @@ export class RequestAuthenticator {
     if (Math.abs(nowMs - timestampMs) > TIMESTAMP_WINDOW_MS) throw new AppError('TIMESTAMP_OUT_OF_WINDOW');
     if (timestampMs < this.startedAtMs) throw new AppError('TIMESTAMP_OUT_OF_WINDOW', { detail: 'The request was made before the server started; send it again.' });
 
-    const session = await this.sessions.findById(claims.sid);
+    // Usually a copy in memory (session-cache.ts); a copy that would end the session as idle
+    // is read again, since another process may have seen the session more recently.
+    let session = await this.sessions.findById(claims.sid);
     if (!session || session.userId !== claims.sub) throw new AppError('TOKEN_INVALID');
     if (session.revokedAtMs !== null) throw new AppError('SESSION_REVOKED');
     if (nowMs >= session.expiresAtMs) throw new AppError('SESSION_EXPIRED');
     // An operator's session idles out sooner: an unattended console is the costliest one to leave open.
     const idleTimeoutMs = claims.role === 'admin' ? this.limits.adminSessionIdleTimeoutMs : this.limits.sessionIdleTimeoutMs;
+    if (nowMs - session.lastSeenAtMs > idleTimeoutMs) session = (await this.sessions.findById(claims.sid, { fresh: true })) ?? session;
+    if (session.revokedAtMs !== null) throw new AppError('SESSION_REVOKED');
     if (nowMs - session.lastSeenAtMs > idleTimeoutMs) {
       await this.sessions.revoke(session.id, 'idle_timeout', nowMs);
       throw new AppError('SESSION_IDLE_TIMEOUT');
