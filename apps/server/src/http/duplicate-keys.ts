@@ -16,12 +16,15 @@ export function duplicateKey(text: string): string | undefined {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       const start = i;
-      i += 1;
-      while (i < text.length) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) i += 2;
-        else if (d === 0x22) break;
-        else i += 1;
+      // The closing quote is the next one not escaped (an odd run of backslashes before it
+      // escapes it). indexOf skips a long string (a sealed payment request) at native speed,
+      // where a loop over its characters cost a few per cent of a signed request.
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i < 0) return undefined;
+        let backslashes = 0;
+        while (text.charCodeAt(i - 1 - backslashes) === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
       }
       const top = stack.at(-1);
       if (expectName && top) {
