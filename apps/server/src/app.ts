@@ -10,7 +10,6 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { Gauge } from 'prom-client';
 import { Type } from '@sinclair/typebox';
 import { TIMESTAMP_WINDOW_MS } from '@coconutpay/core/protocol';
@@ -172,23 +171,13 @@ const REDACT_PATHS = [
   'password', '*.password', '*.currentPassword', '*.newPassword', '*.secretToken', '*.publicToken', '*.privateKey',
 ];
 
-/**
- * Log lines go to standard output in batches of about 4 KB (or each second when quiet),
- * not one write(2) per line on the event loop: written line by line, the access log alone
- * took a tenth of the server's time per request (docs/performance.md). On exit, also after
- * a fatal error, pino writes out what is buffered; only a SIGKILL loses the last second.
- */
-function bufferedStdout(): NodeJS.WritableStream {
-  return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1000 }) as unknown as NodeJS.WritableStream;
-}
-
 export async function buildApp(config: Readonly<Config>, options: BuildOptions = {}): Promise<FastifyInstance> {
   const clock = options.clock ?? Date.now;
   const app = Fastify({
     logger:
       options.logger === false
         ? false
-        : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, stream: options.logger ? options.logger.stream : bufferedStdout() },
+        : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(options.logger ? { stream: options.logger.stream } : {}) },
     genReqId: () => randomUUID(),
     // One line per request instead of two: see http/access-log.ts.
     logController: new LogController({ disableRequestLogging: true }),
