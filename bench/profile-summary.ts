@@ -4,6 +4,9 @@
  * that matter, so the costliest parts of a payment are visible without a viewer.
  *
  *   npx tsx bench/profile-summary.ts bench/profiles/server-sqlite-….cpuprofile [rows]
+ *     --callers=<function>   who spends that function's self time
+ *     --budget=<µs>          the busy time split into the parts of docs/performance.md,
+ *                            scaled to <µs> (the server's CPU per request or payment)
  */
 import { readFileSync } from 'node:fs';
 
@@ -22,6 +25,7 @@ interface Profile {
 
 const args = process.argv.slice(2);
 const callersOf = args.find((a) => a.startsWith('--callers='))?.slice('--callers='.length);
+const budgetUs = Number(args.find((a) => a.startsWith('--budget='))?.slice('--budget='.length) ?? NaN);
 const [file, rowsText] = args.filter((a) => !a.startsWith('--'));
 if (!file) {
   process.stderr.write('usage: tsx bench/profile-summary.ts <file.cpuprofile> [rows]\n');
@@ -91,4 +95,41 @@ if (callersOf) {
   }
   process.stdout.write(`\ncallers of ${callersOf} (self time):\n`);
   for (const [k, v] of top(callers, rows)) process.stdout.write(`${pct(v)}  ${k}\n`);
+}
+
+/**
+ * The parts of the budget, first match wins, each judged on the whole stack of a sample (so
+ * a write(2) made by the logger counts as logging, a query made by a payment as database).
+ * Database time includes SQLite's wait for the disk inside COMMIT, which blocks the thread.
+ */
+const BUDGET_PARTS: [string, (frames: ProfileNode[]) => boolean][] = [
+  ['garbage collection', (f) => f[0]!.callFrame.functionName === '(garbage collector)'],
+  ['logging', (f) => f.some((n) => /node_modules\/(pino|sonic-boom|@pinojs|fast-redact)\/|access-log\.ts/.test(n.callFrame.url))],
+  ['metrics', (f) => f.some((n) => /node_modules\/prom-client\//.test(n.callFrame.url))],
+  ['database', (f) => f.some((n) => /node_modules\/(kysely|better-sqlite3|pg|pg-protocol|mysql2|lru\.min)\/|apps\/server\/src\/db\//.test(n.callFrame.url))],
+  ['request authentication', (f) => f.some((n) => /request-authenticator\.ts|replay-cache\.ts|session-cache\.ts|http\/authenticate\.ts|protocol\/dual-token\.ts/.test(n.callFrame.url))],
+  ['body parsing', (f) => f.some((n) => /body-parsers\.ts|duplicate-keys\.ts|node_modules\/secure-json-parse\//.test(n.callFrame.url))],
+  ['schema validation', (f) => f.some((n) => /node_modules\/(ajv|fast-json-stringify|@fastify\/ajv-compiler)\//.test(n.callFrame.url) || /^validate\d*$/.test(n.callFrame.functionName))],
+  ['crypto', (f) => f.some((n) => /packages\/core\/src\/(pki|payment|encoding|audit)\/|services\/pki\/|node_modules\/(jose|pkijs|asn1js|@peculiar)\/|node:internal\/crypto|certificate-verifier|time-stamp|verification-code/.test(n.callFrame.url))],
+  ['HTTP and framework', (f) => f.some((n) => /node_modules\/(fastify|find-my-way|light-my-request|avvio|@fastify)\/|^node:(_http|net|internal\/stream|internal\/http|stream|events|internal\/streams)/.test(n.callFrame.url) || ['writev', 'writeUtf8String', 'writeBuffer', 'writeLatin1String'].includes(n.callFrame.functionName))],
+  ['application', () => true],
+];
+
+if (Number.isFinite(budgetUs)) {
+  const parts = new Map<string, number>();
+  let busyUs = 0;
+  for (const [id, us] of selfUs) {
+    const leaf = byId.get(id)!;
+    if (['(idle)', '(program)', '(root)'].includes(leaf.callFrame.functionName)) continue;
+    const frames: ProfileNode[] = [];
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) frames.push(byId.get(cur)!);
+    const part = BUDGET_PARTS.find(([, matches]) => matches(frames))![0];
+    parts.set(part, (parts.get(part) ?? 0) + us);
+    busyUs += us;
+  }
+  process.stdout.write(`\nbudget (busy samples, scaled to ${budgetUs} µs):\n| part | share | µs |\n|---|---:|---:|\n`);
+  for (const [part] of BUDGET_PARTS) {
+    const us = parts.get(part) ?? 0;
+    process.stdout.write(`| ${part} | ${((100 * us) / busyUs).toFixed(1)} % | ${Math.round((budgetUs * us) / busyUs)} |\n`);
+  }
 }
