@@ -22,6 +22,7 @@ import { auditLogMigration } from './migrations/0014-audit-log.js';
 import { accountControlsMigration } from './migrations/0015-account-controls.js';
 import { policyVersionsMigration } from './migrations/0016-policy-versions.js';
 import { sessionCertificatesMigration } from './migrations/0017-session-certificates.js';
+import { policySettingsMigration } from './migrations/0018-policy-settings.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -43,6 +44,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0015-account-controls': accountControlsMigration(engine),
     '0016-policy-versions': policyVersionsMigration(engine),
     '0017-session-certificates': sessionCertificatesMigration(),
+    '0018-policy-settings': policySettingsMigration(),
   };
 }
 

@@ -462,7 +462,7 @@ export const en: Messages = {
     restart: 'Start over',
     paid: 'Paid.',
     expired: 'The time to pay ran out and the key was erased. Start over to try again.',
-    authorizationFailed: 'The payment could not be approved. Check the security code and type it again. {count} tries left; after that, payments are locked for 15 minutes.',
+    authorizationFailed: 'The payment could not be approved. Check the security code and type it again. {count} tries left; after that, payments are locked for a while.',
     errors: {
       serverKeyInvalid: 'The payment server’s certificate could not be verified, so no payment request was sent.',
       commandInvalid: 'The payment server’s signature could not be verified, so the payment is not shown.',
@@ -724,7 +724,8 @@ export const en: Messages = {
     PAYMENT_COMMAND_USED: 'This payment was already made. Check its status in your orders.',
     PAYMENT_AUTHORIZATION_FAILED: 'The payment could not be authorized. Check your certificate password and the code.',
     VERIFICATION_CODE_TRIES_EXHAUSTED: 'This security code has no tries left. Close the window and start the payment again.',
-    PAYMENT_LOCKED: 'Too many failed attempts: payments are locked for 15 minutes.',
+    PAYMENT_LOCKED: 'Too many failed attempts: payments are locked for a while.',
+    PAYMENT_DAILY_LIMIT_EXCEEDED: 'This payment would go over your daily payment limit. You can pay again after midnight (Korea time).',
     CERTIFICATE_LOGIN_INVALID: 'The certificate login could not be verified. Check the certificate password.',
     CERTIFICATE_LOGIN_REPLAYED: 'This certificate login request was already received. Start again.',
     CERTIFICATE_LOGIN_EXPIRED: 'The certificate login took too long, or this device’s clock is off. Try again.',

@@ -466,7 +466,7 @@ export const ko = {
     restart: '처음부터 다시 하기',
     paid: '결제되었습니다.',
     expired: '결제 시간이 지나 키를 지웠습니다. 다시 하려면 처음부터 시작하세요.',
-    authorizationFailed: '결제를 승인할 수 없습니다. 보안문자를 확인해 다시 입력하세요. 남은 시도 {count}회, 모두 틀리면 15분 동안 결제가 잠깁니다.',
+    authorizationFailed: '결제를 승인할 수 없습니다. 보안문자를 확인해 다시 입력하세요. 남은 시도 {count}회, 모두 틀리면 한동안 결제가 잠깁니다.',
     errors: {
       serverKeyInvalid: '결제 서버의 인증서를 확인하지 못해 결제 요청을 보내지 않았습니다.',
       commandInvalid: '결제 서버의 서명을 확인하지 못해 결제 내용을 보여 드리지 않습니다.',
@@ -728,7 +728,8 @@ export const ko = {
     PAYMENT_COMMAND_USED: '이미 처리된 결제입니다. 주문 내역에서 결제 상태를 확인해 주세요.',
     PAYMENT_AUTHORIZATION_FAILED: '결제를 승인할 수 없습니다. 인증서 비밀번호와 보안문자를 확인하세요.',
     VERIFICATION_CODE_TRIES_EXHAUSTED: '이 보안문자는 더 입력할 수 없어요. 창을 닫고 결제를 처음부터 다시 시작해 주세요.',
-    PAYMENT_LOCKED: '인증 실패가 반복되어 15분 동안 결제가 잠겼습니다.',
+    PAYMENT_LOCKED: '인증 실패가 반복되어 한동안 결제가 잠겼습니다.',
+    PAYMENT_DAILY_LIMIT_EXCEEDED: '오늘 결제할 수 있는 한도를 넘게 됩니다. 자정(한국 시간)이 지나면 다시 결제할 수 있어요.',
     CERTIFICATE_LOGIN_INVALID: '인증서 로그인을 확인하지 못했어요. 인증서 비밀번호를 확인하세요.',
     CERTIFICATE_LOGIN_REPLAYED: '이미 받은 인증서 로그인 요청이에요. 처음부터 다시 시도하세요.',
     CERTIFICATE_LOGIN_EXPIRED: '인증서 로그인 시간이 지났거나 이 기기의 시계가 맞지 않아요. 다시 시도하세요.',
