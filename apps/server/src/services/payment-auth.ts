@@ -516,9 +516,11 @@ export class PaymentAuthService {
       },
     });
     if (qrSessionId !== undefined) this.deps.qr!.announcePaid(qrSessionId, command.orderId, result.order.paidAtMs);
-    // After the commit and not awaited: the payment's own transaction stays as short as
-    // before, and a failed append is reported (onError) without undoing a done payment.
-    void this.deps.audit.append('payment.authorized', {
+    // After the commit, and only its place in the next batch is awaited (at once unless the
+    // audit queue is full, then the payer waits for room): the payment's own transaction
+    // stays as short as before, and a failed append is reported (onError) without undoing
+    // a done payment.
+    await this.deps.audit.enqueue('payment.authorized', {
       actor: actor.userId, subject: command.orderId,
       detail: {
         orderNumber: result.order.orderNumber, amountWon: String(result.order.totalWon), comId: command.comId, certificateId: certificate.id, evidenceId, policyRule: command.policyRule, policyVersion: command.policyVersion,
