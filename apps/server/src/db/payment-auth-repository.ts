@@ -30,7 +30,7 @@ export interface PolicySettings {
   failedAttemptsMax: number;
   /** How long such a lock holds. */
   lockDurationMs: number;
-  /** How long a verification code is valid: a command that asks for the code lives this long. */
+  /** How long a verification code is valid: a command that asks for the code lives this long (at most the protocol's command TTL). */
   codeValidityMs: number;
 }
 

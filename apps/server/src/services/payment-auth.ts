@@ -313,9 +313,9 @@ export class PaymentAuthService {
       certificateAgeMs: nowMs - certificate.createdAtMs,
     });
     const comId = timeOrderedId(nowMs);
-    // A code is typed within the command's life, so the code's validity is the life of a
-    // command that asks for one (a new picture keeps it); without a code, the protocol's TTL.
-    const lifeMs = decision.requireCode ? codeValidityMs : COMMAND_TTL_MS;
+    // A code is typed within its command's life, so a command that asks for one lives as
+    // long as the code is valid (at most the protocol's TTL; a new picture keeps the end).
+    const lifeMs = decision.requireCode ? Math.min(codeValidityMs, COMMAND_TTL_MS) : COMMAND_TTL_MS;
     const expiresAtMs = Math.min(nowMs + lifeMs, order.expiresAtMs, qr?.payUntilMs ?? Number.POSITIVE_INFINITY);
     const codeId = decision.requireCode ? timeOrderedId(nowMs) : null;
     const command: PaymentCommand = {

@@ -131,7 +131,7 @@ export function validatedSettings(input: SettingsInput): PolicySettings {
   }
   if (!whole(input.failedAttemptsMax, r.failedAttemptsMax.min, r.failedAttemptsMax.max)) throw invalid(`Attempts before lock: ${r.failedAttemptsMax.min} to ${r.failedAttemptsMax.max}.`);
   if (!whole(input.lockDurationMs, r.lockDurationMs.min, r.lockDurationMs.max)) throw invalid(`The lock lasts ${r.lockDurationMs.min} to ${r.lockDurationMs.max} ms (1 minute to 24 hours).`);
-  if (!whole(input.codeValidityMs, r.codeValidityMs.min, r.codeValidityMs.max)) throw invalid(`A code is valid for ${r.codeValidityMs.min} to ${r.codeValidityMs.max} ms (30 seconds to 10 minutes).`);
+  if (!whole(input.codeValidityMs, r.codeValidityMs.min, r.codeValidityMs.max)) throw invalid(`A code is valid for ${r.codeValidityMs.min} to ${r.codeValidityMs.max} ms (30 seconds to 2 minutes, the payment command's life).`);
   return {
     dailyLimitWon: input.dailyLimitWon === null ? null : BigInt(input.dailyLimitWon),
     failedAttemptsMax: input.failedAttemptsMax, lockDurationMs: input.lockDurationMs, codeValidityMs: input.codeValidityMs,

@@ -14,7 +14,7 @@ describe('policy settings in the editor', () => {
   });
 
   it('names every field out of range with its limits, and sends nothing', () => {
-    const bad: SettingsForm = { dailyLimitWon: 999, failedAttemptsMax: 21, lockMinutes: 0, codeValiditySeconds: 601 };
+    const bad: SettingsForm = { dailyLimitWon: 999, failedAttemptsMax: 21, lockMinutes: 0, codeValiditySeconds: 121 };
     const answer = settingsFromForm(bad);
     expect(answer.ok).toBe(false);
     if (answer.ok) return;
@@ -22,7 +22,7 @@ describe('policy settings in the editor', () => {
       dailyLimitWon: { key: 'admin.policies.settings.invalid.dailyLimitWon', params: { min: '1,000', max: '1,000,000,000,000' } },
       failedAttemptsMax: { key: 'admin.policies.settings.invalid.failedAttemptsMax', params: { min: '3', max: '20' } },
       lockMinutes: { key: 'admin.policies.settings.invalid.lockMinutes', params: { min: '1', max: '1,440' } },
-      codeValiditySeconds: { key: 'admin.policies.settings.invalid.codeValiditySeconds', params: { min: '30', max: '600' } },
+      codeValiditySeconds: { key: 'admin.policies.settings.invalid.codeValiditySeconds', params: { min: '30', max: '120' } },
     });
     expect(settingsFromForm({ ...settingsForm(shipped), failedAttemptsMax: '' }).ok).toBe(false);
     expect(settingsFromForm({ ...settingsForm(shipped), failedAttemptsMax: 4.5 }).ok).toBe(false);

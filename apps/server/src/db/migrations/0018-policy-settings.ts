@@ -25,7 +25,7 @@ export function policySettingsMigration() {
         .addColumn('lock_duration_ms', 'bigint', (c) => c.notNull().defaultTo(900_000).check(sql`lock_duration_ms >= 60000 and lock_duration_ms <= 86400000`))
         .execute();
       await db.schema.alterTable('payment_policy_versions')
-        .addColumn('code_validity_ms', 'bigint', (c) => c.notNull().defaultTo(120_000).check(sql`code_validity_ms >= 30000 and code_validity_ms <= 600000`))
+        .addColumn('code_validity_ms', 'bigint', (c) => c.notNull().defaultTo(120_000).check(sql`code_validity_ms >= 30000 and code_validity_ms <= 120000`))
         .execute();
       await db.schema.alterTable('payment_policies').addColumn('certificate_issued_within_days', 'integer').execute();
     },
