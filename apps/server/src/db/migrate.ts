@@ -62,3 +62,15 @@ export async function migrateToLatest(db: Kysely<Database>, engine: DatabaseEngi
   if (error) throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
+
+/**
+ * Applies the pending migrations up to and including `lastName` (a test's database as an
+ * earlier release left it, to check what a later migration does to its rows).
+ */
+export async function migrateThrough(db: Kysely<Database>, engine: DatabaseEngine, lastName: string): Promise<void> {
+  if (!migrationNames().includes(lastName)) throw new RangeError(`no migration ${lastName}`);
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrationsFor(engine) } });
+  const { error, results } = await migrator.migrateTo(lastName);
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
+}
