@@ -121,11 +121,23 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     await page.getByTestId('policy-preview-submit').click();
     await expect.poll(() => page.getByTestId('policy-preview-answer').textContent()).toContain('기기 키');
     expect(await page.getByTestId('policy-preview-answer').textContent()).not.toContain('인증 코드');
+    // The version's settings: an attempts count out of range is named beside its field, in Korean.
+    await page.getByTestId('policy-setting-failedAttemptsMax').fill('2');
+    await page.getByTestId('policy-preview-submit').click();
+    await expect.poll(() => page.getByTestId('policy-setting-failedAttemptsMax-error').textContent()).toContain('3에서 20 사이');
+    await page.getByTestId('policy-setting-failedAttemptsMax').fill('3');
+    await page.getByTestId('policy-setting-dailyLimitWon').fill('2000000');
+    await page.getByTestId('policy-setting-lockMinutes').fill('30');
+    await page.getByTestId('policy-preview-submit').click();
+    await expect.poll(() => page.getByTestId('policy-preview-limits').textContent()).toContain('3번 연속 실패하면 30분');
+    expect(await page.getByTestId('policy-setting-failedAttemptsMax-error').count()).toBe(0);
     await page.getByTestId('policy-reason').fill('중간 금액은 코드 없이');
     await page.getByTestId('policy-publish').click();
     await page.getByTestId('policy-version-2').waitFor();
-    const current = await server.app.internals.database.db.selectFrom('paymentPolicyVersions').select(['version', 'author']).orderBy('version', 'desc').executeTakeFirstOrThrow();
+    const current = await server.app.internals.database.db.selectFrom('paymentPolicyVersions')
+      .select(['version', 'author', 'failedAttemptsMax', 'lockDurationMs', 'dailyLimitWon']).orderBy('version', 'desc').executeTakeFirstOrThrow();
     expect(current.version).toBe(2);
+    expect([Number(current.failedAttemptsMax), Number(current.lockDurationMs), Number(current.dailyLimitWon)]).toEqual([3, 30 * 60_000, 2_000_000]);
     await page.screenshot({ path: `${SHOTS}/admin-console-ko.png`, fullPage: true });
 
     // The console's log shows what happened.

@@ -9,15 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditExport, verifyAuditChain } from '@coconutpay/core/audit';
-import { importSecretToken } from '@coconutpay/core/protocol';
-import { seal, unseal } from '@coconutpay/core/payment';
-import { continueCertificateLogin, pinVerifierOf, pinVerifierSalt, PIN_VERIFIER_ITERATIONS, startCertificateLogin, verifyAuthServerKey } from '@coconutpay/core/protocol/certificate-login';
 import { enginesUnderTest, GOOD_PASSWORD, newClient, SignedClient, startTestApp, type TestApp } from './helpers.js';
-import { authorizationBody, buyerWithCertificate, codeOf, requestCommand, rootDer, sealedRequest, type Holder } from './payment-client.js';
+import { certificateLogin, clientOf } from './operator-client.js';
+import { authorizationBody, buyerWithCertificate, codeOf, requestCommand, rootDer, sealedRequest } from './payment-client.js';
 
-const PIN = '운영자 인증서 비밀번호';
 const OPERATOR_PASSWORD = 'operator password 2026';
-const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 const SOME_ID = '00000000-0000-4000-8000-000000000000';
 
 /** Every admin route with a body it accepts: each must refuse whoever is not a confirmed operator. */
@@ -37,28 +33,6 @@ const ADMIN_ROUTES: [string, string, unknown?][] = [
   ['POST', '/admin/api/policies/preview', { amountWon: 1000, certificateKind: 'master', firstPayment: false }],
   ['POST', '/admin/api/policies/rollback', { version: 1, reason: 'test' }],
 ];
-
-/** Signs in by certificate login with `holder`'s certificate, as the browser does; answers the raw response. */
-async function certificateLogin(t: TestApp, holder: Holder, loginId: string) {
-  const verifier = await pinVerifierOf(PIN, await pinVerifierSalt(holder.certificateId), PIN_VERIFIER_ITERATIONS);
-  const enabled = await holder.client.request('PUT', `/api/certificates/${holder.certificateId}/login-verifier`, verifier);
-  expect(enabled.statusCode, enabled.body).toBe(204);
-  const published = (await t.app.inject({ method: 'GET', url: '/api/auth/certificate-login/server-key' })).json();
-  const checked = await verifyAuthServerKey(published, [rootDer(t)], new Date(t.clock.nowMs));
-  if (!checked.ok) throw new Error(checked.reason);
-  const serverAgreementKey = await crypto.subtle.importKey('jwk', { ...checked.value, ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
-  const { sealedHello, state } = await startCertificateLogin({
-    loginId, certificateId: holder.certificateId, password: PIN, verifier, signingKey: holder.keys.privateKey, serverAgreementKey, nowMs: t.clock.nowMs, random, seal,
-  });
-  const hello = await t.app.inject({ method: 'POST', url: '/api/auth/certificate-login/hello', payload: { sealedHello } });
-  if (hello.statusCode !== 200) return hello;
-  const confirm = await continueCertificateLogin({ state, sealedChallenge: hello.json().sealedChallenge, trustAnchors: [rootDer(t)], nowMs: t.clock.nowMs, signingKey: holder.keys.privateKey, unseal });
-  return t.app.inject({ method: 'POST', url: '/api/auth/certificate-login/confirm', payload: { loginId, confirm } });
-}
-
-async function clientOf(t: TestApp, body: { publicToken: string; secretToken: string; user: { id: string }; sessionId: string }): Promise<SignedClient> {
-  return new SignedClient(t, body.publicToken, await importSecretToken(body.secretToken), body.user.id, body.sessionId);
-}
 
 function expectRefused(res: { statusCode: number; json(): { code?: string } }, code: string, what: string): void {
   expect(res.json().code, what).toBe(code);

@@ -93,6 +93,34 @@ for (const engine of enginesUnderTest()) {
       expect((await verifyAuditChain(all, [])).valid).toBe(true);
     });
 
+    it('bounds the queue of batched appends: beyond it an append waits for room, in order, and none is dropped', async () => {
+      const { audit, database } = t.app.internals;
+      const errors: unknown[] = [];
+      const bounded = new AuditLog({
+        db: database.db, engine: database.engine, repo: new AuditLogRepository(database.db, database.engine), clock: Date.now,
+        signer: t.app.internals.roles.auth, onError: (error) => errors.push(error), queueEntriesMax: 5,
+      });
+      const before = (await audit.tip()).lastSequence;
+      let queuedMost = 0;
+      // 40 appends at once, none awaited before the next: without the bound all 40 would sit in memory.
+      const admitted = Array.from({ length: 40 }, (_, i) =>
+        bounded.enqueue('login.failed', { subject: `bounded${i}`, detail: { i } }).then(({ written }) => {
+          queuedMost = Math.max(queuedMost, bounded.queuedEntries);
+          return written;
+        }));
+      expect(bounded.queuedEntries).toBeLessThanOrEqual(5);
+      const sequences = await Promise.all(await Promise.all(admitted));
+      expect(queuedMost).toBeLessThanOrEqual(5);
+      expect(errors).toEqual([]);
+      // Every entry written, in the order the appends were made.
+      expect(sequences).toEqual(Array.from({ length: 40 }, (_, i) => before + 1 + i));
+      const written = await audit.list({ afterSequence: before });
+      expect(written.map((e) => e.detail.i)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      expect((await verifyAuditChain(await audit.list({}), [])).valid).toBe(true);
+      // The same through append, which waits for the write as before.
+      expect(await Promise.all(Array.from({ length: 12 }, () => bounded.append('login.failed', { subject: 'again' })))).toEqual(Array.from({ length: 12 }, (_, i) => before + 41 + i));
+    });
+
     it('signs the head; the untouched log verifies with the signatures checked to the root', async () => {
       const head = await t.app.internals.audit.signHead();
       expect(head?.sequence).toBe((await t.app.internals.audit.tip()).lastSequence);

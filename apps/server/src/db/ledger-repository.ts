@@ -175,16 +175,23 @@ export class LedgerRepository {
     return { ok: true, entryId };
   }
 
-  /** Sum of the postings to one account from entries of `kind` at or after `sinceMs`. */
-  async sumPostedSinceWon(trx: Db, accountId: string, kind: string, sinceMs: number): Promise<bigint> {
-    const row = await trx
+  /**
+   * Sum of the postings to one account from entries of `kind` at or after `sinceMs`.
+   * `latest`: for a limit checked under the account's row lock. MariaDB's REPEATABLE READ
+   * would answer a plain read from the snapshot the transaction took at its first read,
+   * without an entry another transaction committed while this one waited for the lock; a
+   * locking read sees it. PostgreSQL (READ COMMITTED, a new snapshot per statement) and
+   * SQLite (one writer) see it anyway, and PostgreSQL allows no FOR UPDATE with a sum.
+   */
+  async sumPostedSinceWon(trx: Db, accountId: string, kind: string, sinceMs: number, options: { latest?: boolean } = {}): Promise<bigint> {
+    const query = trx
       .selectFrom('postings')
       .innerJoin('journalEntries', 'journalEntries.id', 'postings.entryId')
       .select((eb) => eb.fn.sum<string>('postings.amountWon').as('s'))
       .where('postings.accountId', '=', accountId)
       .where('journalEntries.kind', '=', kind)
-      .where('journalEntries.createdAtMs', '>=', sinceMs)
-      .executeTakeFirstOrThrow();
+      .where('journalEntries.createdAtMs', '>=', sinceMs);
+    const row = await (options.latest && this.engine === 'mysql' ? query.forUpdate() : query).executeTakeFirstOrThrow();
     return wonOf(row.s);
   }
 

@@ -22,6 +22,7 @@ import { auditLogMigration } from './migrations/0014-audit-log.js';
 import { accountControlsMigration } from './migrations/0015-account-controls.js';
 import { policyVersionsMigration } from './migrations/0016-policy-versions.js';
 import { sessionCertificatesMigration } from './migrations/0017-session-certificates.js';
+import { policySettingsMigration } from './migrations/0018-policy-settings.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -43,6 +44,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0015-account-controls': accountControlsMigration(engine),
     '0016-policy-versions': policyVersionsMigration(engine),
     '0017-session-certificates': sessionCertificatesMigration(),
+    '0018-policy-settings': policySettingsMigration(),
   };
 }
 
@@ -59,4 +61,16 @@ export async function migrateToLatest(db: Kysely<Database>, engine: DatabaseEngi
   const failed = results?.find((r) => r.status === 'Error');
   if (error) throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Applies the pending migrations up to and including `lastName` (a test's database as an
+ * earlier release left it, to check what a later migration does to its rows).
+ */
+export async function migrateThrough(db: Kysely<Database>, engine: DatabaseEngine, lastName: string): Promise<void> {
+  if (!migrationNames().includes(lastName)) throw new RangeError(`no migration ${lastName}`);
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrationsFor(engine) } });
+  const { error, results } = await migrator.migrateTo(lastName);
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
 }

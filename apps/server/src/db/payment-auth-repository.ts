@@ -16,9 +16,34 @@ export interface PolicyRule {
   certificateKind: 'master' | 'additional' | null;
   minAmountWon: bigint | null;
   firstPaymentOfCertificate: boolean | null;
+  /** Holds when the certificate was issued less than this many days ago (a new device); null: any age. */
+  certificateIssuedWithinDays: number | null;
   requireCode: boolean;
   enabled: boolean;
 }
+
+/** What a policy version sets beside its rules (docs/admin.md, "Authorization policies"). */
+export interface PolicySettings {
+  /** Most one user may pay per Korean calendar day (Asia/Seoul), this payment included; null: no limit. */
+  dailyLimitWon: bigint | null;
+  /** Consecutive failed authorizations on the account's devices that lock payments. */
+  failedAttemptsMax: number;
+  /** How long such a lock holds. */
+  lockDurationMs: number;
+  /** How long a verification code is valid: a command that asks for the code lives this long (at most the protocol's command TTL). */
+  codeValidityMs: number;
+}
+
+/**
+ * The settings of the shipped policy: the values that were fixed in code before versions
+ * had settings (migration 0018 gives them to older versions too).
+ */
+export const DEFAULT_POLICY_SETTINGS: Readonly<PolicySettings> = Object.freeze({
+  dailyLimitWon: null,
+  failedAttemptsMax: 5,
+  lockDurationMs: 15 * 60_000,
+  codeValidityMs: 2 * 60_000,
+});
 
 export type PaymentCommandRecord = Omit<Selectable<PaymentCommandsTable>, 'amountWon' | 'codeRequired'> & { amountWon: bigint; codeRequired: boolean };
 export type VerificationCodeRecord = Selectable<VerificationCodesTable>;
@@ -26,9 +51,9 @@ export type PaymentEvidenceRecord = Selectable<PaymentEvidenceTable>;
 
 /** The policy that ships: a code for a device's first payment and from 50,000 won; none below. */
 export const DEFAULT_POLICY: readonly Omit<PolicyRule, 'id'>[] = [
-  { priority: 10, rule: 'first-payment-of-certificate', description: 'The first payment made with a certificate asks for the code', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: true, requireCode: true, enabled: true },
-  { priority: 20, rule: 'amount-at-least-50000', description: 'Payments of 50,000 won or more ask for the code', certificateKind: null, minAmountWon: 50_000n, firstPaymentOfCertificate: null, requireCode: true, enabled: true },
-  { priority: 1000, rule: 'default', description: 'Anything else is signed without a code', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: null, requireCode: false, enabled: true },
+  { priority: 10, rule: 'first-payment-of-certificate', description: 'The first payment made with a certificate asks for the code', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: true, certificateIssuedWithinDays: null, requireCode: true, enabled: true },
+  { priority: 20, rule: 'amount-at-least-50000', description: 'Payments of 50,000 won or more ask for the code', certificateKind: null, minAmountWon: 50_000n, firstPaymentOfCertificate: null, certificateIssuedWithinDays: null, requireCode: true, enabled: true },
+  { priority: 1000, rule: 'default', description: 'Anything else is signed without a code', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: null, certificateIssuedWithinDays: null, requireCode: false, enabled: true },
 ];
 
 const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -38,6 +63,7 @@ function policyOf(row: Selectable<PaymentPoliciesTable>): PolicyRule {
     id: row.id, priority: Number(row.priority), rule: row.rule, description: row.description, certificateKind: row.certificateKind,
     minAmountWon: row.minAmountWon === null ? null : BigInt(row.minAmountWon as string | number | bigint),
     firstPaymentOfCertificate: row.firstPaymentOfCertificate === null ? null : Number(row.firstPaymentOfCertificate) === 1,
+    certificateIssuedWithinDays: n(row.certificateIssuedWithinDays),
     requireCode: Number(row.requireCode) === 1, enabled: Number(row.enabled) === 1,
   };
 }
@@ -54,10 +80,11 @@ function commandOf(row: Selectable<PaymentCommandsTable>): PaymentCommandRecord 
   };
 }
 
-/** One version of the policy: its rules and who made it, when and why. */
+/** One version of the policy: its rules and settings, and who made it, when and why. */
 export interface PolicyVersion {
   version: number;
   rules: PolicyRule[];
+  settings: PolicySettings;
   author: string | null;
   reason: string;
   restoredFrom: number | null;
@@ -65,8 +92,9 @@ export interface PolicyVersion {
 }
 
 /** A rule as a version stores it (JSON has no bigint: amounts are decimal strings). */
-interface StoredRule extends Omit<PolicyRule, 'minAmountWon'> {
+interface StoredRule extends Omit<PolicyRule, 'minAmountWon' | 'certificateIssuedWithinDays'> {
   minAmountWon: string | null;
+  certificateIssuedWithinDays?: number | null;
 }
 
 export function rulesJson(rules: readonly PolicyRule[]): string {
@@ -75,12 +103,40 @@ export function rulesJson(rules: readonly PolicyRule[]): string {
 }
 
 function rulesOf(json: string): PolicyRule[] {
-  return (JSON.parse(json) as StoredRule[]).map((r) => ({ ...r, minAmountWon: r.minAmountWon === null ? null : BigInt(r.minAmountWon) }));
+  // Rules stored before the certificate-age condition existed have no such member: any age.
+  return (JSON.parse(json) as StoredRule[]).map((r) => ({
+    ...r, minAmountWon: r.minAmountWon === null ? null : BigInt(r.minAmountWon), certificateIssuedWithinDays: r.certificateIssuedWithinDays ?? null,
+  }));
 }
 
-function versionOf(row: Selectable<Database['paymentPolicyVersions']>): PolicyVersion {
-  return { version: Number(row.version), rules: rulesOf(row.rulesJson), author: row.author, reason: row.reason, restoredFrom: n(row.restoredFrom), createdAtMs: Number(row.createdAtMs) };
+type VersionRow = Selectable<Database['paymentPolicyVersions']>;
+
+function settingsOf(row: Pick<VersionRow, 'dailyLimitWon' | 'failedAttemptsMax' | 'lockDurationMs' | 'codeValidityMs'>): PolicySettings {
+  return {
+    dailyLimitWon: row.dailyLimitWon === null ? null : BigInt(row.dailyLimitWon as string | number | bigint),
+    failedAttemptsMax: Number(row.failedAttemptsMax), lockDurationMs: Number(row.lockDurationMs), codeValidityMs: Number(row.codeValidityMs),
+  };
 }
+
+/** The settings as columns of `payment_policy_versions`. */
+function settingsColumns(settings: PolicySettings) {
+  return {
+    dailyLimitWon: settings.dailyLimitWon === null ? null : settings.dailyLimitWon.toString(),
+    failedAttemptsMax: settings.failedAttemptsMax, lockDurationMs: settings.lockDurationMs, codeValidityMs: settings.codeValidityMs,
+  };
+}
+
+function versionOf(row: VersionRow): PolicyVersion {
+  return {
+    version: Number(row.version), rules: rulesOf(row.rulesJson), settings: settingsOf(row), author: row.author, reason: row.reason,
+    restoredFrom: n(row.restoredFrom), createdAtMs: Number(row.createdAtMs),
+  };
+}
+
+const SETTINGS_COLUMNS = ['dailyLimitWon', 'failedAttemptsMax', 'lockDurationMs', 'codeValidityMs'] as const;
+
+/** Versions whose settings are kept in memory by number (a version never changes once written). */
+export const POLICY_VERSIONS_REMEMBERED_MAX = 100;
 
 /**
  * How long the enabled policy is kept in memory. Every payment reads it; a change (by
@@ -110,8 +166,17 @@ const decideCommandRow = prepare((db, v: { comId: string; status: 'authorized' |
   db.updateTable('paymentCommands').set({ status: v.status, decidedAtMs: v.decidedAtMs, failureCode: v.failureCode }).where('comId', '=', v.comId).where('status', '=', 'issued'));
 const insertEvidenceRow = prepare((db, v: PaymentEvidenceRecord) => db.insertInto('paymentEvidence').values(columns(v, EVIDENCE_COLUMNS)));
 
+/** The version that decides payments now: its number, enabled rules by priority, and settings. */
+export interface CurrentPolicy {
+  version: number;
+  rules: PolicyRule[];
+  settings: PolicySettings;
+}
+
 export class PaymentAuthRepository {
-  private policy: { rules: PolicyRule[]; version: number; readAtMs: number } | null = null;
+  private policy: (CurrentPolicy & { readAtMs: number }) | null = null;
+  /** Settings of versions by number, read once each: versions are never rewritten. */
+  private readonly versionSettings = new Map<number, PolicySettings>();
   /** "Has paid before" never turns false again (evidence is never deleted), so a yes is kept. */
   private readonly paidCertificates = new Set<string>();
 
@@ -140,6 +205,7 @@ export class PaymentAuthRepository {
             id: randomUUID(), priority: rule.priority, rule: rule.rule, description: rule.description, certificateKind: rule.certificateKind,
             minAmountWon: rule.minAmountWon === null ? null : rule.minAmountWon.toString(),
             firstPaymentOfCertificate: rule.firstPaymentOfCertificate === null ? null : rule.firstPaymentOfCertificate ? 1 : 0,
+            certificateIssuedWithinDays: rule.certificateIssuedWithinDays,
             requireCode: rule.requireCode ? 1 : 0, enabled: rule.enabled ? 1 : 0, updatedAtMs: nowMs,
           }).execute();
         }
@@ -151,6 +217,7 @@ export class PaymentAuthRepository {
     try {
       await this.db.insertInto('paymentPolicyVersions').values({
         version: 1, rulesJson: rulesJson(rows.map(policyOf)), author: null, reason: 'the policy the server started with', restoredFrom: null, createdAtMs: nowMs,
+        ...settingsColumns(DEFAULT_POLICY_SETTINGS),
       }).execute();
     } catch (error) {
       // Two servers starting together: the other wrote version 1 first.
@@ -158,14 +225,30 @@ export class PaymentAuthRepository {
     }
   }
 
-  /** The current version (the highest) and its enabled rules by priority, read at most every {@link POLICY_CACHE_MS}. */
-  async currentPolicy(): Promise<{ version: number; rules: PolicyRule[] }> {
+  /** The current version (the highest): its enabled rules by priority and its settings, read at most every {@link POLICY_CACHE_MS}. */
+  async currentPolicy(): Promise<CurrentPolicy> {
     const nowMs = this.clock();
     if (this.policy && nowMs - this.policy.readAtMs < POLICY_CACHE_MS && nowMs >= this.policy.readAtMs) return this.policy;
-    const row = await this.db.selectFrom('paymentPolicyVersions').select(['version', 'rulesJson']).orderBy('version', 'desc').limit(1).executeTakeFirstOrThrow();
+    const row = await this.db.selectFrom('paymentPolicyVersions').select(['version', 'rulesJson', ...SETTINGS_COLUMNS]).orderBy('version', 'desc').limit(1).executeTakeFirstOrThrow();
     const rules = rulesOf(row.rulesJson).filter((r) => r.enabled).sort((a, b) => a.priority - b.priority);
-    this.policy = { rules, version: Number(row.version), readAtMs: nowMs };
+    this.policy = { rules, version: Number(row.version), settings: settingsOf(row), readAtMs: nowMs };
     return this.policy;
+  }
+
+  /**
+   * The settings of one version (a payment is finished under the version its command was
+   * decided under). Kept once read, since a version never changes; undefined for a number
+   * never published.
+   */
+  async settingsOfVersion(version: number): Promise<PolicySettings | undefined> {
+    const known = this.versionSettings.get(version);
+    if (known) return known;
+    const row = await this.db.selectFrom('paymentPolicyVersions').select(SETTINGS_COLUMNS).where('version', '=', version).executeTakeFirst();
+    if (!row) return undefined;
+    const settings = settingsOf(row);
+    if (this.versionSettings.size >= POLICY_VERSIONS_REMEMBERED_MAX) this.versionSettings.delete(this.versionSettings.keys().next().value as number);
+    this.versionSettings.set(version, settings);
+    return settings;
   }
 
   /** The enabled rules of the current version, by priority. */
@@ -188,6 +271,7 @@ export class PaymentAuthRepository {
     const version = (last ? Number(last.version) : 0) + 1;
     await trx.insertInto('paymentPolicyVersions').values({
       version, rulesJson: rulesJson(next.rules), author: next.author, reason: next.reason, restoredFrom: next.restoredFrom, createdAtMs: next.createdAtMs,
+      ...settingsColumns(next.settings),
     }).execute();
     await trx.deleteFrom('paymentPolicies').execute();
     for (const rule of next.rules) {
@@ -195,6 +279,7 @@ export class PaymentAuthRepository {
         id: rule.id, priority: rule.priority, rule: rule.rule, description: rule.description, certificateKind: rule.certificateKind,
         minAmountWon: rule.minAmountWon === null ? null : rule.minAmountWon.toString(),
         firstPaymentOfCertificate: rule.firstPaymentOfCertificate === null ? null : rule.firstPaymentOfCertificate ? 1 : 0,
+        certificateIssuedWithinDays: rule.certificateIssuedWithinDays,
         requireCode: rule.requireCode ? 1 : 0, enabled: rule.enabled ? 1 : 0, updatedAtMs: next.createdAtMs,
       }).execute();
     }

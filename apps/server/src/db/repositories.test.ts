@@ -15,7 +15,7 @@ import { CertificatesRepository, type CertificateRecord } from './certificates-r
 import { isUniqueViolation, openDatabase, type DatabaseHandle } from './database.js';
 import { FUNDING_ACCOUNT_ID, LedgerRepository } from './ledger-repository.js';
 import { LoginThrottlesRepository } from './login-throttles-repository.js';
-import { migrateToLatest, migrationNames } from './migrate.js';
+import { migrateThrough, migrateToLatest, migrationNames } from './migrate.js';
 import { ProductsRepository, type ProductRecord } from './products-repository.js';
 import { SessionsRepository, type SessionRecord } from './sessions-repository.js';
 import { UsersRepository, type NewUser, type StoreProfile } from './users-repository.js';
@@ -124,6 +124,30 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       expect(migratedFirst.slice(0, 2)).toEqual(['0001-foundation', '0002-certificates']);
       expect(migratedFirst).toContain('0004-orders');
       await expect(migrateToLatest(db(), handle!.engine)).resolves.toEqual([]);
+    });
+
+    it('0018 gives policy versions written before it the settings that were fixed in code, and refuses settings out of range', async () => {
+      const earlier = await engine.create();
+      const old = openDatabase(earlier.url, { poolSize: 2 });
+      try {
+        await migrateThrough(old.db, old.engine, '0017-session-certificates');
+        await old.db.insertInto('paymentPolicyVersions').values({ version: 1, rulesJson: '[]', author: null, reason: 'before 0018', restoredFrom: null, createdAtMs: T0_MS }).execute();
+        expect(await migrateToLatest(old.db, old.engine)).toEqual(['0018-policy-settings']);
+        const row = await old.db.selectFrom('paymentPolicyVersions').select(['dailyLimitWon', 'failedAttemptsMax', 'lockDurationMs', 'codeValidityMs']).executeTakeFirstOrThrow();
+        expect([row.dailyLimitWon, Number(row.failedAttemptsMax), Number(row.lockDurationMs), Number(row.codeValidityMs)]).toEqual([null, 5, 900_000, 120_000]);
+        const version = (n: number, settings: Record<string, number | string>) =>
+          old.db.insertInto('paymentPolicyVersions').values({ version: n, rulesJson: '[]', author: null, reason: 'range', restoredFrom: null, createdAtMs: T0_MS, ...settings }).execute();
+        const outOfRange: Record<string, number | string>[] = [
+          { failedAttemptsMax: 2 }, { failedAttemptsMax: 21 }, { lockDurationMs: 59_999 }, { lockDurationMs: 86_400_001 }, { codeValidityMs: 29_999 }, { codeValidityMs: 120_001 }, { dailyLimitWon: '999' },
+        ];
+        for (const [i, bad] of outOfRange.entries()) {
+          expect((await refusal(version(10 + i, bad))).kind, JSON.stringify(bad)).toBe('check');
+        }
+        await version(20, { failedAttemptsMax: 3, lockDurationMs: 86_400_000, codeValidityMs: 30_000, dailyLimitWon: '1000' });
+      } finally {
+        await old.close();
+        await earlier.drop();
+      }
     });
   });
 

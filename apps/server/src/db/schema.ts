@@ -279,6 +279,8 @@ export interface PaymentPoliciesTable {
   requireCode: number;
   enabled: number;
   updatedAtMs: number;
+  /** Added by 0018-policy-settings. */
+  certificateIssuedWithinDays: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface PaymentCommandsTable {
@@ -397,6 +399,11 @@ export interface PaymentPolicyVersionsTable {
   reason: string;
   restoredFrom: number | null;
   createdAtMs: number | string | bigint;
+  /** The version's settings (0018-policy-settings); an insert without them gets the shipped values. */
+  dailyLimitWon: ColumnType<number | string | bigint | null, string | null | undefined, string | null>;
+  failedAttemptsMax: ColumnType<number, number | undefined, number>;
+  lockDurationMs: ColumnType<number | string | bigint, number | undefined, number>;
+  codeValidityMs: ColumnType<number | string | bigint, number | undefined, number>;
 }
 
 export interface Database {

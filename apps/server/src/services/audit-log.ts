@@ -44,6 +44,14 @@ export const AUDIT_HEAD_INTERVAL_MS = 60_000;
 /** Most entries one batch writes in one transaction. */
 export const AUDIT_BATCH_ENTRIES_MAX = 200;
 
+/**
+ * Most appends waiting in memory for their batch. When the database falls behind, a
+ * further append waits for room instead of growing the queue without end; an entry is
+ * never dropped. Ten thousand entries are a few megabytes, and several seconds of
+ * payments at the measured batch rates.
+ */
+export const AUDIT_QUEUE_ENTRIES_MAX = 10_000;
+
 /** Largest page the log is read in. */
 export const AUDIT_PAGE_ENTRIES_MAX = 5_000;
 
@@ -59,18 +67,35 @@ export interface AuditLogDeps {
   signer: { privateKey: CryptoKey; x5c: Uint8Array[] };
   /** Where a failed append or head signature is reported (it does not fail the caller's request). */
   onError: (error: unknown, what: string) => void;
+  /** Most appends waiting for a batch (default {@link AUDIT_QUEUE_ENTRIES_MAX}; tests use a small one). */
+  queueEntriesMax?: number;
 }
 
 /** What a service needs of the audit log: appending. */
-export type AuditSink = Pick<AuditLog, 'append'>;
+export type AuditSink = Pick<AuditLog, 'append' | 'enqueue'>;
 
 export class AuditLog {
   private timer: NodeJS.Timeout | undefined;
   /** Appends waiting for the next batch, in the order they were made. */
   private readonly queue: { kind: AuditKind; event: AuditEvent; resolve: (sequence: number | undefined) => void }[] = [];
   private draining: Promise<void> | undefined;
+  /**
+   * Appends waiting for room in a full queue, moved into it in the order they came (a new
+   * append queues behind them, so none waits for ever). Each is a caller awaiting its
+   * place, so this list is as long as the callers held up, not a second queue that grows.
+   */
+  private readonly waiting: { kind: AuditKind; event: AuditEvent; resolve: (sequence: number | undefined) => void; admit: () => void }[] = [];
+  private readonly queueEntriesMax: number;
 
-  constructor(private readonly deps: AuditLogDeps) {}
+  constructor(private readonly deps: AuditLogDeps) {
+    this.queueEntriesMax = deps.queueEntriesMax ?? AUDIT_QUEUE_ENTRIES_MAX;
+    if (!Number.isSafeInteger(this.queueEntriesMax) || this.queueEntriesMax < 1) throw new RangeError('the audit queue holds at least one entry');
+  }
+
+  /** Appends waiting for their batch now (never more than the queue's bound). */
+  get queuedEntries(): number {
+    return this.queue.length;
+  }
 
   /**
    * Appends one entry. Given `trx`, it joins that write transaction (the entry commits
@@ -80,6 +105,7 @@ export class AuditLog {
    * the payments that feed it. A failure there is reported to `onError` instead of thrown,
    * so an event recorded after a commit (a payment) never turns a done thing into an
    * error. Answers the entry's sequence number, or undefined when it could not be written.
+   * When the queue is full, it first waits for room (see {@link enqueue}).
    */
   async append(kind: AuditKind, event: AuditEvent = {}, trx?: Db): Promise<number | undefined> {
     if (trx) {
@@ -88,12 +114,47 @@ export class AuditLog {
       await this.deps.repo.insert(trx, [entry!.entry], [entry!.detailJson]);
       return entry!.entry.sequence;
     }
-    return new Promise((resolve) => {
-      this.queue.push({ kind, event, resolve });
-      this.draining ??= this.drain().finally(() => {
-        this.draining = undefined;
-      });
+    return (await this.enqueue(kind, event)).written;
+  }
+
+  /**
+   * Puts an entry in the next batch without waiting for it to be written: answers once
+   * the entry has its place in the queue — at once, unless the queue holds
+   * {@link AUDIT_QUEUE_ENTRIES_MAX} entries, when it waits until a batch took some. A caller
+   * that awaits this (a payment, after its commit) slows down with the database instead of
+   * piling entries up in memory. `written` is the entry's sequence number, or undefined
+   * when its batch failed (reported to `onError`).
+   */
+  async enqueue(kind: AuditKind, event: AuditEvent = {}): Promise<{ written: Promise<number | undefined> }> {
+    let resolveWritten: (sequence: number | undefined) => void = () => undefined;
+    const written = new Promise<number | undefined>((resolve) => {
+      resolveWritten = resolve;
     });
+    if (this.queue.length < this.queueEntriesMax && this.waiting.length === 0) {
+      this.queue.push({ kind, event, resolve: resolveWritten });
+      this.startDrain();
+    } else {
+      // The queue is full, so a batch is being written: it moves this entry in when it takes some.
+      await new Promise<void>((admit) => this.waiting.push({ kind, event, resolve: resolveWritten, admit }));
+    }
+    return { written };
+  }
+
+  private startDrain(): void {
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+      // An entry queued while the last batch was finishing still gets its batch.
+      if (this.queue.length > 0) this.startDrain();
+    });
+  }
+
+  /** Moves waiting appends into the queue, oldest first, as far as there is room. */
+  private admitWaiting(): void {
+    while (this.queue.length < this.queueEntriesMax && this.waiting.length > 0) {
+      const { admit, ...item } = this.waiting.shift()!;
+      this.queue.push(item);
+      admit();
+    }
   }
 
   /** Waits for appends already made (tests; shutdown before the last head). */
@@ -104,6 +165,7 @@ export class AuditLog {
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, AUDIT_BATCH_ENTRIES_MAX);
+      this.admitWaiting();
       try {
         // Built inside the work: a retried transaction chains onto the tip it then finds.
         const written = await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {

@@ -3,7 +3,8 @@ import { DEFAULT_POLICY, type PolicyRule } from '../db/payment-auth-repository.j
 import { decidePolicy } from './payment-auth.js';
 
 const rules: PolicyRule[] = DEFAULT_POLICY.map((r, i) => ({ ...r, id: `r${i}` }));
-const facts = (amountWon: bigint, firstPayment = false, certificateKind: 'master' | 'additional' = 'master') => ({ amountWon, firstPayment, certificateKind });
+const DAY_MS = 86_400_000;
+const facts = (amountWon: bigint, firstPayment = false, certificateKind: 'master' | 'additional' = 'master', certificateAgeMs = 365 * DAY_MS) => ({ amountWon, firstPayment, certificateKind, certificateAgeMs });
 
 describe('authorization policy', () => {
   it('ships: code on a certificate’s first payment and from 50,000 won, none below', () => {
@@ -14,7 +15,7 @@ describe('authorization policy', () => {
   });
 
   it('takes the first enabled rule whose conditions all hold; a disabled rule is skipped', () => {
-    const additional: PolicyRule = { id: 'x', priority: 5, rule: 'additional-always', description: 'devices always', certificateKind: 'additional', minAmountWon: null, firstPaymentOfCertificate: null, requireCode: true, enabled: true };
+    const additional: PolicyRule = { id: 'x', priority: 5, rule: 'additional-always', description: 'devices always', certificateKind: 'additional', minAmountWon: null, firstPaymentOfCertificate: null, certificateIssuedWithinDays: null, requireCode: true, enabled: true };
     const withDevices = [additional, ...rules];
     expect(decidePolicy(withDevices, facts(1_000n, false, 'additional')).rule).toBe('additional-always');
     expect(decidePolicy(withDevices, facts(1_000n, false, 'master')).rule).toBe('default');
@@ -24,5 +25,13 @@ describe('authorization policy', () => {
   it('asks for the code when no rule matches (the safe side)', () => {
     expect(decidePolicy([], facts(1n))).toMatchObject({ requireCode: true, rule: '(none)' });
     expect(decidePolicy(rules.filter((r) => r.rule !== 'default'), facts(1n))).toMatchObject({ requireCode: true });
+  });
+
+  it('a certificate-age rule holds for a certificate issued less than N days ago, and not from the N-th day on', () => {
+    const newDevice: PolicyRule = { id: 'n', priority: 5, rule: 'new-device', description: 'new devices', certificateKind: null, minAmountWon: null, firstPaymentOfCertificate: null, certificateIssuedWithinDays: 7, requireCode: true, enabled: true };
+    const withAge = [newDevice, ...rules];
+    expect(decidePolicy(withAge, facts(1_000n, false, 'master', 0)).rule).toBe('new-device');
+    expect(decidePolicy(withAge, facts(1_000n, false, 'master', 7 * DAY_MS - 1)).rule).toBe('new-device');
+    expect(decidePolicy(withAge, facts(1_000n, false, 'master', 7 * DAY_MS)).rule).toBe('default');
   });
 });

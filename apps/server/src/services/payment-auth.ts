@@ -20,14 +20,14 @@ import type { DatabaseEngine } from '../config.js';
 import { isUniqueViolation } from '../db/database.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
 import type { OrdersRepository } from '../db/orders-repository.js';
-import type { PaymentAuthRepository, PaymentCommandRecord, PolicyRule, VerificationCodeRecord } from '../db/payment-auth-repository.js';
+import { DEFAULT_POLICY_SETTINGS, type PaymentAuthRepository, type PaymentCommandRecord, type PolicyRule, type VerificationCodeRecord } from '../db/payment-auth-repository.js';
 import type { Database } from '../db/schema.js';
 import type { UsersRepository } from '../db/users-repository.js';
 import type { AuditSink } from './audit-log.js';
 import type { Actor } from './actor.js';
 import type { DeviceCertificatesService } from './device-certificates.js';
 import type { EffectOptions } from './commit-with.js';
-import type { PaidOrder, PaymentsService } from './payments.js';
+import { dailyLimitExceeded, type PaidOrder, type PaymentsService } from './payments.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
 import type { CertificateVerifier } from './pki/certificate-verifier.js';
 import type { ServerRoles } from './pki/server-roles.js';
@@ -45,10 +45,14 @@ export interface SharedCode extends SharedCodeEvent {
   fromSessionId: string;
 }
 
-/** Consecutive failed authorizations before payments are locked, and for how long. */
-export const PAYMENT_FAILURES_MAX = 5;
-export const PAYMENT_LOCK_MS = 15 * 60_000;
+/**
+ * Consecutive failed authorizations before payments are locked, and for how long, in the
+ * shipped policy; each policy version sets its own (PolicySettings).
+ */
+export const PAYMENT_FAILURES_MAX = DEFAULT_POLICY_SETTINGS.failedAttemptsMax;
+export const PAYMENT_LOCK_MS = DEFAULT_POLICY_SETTINGS.lockDurationMs;
 export const CODE_TRIES_MAX = 5;
+const DAY_MS = 86_400_000;
 /** How far the signing time in the device's CMS attributes may be from our clock. */
 export const SIGNING_TIME_SKEW_MS = 5 * 60_000;
 
@@ -95,13 +99,23 @@ export interface PolicyDecision {
   reason: string;
 }
 
+/** What a rule's conditions look at. */
+export interface PolicyFacts {
+  amountWon: bigint;
+  certificateKind: 'master' | 'additional';
+  firstPayment: boolean;
+  /** Since the certificate was issued (our CA's record of it), at the payment request. */
+  certificateAgeMs: number;
+}
+
 /** First enabled rule whose conditions all hold decides (rules sorted by priority). */
-export function decidePolicy(rules: readonly PolicyRule[], facts: { amountWon: bigint; certificateKind: 'master' | 'additional'; firstPayment: boolean }): PolicyDecision {
+export function decidePolicy(rules: readonly PolicyRule[], facts: PolicyFacts): PolicyDecision {
   for (const r of rules) {
     if (!r.enabled) continue;
     if (r.certificateKind !== null && r.certificateKind !== facts.certificateKind) continue;
     if (r.minAmountWon !== null && facts.amountWon < r.minAmountWon) continue;
     if (r.firstPaymentOfCertificate !== null && r.firstPaymentOfCertificate !== facts.firstPayment) continue;
+    if (r.certificateIssuedWithinDays !== null && !(facts.certificateAgeMs < r.certificateIssuedWithinDays * DAY_MS)) continue;
     return { rule: r.rule, requireCode: r.requireCode, reason: r.description };
   }
   // No rule matched: the safe side.
@@ -152,11 +166,15 @@ export function authorizationSigningTimeMs(
   }
 }
 
-/** The refusal of a locked account: until when, and that failures on any of its devices count. */
-function lockedError(lockedUntilMs: number): AppError {
+/**
+ * The refusal of a locked account: until when, and that failures on any of its devices
+ * count. `failuresMax` is the current policy's (a lock made under an earlier version
+ * keeps the end it was given).
+ */
+function lockedError(lockedUntilMs: number, failuresMax: number): AppError {
   return new AppError('PAYMENT_LOCKED', {
-    detail: `Payment authorization is locked until ${new Date(lockedUntilMs).toISOString()} after ${PAYMENT_FAILURES_MAX} failed authorizations in a row on this account's devices.`,
-    lock: { reason: 'payment-failures', untilMs: lockedUntilMs, failuresMax: PAYMENT_FAILURES_MAX, certificatePasses: false },
+    detail: `Payment authorization is locked until ${new Date(lockedUntilMs).toISOString()} after ${failuresMax} failed authorizations in a row on this account's devices.`,
+    lock: { reason: 'payment-failures', untilMs: lockedUntilMs, failuresMax, certificatePasses: false },
   });
 }
 
@@ -203,22 +221,28 @@ export class PaymentAuthService {
 
   private async assertNotLocked(actor: Actor, nowMs: number): Promise<void> {
     const lock = await this.deps.repo.lockout(actor.userId);
-    if (lock?.lockedUntilMs !== null && lock?.lockedUntilMs !== undefined && lock.lockedUntilMs > nowMs) throw lockedError(lock.lockedUntilMs);
+    if (lock?.lockedUntilMs !== null && lock?.lockedUntilMs !== undefined && lock.lockedUntilMs > nowMs) {
+      throw lockedError(lock.lockedUntilMs, (await this.deps.repo.currentPolicy()).settings.failedAttemptsMax);
+    }
   }
 
   /**
    * Counts a failed factor and answers without saying which one failed. The count is
    * the one the atomic upsert left: failures that pass the first lock check together
-   * still lock at exactly {@link PAYMENT_FAILURES_MAX}, and the later ones are not counted.
+   * still lock at exactly the current policy's attempts before lock, and the later ones
+   * are not counted. The lock lasts the current policy's lock duration.
    */
   private async failed(actor: Actor, nowMs: number): Promise<never> {
-    const { consecutiveFailures, lockedUntilMs } = await this.deps.repo.recordFailure(actor.userId, nowMs, PAYMENT_FAILURES_MAX, PAYMENT_LOCK_MS);
-    const locked = consecutiveFailures >= PAYMENT_FAILURES_MAX;
+    const { version, settings } = await this.deps.repo.currentPolicy();
+    const { failedAttemptsMax, lockDurationMs } = settings;
+    const { consecutiveFailures, lockedUntilMs } = await this.deps.repo.recordFailure(actor.userId, nowMs, failedAttemptsMax, lockDurationMs);
+    const locked = consecutiveFailures >= failedAttemptsMax;
     await this.deps.audit.append(locked ? 'payment.locked' : 'payment.refused', {
-      actor: actor.userId, subject: actor.userId, detail: { consecutiveFailures, lockedUntilMs: locked ? (lockedUntilMs ?? nowMs + PAYMENT_LOCK_MS) : null },
+      actor: actor.userId, subject: actor.userId,
+      detail: { consecutiveFailures, lockedUntilMs: locked ? (lockedUntilMs ?? nowMs + lockDurationMs) : null, policyVersion: version },
     });
-    if (locked) throw lockedError(lockedUntilMs ?? nowMs + PAYMENT_LOCK_MS);
-    throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${PAYMENT_FAILURES_MAX - consecutiveFailures} tries left before payments are locked.` });
+    if (locked) throw lockedError(lockedUntilMs ?? nowMs + lockDurationMs, failedAttemptsMax);
+    throw new AppError('PAYMENT_AUTHORIZATION_FAILED', { detail: `${failedAttemptsMax - consecutiveFailures} tries left before payments are locked.` });
   }
 
   /**
@@ -275,13 +299,24 @@ export class PaymentAuthService {
     }
 
     const policy = await this.deps.repo.currentPolicy();
+    const { dailyLimitWon, codeValidityMs } = policy.settings;
+    if (dailyLimitWon !== null) {
+      // Refused before the person signs anything; the payment's transaction checks again
+      // under the wallet's lock, which is what holds when payments race (payments.ts).
+      const paidTodayWon = await this.deps.payments.paidTodayWon(actor.userId);
+      if (paidTodayWon + order.totalWon > dailyLimitWon) throw dailyLimitExceeded(dailyLimitWon, paidTodayWon);
+    }
     const decision = decidePolicy(policy.rules, {
       amountWon: order.totalWon,
       certificateKind: certificate.kind,
       firstPayment: !(await this.deps.repo.hasPaidWith(certificate.id)),
+      certificateAgeMs: nowMs - certificate.createdAtMs,
     });
     const comId = timeOrderedId(nowMs);
-    const expiresAtMs = Math.min(nowMs + COMMAND_TTL_MS, order.expiresAtMs, qr?.payUntilMs ?? Number.POSITIVE_INFINITY);
+    // A code is typed within its command's life, so a command that asks for one lives as
+    // long as the code is valid (at most the protocol's TTL; a new picture keeps the end).
+    const lifeMs = decision.requireCode ? Math.min(codeValidityMs, COMMAND_TTL_MS) : COMMAND_TTL_MS;
+    const expiresAtMs = Math.min(nowMs + lifeMs, order.expiresAtMs, qr?.payUntilMs ?? Number.POSITIVE_INFINITY);
     const codeId = decision.requireCode ? timeOrderedId(nowMs) : null;
     const command: PaymentCommand = {
       v: 1,
@@ -421,6 +456,11 @@ export class PaymentAuthService {
     if (signingTimeMs === null) return this.failed(actor, nowMs);
     if (Math.abs(signingTimeMs - nowMs) > SIGNING_TIME_SKEW_MS) return this.failed(actor, nowMs);
 
+    // The version the command was decided under finishes it: its daily limit counts here.
+    const decidedUnder = command.policyVersion === null ? undefined : await this.deps.repo.settingsOfVersion(command.policyVersion);
+    const { settings: currentSettings } = await this.deps.repo.currentPolicy();
+    const dailyLimitWon = (decidedUnder ?? currentSettings).dailyLimitWon;
+
     let codeRecordId: string | null = null;
     if (command.codeRequired) {
       const code = await this.deps.repo.findCodeByCommand(command.comId);
@@ -453,11 +493,12 @@ export class PaymentAuthService {
     });
     const result = await this.deps.payments.payOrder(actor, command.orderId, {
       evidenceRef: evidenceId,
+      dailyLimitWon,
       within: async (trx, order) => {
         // Everything checked above was read before this transaction; what may have changed
         // since is checked again here, so a refusal rolls the payment back whole.
         const lock = await this.deps.repo.checkAndResetFailures(trx, actor.userId, nowMs);
-        if (lock) throw lockedError(lock.lockedUntilMs);
+        if (lock) throw lockedError(lock.lockedUntilMs, currentSettings.failedAttemptsMax);
         const revoked = await this.deps.devices.revokedInChain(trx, certificate);
         if (revoked) throw new AppError('CERTIFICATE_REVOKED', revoked === 'master' ? { detail: 'The master certificate that approved this device has been revoked.' } : {});
         if (order.totalWon !== command.amountWon || order.sellerId !== promised.payee.sellerId || order.orderNumber !== promised.orderNumber) {
@@ -475,9 +516,11 @@ export class PaymentAuthService {
       },
     });
     if (qrSessionId !== undefined) this.deps.qr!.announcePaid(qrSessionId, command.orderId, result.order.paidAtMs);
-    // After the commit and not awaited: the payment's own transaction stays as short as
-    // before, and a failed append is reported (onError) without undoing a done payment.
-    void this.deps.audit.append('payment.authorized', {
+    // After the commit, and only its place in the next batch is awaited (at once unless the
+    // audit queue is full, then the payer waits for room): the payment's own transaction
+    // stays as short as before, and a failed append is reported (onError) without undoing
+    // a done payment.
+    await this.deps.audit.enqueue('payment.authorized', {
       actor: actor.userId, subject: command.orderId,
       detail: {
         orderNumber: result.order.orderNumber, amountWon: String(result.order.totalWon), comId: command.comId, certificateId: certificate.id, evidenceId, policyRule: command.policyRule, policyVersion: command.policyVersion,

@@ -10,6 +10,8 @@
  */
 import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
+import { formatWon } from '@coconutpay/core/money';
+import { koreanDayStartMs } from '@coconutpay/core/orders';
 import type { DatabaseEngine } from '../config.js';
 import type { LedgerRepository } from '../db/ledger-repository.js';
 import type { LockedOrder, OrdersRepository } from '../db/orders-repository.js';
@@ -40,7 +42,15 @@ export interface PayOrderOptions {
   evidenceRef?: string;
   /** More checks and writes that must commit together with the payment (see `payOrder`); given the order as the payment leaves it. */
   within?: (trx: Kysely<Database>, order: PaidOrder) => Promise<void>;
+  /**
+   * Most the buyer may have paid on the Korean calendar day (Asia/Seoul, midnight to
+   * midnight) with this payment included; absent or null, no limit.
+   */
+  dailyLimitWon?: bigint | null;
 }
+
+/** The journal entry kind of a payment. */
+export const PAYMENT_KIND = 'payment';
 
 /** What the payments service is built from. */
 export interface PaymentsDeps {
@@ -54,7 +64,16 @@ export interface PaymentsDeps {
 /** How one payment transaction ended: the only outcome that wrote money is `paid`. */
 type PaymentOutcome =
   | { kind: 'paid'; entryId: string; order: PaidOrder }
-  | { kind: 'not_found' | 'already_paid' | 'cancelled' | 'expired' | 'insufficient_balance' };
+  | { kind: 'not_found' | 'already_paid' | 'cancelled' | 'expired' | 'insufficient_balance' }
+  | { kind: 'daily_limit_exceeded'; limitWon: bigint; paidTodayWon: bigint };
+
+/** The refusal of a payment that would take the day's payments over the limit: how much is left today. */
+export function dailyLimitExceeded(limitWon: bigint, paidTodayWon: bigint): AppError {
+  const leftWon = limitWon > paidTodayWon ? limitWon - paidTodayWon : 0n;
+  return new AppError('PAYMENT_DAILY_LIMIT_EXCEEDED', {
+    detail: `Payments today (Korean calendar day) may total at most ${formatWon(limitWon, 'en')}; ${formatWon(leftWon, 'en')} is left.`,
+  });
+}
 
 /** Moving an order's total from buyer to seller. */
 export class PaymentsService {
@@ -66,7 +85,7 @@ export class PaymentsService {
    * update, and the journal entry is unique per order. Refusals are codes:
    * `ORDER_NOT_FOUND` (unknown, or not the actor's), `ORDER_ALREADY_PAID`,
    * `ORDER_CANCELLED`, `ORDER_EXPIRED` (past its window: expired here, its stock
-   * released), `INSUFFICIENT_BALANCE` (nothing moved).
+   * released), `INSUFFICIENT_BALANCE` and `PAYMENT_DAILY_LIMIT_EXCEEDED` (nothing moved).
    *
    * `within` runs inside the same transaction once the money has moved and the order is
    * marked paid, for what must commit with the payment or not at all (the payment
@@ -78,6 +97,16 @@ export class PaymentsService {
    * @example
    * const { order } = await payments.payOrder(actor, orderId, { evidenceRef: comId });
    */
+  /**
+   * What a buyer has paid since midnight Asia/Seoul (the day a daily limit counts), from
+   * the ledger: the payments debited from the buyer's wallet.
+   */
+  async paidTodayWon(userId: string): Promise<bigint> {
+    const walletId = await this.deps.ledger.walletAccountId(this.deps.db, userId);
+    if (!walletId) return 0n;
+    return -(await this.deps.ledger.sumPostedSinceWon(this.deps.db, walletId, PAYMENT_KIND, koreanDayStartMs(this.deps.clock())));
+  }
+
   async payOrder(actor: Actor, orderId: string, options: PayOrderOptions = {}): Promise<PaymentResult> {
     requireRole(actor, 'buyer');
     const evidenceRef = options.evidenceRef ?? null;
@@ -101,8 +130,16 @@ export class PaymentsService {
       const buyerWalletId = await ledger.walletAccountId(trx, order.buyerId);
       const sellerWalletId = await ledger.walletAccountId(trx, order.sellerId);
       if (!buyerWalletId || !sellerWalletId) throw new Error(`order ${order.id}: a party has no wallet`);
+      const locked = await ledger.lockAccounts(trx, [buyerWalletId, sellerWalletId]);
+      const limitWon = options.dailyLimitWon ?? null;
+      if (limitWon !== null) {
+        // Under the buyer's wallet lock, before anything is written: two payments of one
+        // buyer are counted one after the other, so both cannot slip under the limit.
+        const paidTodayWon = -(await ledger.sumPostedSinceWon(trx, buyerWalletId, PAYMENT_KIND, koreanDayStartMs(nowMs), { latest: true }));
+        if (paidTodayWon + order.totalWon > limitWon) return { kind: 'daily_limit_exceeded', limitWon, paidTodayWon };
+      }
       const posted = await ledger.postEntry(trx, {
-        kind: 'payment',
+        kind: PAYMENT_KIND,
         memo: `order ${order.orderNumber}`,
         orderId: order.id,
         nowMs,
@@ -110,7 +147,7 @@ export class PaymentsService {
           { accountId: buyerWalletId, amountWon: -order.totalWon },
           { accountId: sellerWalletId, amountWon: order.totalWon },
         ],
-      });
+      }, locked);
       if (!posted.ok) return { kind: 'insufficient_balance' };
       // Under the order's row lock the status cannot have changed; this is the second guard.
       if (!(await orders.markPaid(trx, order.id, nowMs, evidenceRef))) throw new Error(`order ${order.id} changed under its row lock`);
@@ -134,6 +171,8 @@ export class PaymentsService {
         throw new AppError('ORDER_EXPIRED');
       case 'insufficient_balance':
         throw new AppError('INSUFFICIENT_BALANCE');
+      case 'daily_limit_exceeded':
+        throw dailyLimitExceeded(outcome.limitWon, outcome.paidTodayWon);
     }
   }
 }

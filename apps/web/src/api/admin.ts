@@ -71,13 +71,25 @@ export interface PolicyRule {
   certificateKind: 'master' | 'additional' | null;
   minAmountWon: number | null;
   firstPaymentOfCertificate: boolean | null;
+  /** Holds for a certificate issued less than this many days ago; null: any age. */
+  certificateIssuedWithinDays: number | null;
   requireCode: boolean;
   enabled: boolean;
+}
+
+/** A version's settings beside its rules. */
+export interface PolicySettings {
+  /** Most one user may pay per Korean calendar day; null: no limit. */
+  dailyLimitWon: number | null;
+  failedAttemptsMax: number;
+  lockDurationMs: number;
+  codeValidityMs: number;
 }
 
 export interface PolicyVersion {
   version: number;
   rules: (PolicyRule & { id: string })[];
+  settings: PolicySettings;
   author: string | null;
   reason: string;
   restoredFrom: number | null;
@@ -88,7 +100,21 @@ export interface PolicyPreview {
   rule: string;
   requireCode: boolean;
   reason: string;
+  /** Empty when the payment would be refused (`refusal`). */
   factors: ('password' | 'device-key' | 'code')[];
+  refusal: 'PAYMENT_DAILY_LIMIT_EXCEEDED' | null;
+  /** What is left of the daily limit before this payment; null without a limit. */
+  dailyLimitRemainingWon: number | null;
+  settings: PolicySettings;
+}
+
+/** What the preview asks about: a payment and its payer's day so far. */
+export interface PreviewFacts {
+  amountWon: number;
+  certificateKind: 'master' | 'additional';
+  firstPayment: boolean;
+  certificateAgeDays: number;
+  paidTodayWon: number;
 }
 
 /** The account password again, after the certificate login: marks this session for the admin routes. */
@@ -120,12 +146,13 @@ export function policies(): Promise<{ current: PolicyVersion; versions: PolicyVe
   return authed.get('/admin/api/policies');
 }
 
-export function publishPolicy(rules: PolicyRule[], reason: string): Promise<PolicyVersion> {
-  return authed.put('/admin/api/policies', { rules, reason });
+export function publishPolicy(rules: PolicyRule[], settings: PolicySettings, reason: string): Promise<PolicyVersion> {
+  return authed.put('/admin/api/policies', { rules, settings, reason });
 }
 
-export function previewPolicy(facts: { amountWon: number; certificateKind: 'master' | 'additional'; firstPayment: boolean }, rules?: PolicyRule[]): Promise<PolicyPreview> {
-  return authed.post('/admin/api/policies/preview', { ...facts, ...(rules ? { rules } : {}) });
+/** The preview under the draft (rules and settings), or the current version for what is not given. */
+export function previewPolicy(facts: PreviewFacts, draft: { rules?: PolicyRule[]; settings?: PolicySettings } = {}): Promise<PolicyPreview> {
+  return authed.post('/admin/api/policies/preview', { ...facts, ...draft });
 }
 
 export function rollbackPolicy(version: number, reason: string): Promise<PolicyVersion> {

@@ -91,7 +91,8 @@ export const ERRORS = {
   PAYMENT_COMMAND_USED: { status: 409, title: 'This payment command was already used', transient: false },
   PAYMENT_AUTHORIZATION_FAILED: { status: 403, title: 'The payment could not be authorized', transient: false },
   VERIFICATION_CODE_TRIES_EXHAUSTED: { status: 409, title: 'This code has no tries left; start the payment again', transient: false },
-  PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for 15 minutes after repeated failures', transient: true },
+  PAYMENT_LOCKED: { status: 423, title: 'Payment authorization is locked for a while after repeated failures', transient: true },
+  PAYMENT_DAILY_LIMIT_EXCEEDED: { status: 409, title: "This payment would exceed the day's payment limit", transient: true },
   // Certificate login (docs/protocol.md, "Certificate login")
   CERTIFICATE_LOGIN_INVALID: { status: 401, title: 'The certificate login could not be verified', transient: false },
   CERTIFICATE_LOGIN_REPLAYED: { status: 409, title: 'This certificate login message was already received', transient: false },

@@ -41,8 +41,28 @@ export interface SharedCode {
   expiresAtMs: number;
 }
 
-/** How long a payment command may be signed after A issued it. */
+/**
+ * How long a payment command may be signed after A issued it. One that asks for the code
+ * lives as long as the policy's code validity, which is at most this long.
+ */
 export const COMMAND_TTL_MS = 2 * 60_000;
+
+/**
+ * The ranges of an authorization-policy version's settings and of a rule's
+ * certificate-age condition, inclusive (docs/admin.md, "Authorization policies"): the
+ * server refuses anything outside, the console says them beside the fields. A daily limit
+ * below 1,000 won refuses nearly everything; more than 20 attempts or a lock shorter than a
+ * minute is barely a lock, one longer than a day locks the owner out; a code shorter than
+ * 30 s cannot be typed, and none outlives its command ({@link COMMAND_TTL_MS}, which is also
+ * how long the browser keeps the opened device key).
+ */
+export const POLICY_SETTINGS_RANGES = {
+  dailyLimitWon: { min: 1_000, max: 1_000_000_000_000 },
+  failedAttemptsMax: { min: 3, max: 20 },
+  lockDurationMs: { min: 60_000, max: 24 * 3_600_000 },
+  codeValidityMs: { min: 30_000, max: COMMAND_TTL_MS },
+  certificateIssuedWithinDays: { min: 1, max: 3650 },
+} as const;
 /** How far a REQ's time may be from A's clock. */
 export const REQUEST_CLOCK_SKEW_MS = 60_000;
 

@@ -9,7 +9,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import { actorOf } from '../authenticate.js';
 import type { AccountsService } from '../../services/accounts.js';
 import { OPERATOR_REVOCATION_REASONS, USER_PAGE_MAX, type AdminService } from '../../services/admin.js';
-import { POLICY_RULES_MAX, type PaymentPoliciesService, type PolicyVersion as PolicyVersionRecord } from '../../services/payment-policies.js';
+import {
+  POLICY_RULES_MAX, POLICY_SETTINGS_RANGES, RULE_AMOUNT_MAX_WON, RULE_CERTIFICATE_AGE_DAYS_MAX,
+  type PaymentPoliciesService, type PolicySettings as PolicySettingsRecord, type PolicyVersion as PolicyVersionRecord,
+} from '../../services/payment-policies.js';
 import { IdParams, responses, Text200 } from '../schemas.js';
 
 const Role = Type.Union([Type.Literal('buyer'), Type.Literal('seller'), Type.Literal('admin')]);
@@ -73,31 +76,58 @@ const RuleFields = {
   requireCode: Type.Boolean(),
   enabled: Type.Boolean(),
 };
-const RuleInput = Type.Object(RuleFields, { additionalProperties: false });
-const Rule = Type.Object({ id: Type.String(), ...RuleFields });
+/** "Certificate issued less than N days ago" (a new device); null: any age. */
+const CertificateIssuedWithinDays = Type.Union([Type.Integer({ minimum: 1, maximum: RULE_CERTIFICATE_AGE_DAYS_MAX }), Type.Null()]);
+const RuleInput = Type.Object({ ...RuleFields, certificateIssuedWithinDays: Type.Optional(CertificateIssuedWithinDays) }, { additionalProperties: false });
+const Rule = Type.Object({ id: Type.String(), ...RuleFields, certificateIssuedWithinDays: CertificateIssuedWithinDays });
+const ranges = POLICY_SETTINGS_RANGES;
+/** A version's settings; the ranges are the service's (payment-policies.ts), checked here first so each bad field is named. */
+const Settings = Type.Object(
+  {
+    dailyLimitWon: Type.Union([Type.Integer({ minimum: Number(ranges.dailyLimitWon.min), maximum: Number(ranges.dailyLimitWon.max) }), Type.Null()]),
+    failedAttemptsMax: Type.Integer({ minimum: ranges.failedAttemptsMax.min, maximum: ranges.failedAttemptsMax.max }),
+    lockDurationMs: Type.Integer({ minimum: ranges.lockDurationMs.min, maximum: ranges.lockDurationMs.max }),
+    codeValidityMs: Type.Integer({ minimum: ranges.codeValidityMs.min, maximum: ranges.codeValidityMs.max }),
+  },
+  { additionalProperties: false },
+);
 const PolicyVersion = Type.Object({
-  version: Type.Integer(), rules: Type.Array(Rule), author: Type.Union([Type.String(), Type.Null()]), reason: Type.String(),
+  version: Type.Integer(), rules: Type.Array(Rule), settings: Settings, author: Type.Union([Type.String(), Type.Null()]), reason: Type.String(),
   restoredFrom: Type.Union([Type.Integer(), Type.Null()]), createdAtMs: Type.Integer(),
 });
-const PublishBody = Type.Object({ rules: Type.Array(RuleInput, { minItems: 1, maxItems: POLICY_RULES_MAX }), reason: Text200 }, { additionalProperties: false });
+const PublishBody = Type.Object(
+  { rules: Type.Array(RuleInput, { minItems: 1, maxItems: POLICY_RULES_MAX }), settings: Type.Optional(Settings), reason: Text200 },
+  { additionalProperties: false },
+);
 const PreviewBody = Type.Object(
   {
-    amountWon: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000 }),
+    amountWon: Type.Integer({ minimum: 1, maximum: Number(RULE_AMOUNT_MAX_WON) }),
     certificateKind: Type.Union([Type.Literal('master'), Type.Literal('additional')]),
     firstPayment: Type.Boolean(),
+    certificateAgeDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })),
+    paidTodayWon: Type.Optional(Type.Integer({ minimum: 0, maximum: Number(RULE_AMOUNT_MAX_WON) })),
     rules: Type.Optional(Type.Array(RuleInput, { minItems: 1, maxItems: POLICY_RULES_MAX })),
+    settings: Type.Optional(Settings),
   },
   { additionalProperties: false },
 );
 const PreviewAnswer = Type.Object({
   rule: Type.String(), requireCode: Type.Boolean(), reason: Type.String(),
   factors: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('device-key'), Type.Literal('code')])),
+  refusal: Type.Union([Type.Literal('PAYMENT_DAILY_LIMIT_EXCEEDED'), Type.Null()]),
+  dailyLimitRemainingWon: Type.Union([Type.Integer(), Type.Null()]),
+  settings: Settings,
 });
 const RollbackBody = Type.Object({ version: Type.Integer({ minimum: 1 }), reason: Text200 }, { additionalProperties: false });
 
+/** Settings as JSON: the limit as an integer (at most 10^12, far below 2^53). */
+function settingsJson(s: PolicySettingsRecord) {
+  return { ...s, dailyLimitWon: s.dailyLimitWon === null ? null : Number(s.dailyLimitWon) };
+}
+
 /** A version as JSON: amounts as integers (thresholds stay far below 2^53). */
 function versionJson(v: PolicyVersionRecord) {
-  return { ...v, rules: v.rules.map((r) => ({ ...r, minAmountWon: r.minAmountWon === null ? null : Number(r.minAmountWon) })) };
+  return { ...v, rules: v.rules.map((r) => ({ ...r, minAmountWon: r.minAmountWon === null ? null : Number(r.minAmountWon) })), settings: settingsJson(v.settings) };
 }
 
 const tags = ['admin'];
@@ -115,15 +145,19 @@ export function adminRoutes(app: FastifyInstance, admin: AdminService, accounts:
   app.put<{ Body: Static<typeof PublishBody> }>(
     '/admin/api/policies',
     { preValidation: app.authenticate, schema: { tags, summary: 'Publish a new version of the policy (it decides the next payment)', body: PublishBody, response: responses({ 200: PolicyVersion }) } },
-    async (request) => versionJson(await policies.publish(actorOf(request), request.body.rules, request.body.reason)),
+    async (request) => versionJson(await policies.publish(actorOf(request), request.body.rules, request.body.reason, request.body.settings)),
   );
 
   app.post<{ Body: Static<typeof PreviewBody> }>(
     '/admin/api/policies/preview',
-    { preValidation: app.authenticate, schema: { tags, summary: 'What a payment would need under the given rules (or the current ones)', body: PreviewBody, response: responses({ 200: PreviewAnswer }) } },
+    { preValidation: app.authenticate, schema: { tags, summary: 'What a payment would need under the given rules and settings (or the current ones), and what is left of the daily limit', body: PreviewBody, response: responses({ 200: PreviewAnswer }) } },
     async (request) => {
-      const { rules, ...facts } = request.body;
-      return policies.preview(actorOf(request), facts, rules);
+      const { rules, settings, ...facts } = request.body;
+      const preview = await policies.preview(actorOf(request), facts, { ...(rules ? { rules } : {}), ...(settings ? { settings } : {}) });
+      return {
+        ...preview, settings: settingsJson(preview.settings),
+        dailyLimitRemainingWon: preview.dailyLimitRemainingWon === null ? null : Number(preview.dailyLimitRemainingWon),
+      };
     },
   );
 
