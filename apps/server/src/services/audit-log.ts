@@ -6,8 +6,9 @@
  * server signs the chain's head (S's key, JWS with x5c) once per interval: whoever later
  * rewrites rows and recomputes every hash still cannot match a signed head.
  */
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { AUDIT_HEAD_TYPE, auditEntryHash, type AuditEntry, type AuditHead, type AuditHeadPayload } from '@coconutpay/core/audit';
+import { AUDIT_HEAD_TYPE, auditEntryBytes, type AuditEntry, type AuditHead, type AuditHeadPayload } from '@coconutpay/core/audit';
 import { canonicalJson, type CanonicalValue } from '@coconutpay/core/encoding/canonical-json';
 import { signJson } from '@coconutpay/core/pki/signed-json';
 import type { DatabaseEngine } from '../config.js';
@@ -190,7 +191,9 @@ export class AuditLog {
       const detail = event.detail ?? {};
       const subject = event.subject === undefined || event.subject === null ? null : event.subject.slice(0, SUBJECT_LENGTH_MAX);
       const content = { sequence: lastSequence + 1, atMs, kind, actor: event.actor ?? null, subject, detail, prevHash: lastHash };
-      const entry: AuditEntry = { ...content, hash: await auditEntryHash(content) };
+      // core's auditEntryHash, on node:crypto: synchronous, where WebCrypto's digest is a trip
+      // through the thread pool per entry, taken while the chain's tip is held.
+      const entry: AuditEntry = { ...content, hash: createHash('sha256').update(auditEntryBytes(content)).digest('hex') };
       out.push({ entry, detailJson: canonicalJson(detail) });
       lastSequence = entry.sequence;
       lastHash = entry.hash;

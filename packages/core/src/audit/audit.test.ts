@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { toBase64Url } from '../encoding/index.js';
-import { AUDIT_GENESIS_HASH, AUDIT_HEAD_TYPE, auditEntryHash, parseAuditExport, verifyAuditChain, type AuditEntry, type AuditHead } from './index.js';
+import { AUDIT_GENESIS_HASH, AUDIT_HEAD_TYPE, auditEntryBytes, auditEntryHash, parseAuditExport, verifyAuditChain, type AuditEntry, type AuditHead } from './index.js';
 
 async function chain(length: number): Promise<AuditEntry[]> {
   const entries: AuditEntry[] = [];
@@ -29,6 +29,13 @@ describe('audit chain', () => {
     expect(verdict).toMatchObject({ valid: true, entries: 6, lastSequence: 6, heads: 2, signedThroughSequence: 6, headSignaturesChecked: false });
     expect(verdict.lastHash).toBe(entries[5]!.hash);
     expect(await verifyAuditChain([], [])).toMatchObject({ valid: true, entries: 0, lastHash: AUDIT_GENESIS_HASH });
+  });
+
+  it('hashes exactly the canonical bytes it exposes (the server hashes those with node:crypto)', async () => {
+    const content = { sequence: 7, atMs: 1_700_000_000_000, kind: 'payment.authorized', actor: 'u1', subject: 'o1', detail: { b: 2, a: [1, '둘'] }, prevHash: AUDIT_GENESIS_HASH };
+    const hex = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', auditEntryBytes(content))), (b) => b.toString(16).padStart(2, '0')).join('');
+    expect(await auditEntryHash(content)).toBe(hex);
+    expect(new TextDecoder().decode(auditEntryBytes(content))).toBe(`{"actor":"u1","atMs":1700000000000,"detail":{"a":[1,"둘"],"b":2},"kind":"payment.authorized","prevHash":"${AUDIT_GENESIS_HASH}","sequence":7,"subject":"o1"}`);
   });
 
   it('hashes every field: changing any one changes the hash', async () => {

@@ -57,11 +57,15 @@ export interface AuditHeadPayload {
 /** One line of an export (JSON lines): entries in sequence order, heads after them. */
 export type AuditExportLine = ({ type: 'entry' } & AuditEntry) | ({ type: 'head' } & AuditHead);
 
+/** The bytes an entry's hash is taken over: its content in canonical JSON (RFC 8785). */
+export function auditEntryBytes(content: AuditEntryContent): Uint8Array<ArrayBuffer> {
+  const { sequence, atMs, kind, actor, subject, detail, prevHash } = content;
+  return canonicalJsonBytes({ sequence, atMs, kind, actor, subject, detail, prevHash });
+}
+
 /** SHA-256 (hex) of an entry's canonical content. */
 export async function auditEntryHash(content: AuditEntryContent): Promise<string> {
-  const { sequence, atMs, kind, actor, subject, detail, prevHash } = content;
-  const bytes = canonicalJsonBytes({ sequence, atMs, kind, actor, subject, detail, prevHash });
-  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', auditEntryBytes(content))));
 }
 
 /** Why a chain does not verify, at the first entry found wrong. */
