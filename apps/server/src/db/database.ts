@@ -150,6 +150,11 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     // A database file is checkpointed from a worker thread, off the event loop (wal-checkpointer.ts).
     const checkpointer = file === ':memory:' ? null : startWalCheckpointer(path.resolve(file), options.onBackgroundError);
     if (checkpointer) sqlite.pragma('wal_autocheckpoint = 0');
+    // Group commit runs each transaction inside a savepoint, whose undo record (the statement
+    // journal) spilled past 64 KiB into a temporary file: a file created, written and deleted
+    // on the event loop, about as many writes as the WAL itself. In memory it needs none; it
+    // is never needed after a crash (the WAL is what recovery reads).
+    sqlite.pragma('temp_store = MEMORY');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
