@@ -24,8 +24,8 @@ describe('SQLite durability', () => {
       const mode = await sql<{ synchronous: number }>`pragma synchronous`.execute(handle.db);
       expect(mode.rows[0]!.synchronous).toBe(2);
       // Savepoint journals in memory, not in temporary files made and deleted per group (database.ts).
-      const temp = await sql<{ temp_store: number }>`pragma temp_store`.execute(handle.db);
-      expect(temp.rows[0]!.temp_store).toBe(2);
+      const temp = await sql<{ tempStore: number }>`pragma temp_store`.execute(handle.db);
+      expect(temp.rows[0]!.tempStore).toBe(2);
       const before = { ...handle.groupCommit!.counts };
       await Promise.all(['f1', 'f2', 'f3'].map((id) => runWriteTransaction(handle.db, handle.engine, (trx) => trx.insertInto('ledgerAccounts').values(account(id)).execute())));
       expect(handle.groupCommit!.counts.transactions - before.transactions).toBe(3);
