@@ -152,14 +152,20 @@ export class RequestAuthenticator {
     }
     const timestampMs = Number(timestampText);
 
-    let kid: string | undefined;
-    try {
-      kid = decodeProtectedHeader(publicToken).kid;
-    } catch {
-      throw new AppError('TOKEN_INVALID');
+    // A token verified before names its key in the verdict: its header need not be decoded
+    // again (the key must still be the ring's, or the token is judged afresh).
+    const known = this.verified.get(publicToken);
+    let key = known && this.keys.get(known.key.kid) === known.key ? known.key : undefined;
+    if (!key) {
+      let kid: string | undefined;
+      try {
+        kid = decodeProtectedHeader(publicToken).kid;
+      } catch {
+        throw new AppError('TOKEN_INVALID');
+      }
+      key = kid === undefined ? undefined : this.keys.get(kid);
+      if (!key) throw new AppError(kid !== undefined && this.keys.isRetired(kid) ? 'TOKEN_KEY_RETIRED' : 'TOKEN_INVALID');
     }
-    const key = kid === undefined ? undefined : this.keys.get(kid);
-    if (!key) throw new AppError(kid !== undefined && this.keys.isRetired(kid) ? 'TOKEN_KEY_RETIRED' : 'TOKEN_INVALID');
 
     const nowMs = this.clock();
     const claims = await this.verifiedToken(publicToken, key, nowMs);
