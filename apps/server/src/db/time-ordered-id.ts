@@ -12,9 +12,23 @@ import { randomFillSync } from 'node:crypto';
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const bytes = new Uint8Array(16);
 
+/**
+ * Random bytes drawn from the CSPRNG a few kilobytes at a time and handed out ten at a
+ * time (as node's randomUUID does with its own pool): one call into OpenSSL per 400 ids
+ * instead of one per id. Each byte is used once.
+ */
+const POOL_BYTES = 4000;
+const pool = new Uint8Array(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+
 /** A version 7 UUID: 48 bits of Unix milliseconds, then 74 random bits. */
 export function timeOrderedId(nowMs: number = Date.now()): string {
-  randomFillSync(bytes, 6, 10);
+  if (poolOffset + 10 > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  bytes.set(pool.subarray(poolOffset, poolOffset + 10), 6);
+  poolOffset += 10;
   let ms = Math.floor(nowMs);
   for (let i = 5; i >= 0; i -= 1) {
     bytes[i] = ms % 256;
@@ -22,8 +36,8 @@ export function timeOrderedId(nowMs: number = Date.now()): string {
   }
   bytes[6] = 0x70 | (bytes[6]! & 0x0f);
   bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const h = Array.from(bytes, (b) => HEX[b]!).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const x = (i: number) => HEX[bytes[i]!]!;
+  return `${x(0)}${x(1)}${x(2)}${x(3)}-${x(4)}${x(5)}-${x(6)}${x(7)}-${x(8)}${x(9)}-${x(10)}${x(11)}${x(12)}${x(13)}${x(14)}${x(15)}`;
 }
 
 let lastMs = -1;
