@@ -21,6 +21,16 @@ export class CanonicalJsonError extends Error {
 /** Most nesting accepted; deeper input is refused rather than risking the stack. */
 const DEPTH_MAX = 64;
 
+/** Whether a string is well-formed Unicode: the native check where the engine has it (ES2024). */
+const wellFormed: (s: string) => boolean = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+  ? (s) => (s as string & { isWellFormed(): boolean }).isWellFormed()
+  : (s) => !/\p{Cs}/u.test(s);
+
+/** Property names sorted by UTF-16 code units (RFC 8785 §3.2.3), which is what `<` compares. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function write(value: unknown, depth: number): string {
   if (depth > DEPTH_MAX) throw new CanonicalJsonError('nesting too deep');
   if (value === null || typeof value === 'boolean') return JSON.stringify(value);
@@ -30,15 +40,26 @@ function write(value: unknown, depth: number): string {
   }
   if (typeof value === 'string') {
     // RFC 8785 §3.2.2.2: strings must be valid Unicode; a lone surrogate has no canonical form.
-    if (/\p{Cs}/u.test(value)) throw new CanonicalJsonError('strings must be well-formed Unicode');
+    if (!wellFormed(value)) throw new CanonicalJsonError('strings must be well-formed Unicode');
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map((v) => write(v, depth + 1)).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + write(value[i], depth + 1);
+    return `${out}]`;
+  }
   if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    // Default sort compares UTF-16 code units, which is what RFC 8785 §3.2.3 asks.
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${write(k, depth + 1)}:${write(v, depth + 1)}`).join(',')}}`;
+    const object = value as Record<string, unknown>;
+    const keys = Object.keys(object).sort(byCodeUnits);
+    let out = '{';
+    let first = true;
+    for (const k of keys) {
+      const v = object[k];
+      if (v === undefined) continue;
+      out += `${first ? '' : ','}${write(k, depth + 1)}:${write(v, depth + 1)}`;
+      first = false;
+    }
+    return `${out}}`;
   }
   throw new CanonicalJsonError(`cannot canonicalise a ${typeof value}`);
 }
