@@ -24,6 +24,9 @@ describe('canonical JSON (RFC 8785)', () => {
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(CanonicalJsonError);
     expect(() => canonicalJson({ a: 1n })).toThrow(CanonicalJsonError);
     expect(() => canonicalJson('\ud800')).toThrow(CanonicalJsonError);
+    expect(() => canonicalJson({ ['k\udfff']: 1 })).toThrow(CanonicalJsonError);
+    expect(() => canonicalJson(['ok', 'x\udbff'])).toThrow(CanonicalJsonError);
+    expect(canonicalJson({ a: '\ud83e\udd65' })).toBe('{"a":"🥥"}');
     let deep: unknown = 1;
     for (let i = 0; i < 100; i++) deep = [deep];
     expect(() => canonicalJson(deep)).toThrow(/deep/);
