@@ -128,7 +128,7 @@ async function measureIssuance(t: TestApp, count: number): Promise<{ result: Pki
     leaves.push({ id: issued.certificate.id, der: fromPem(issued.certificatePem, 'CERTIFICATE') });
   }, { count });
   if (leaves.length !== count) throw new Error(`issued ${leaves.length} of ${count} certificates`);
-  return { result: { ...throughput, path: 'in-process: CertificatesService.issueMaster (CSR checks, CA signature, issuing transaction with audit entry) on SQLite' }, leaves };
+  return { result: { ...throughput, path: 'in-process, no HTTP, on SQLite' }, leaves };
 }
 
 async function measureChains(t: TestApp, leaves: { id: string; der: Uint8Array }[], durationMs: number): Promise<PkiThroughput['chains']> {

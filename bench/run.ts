@@ -308,11 +308,11 @@ function wantedParts(argv: string[]): { payments: boolean; extras: Set<ExtraScen
 }
 
 /** Runs the further scenarios and writes their JSON and chart; undefined when none is wanted. */
-async function measureExtras(mode: 'quick' | 'full', engines: DatabaseEngine[], wanted: Set<ExtraScenario>, date: string): Promise<ScenarioResults | undefined> {
+async function measureExtras(mode: 'quick' | 'full', engines: DatabaseEngine[], enginesNamed: boolean, wanted: Set<ExtraScenario>, date: string): Promise<ScenarioResults | undefined> {
   if (wanted.size === 0) return undefined;
   const started = Date.now();
   const loadAtStart = round(os.loadavg()[0]!, 2);
-  const measured = await runExtraScenarios(harness, extraPlan(mode, engines), wanted);
+  const measured = await runExtraScenarios(harness, extraPlan(mode, engines, enginesNamed), wanted);
   const results: ScenarioResults = {
     date, mode,
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, pinned: PIN, load_average_at_start: loadAtStart, load_average_at_end: round(os.loadavg()[0]!, 2) },
@@ -383,7 +383,7 @@ async function main(): Promise<void> {
   }
   if (!parts.payments) {
     // The further scenarios alone: their sections join that date's stored payment results, if any.
-    await measureExtras(plan.mode, engines, parts.extras, date);
+    await measureExtras(plan.mode, engines, wanted !== null, parts.extras, date);
     renderStored(date);
     rmSync(TEMPLATE_DATA_DIR, { recursive: true, force: true });
     process.stdout.write(`written to bench/results/${date}-scenarios.json and ${date}-report.md (${round((Date.now() - started) / 1000, 0)} s)\n`);
@@ -439,7 +439,7 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(path.join(RESULTS_DIR, `${date}-${engine}.json`), `${JSON.stringify(result, null, 2)}\n`);
   }
-  const scenarios = await measureExtras(plan.mode, engines, parts.extras, date);
+  const scenarios = await measureExtras(plan.mode, engines, wanted !== null, parts.extras, date);
   machine.load_average_at_end = round(os.loadavg()[0]!, 2);
   for (const result of results) result.details.machine = machine;
   const seconds = round((Date.now() - started) / 1000, 0);
