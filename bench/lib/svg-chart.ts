@@ -19,6 +19,8 @@ export interface ChartOptions {
 const WIDTH = 720;
 const HEIGHT = 420;
 const MARGIN = { left: 70, right: 24, top: 48, bottom: 64 };
+/** The highest point sits at about 70 % of the plot's height. */
+const Y_HEADROOM = 1.45;
 /** Colour-blind-safe (Okabe–Ito), one per series in order. */
 const COLOURS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9'];
 const SUPERSCRIPT: Record<string, string> = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
@@ -55,8 +57,10 @@ export function latencyChart(series: ChartSeries[], options: ChartOptions): stri
   if (all.some((p) => !(p.x > 0) || !Number.isFinite(p.p50) || !Number.isFinite(p.p99))) throw new RangeError('points need x > 0 and finite latencies');
   const minPower = Math.floor(Math.log10(Math.min(...all.map((p) => p.x))));
   const maxPower = Math.max(minPower + 1, Math.ceil(Math.log10(Math.max(...all.map((p) => p.x)))));
-  const yStep = niceStep(Math.max(1, ...all.map((p) => p.p99)) * 1.1, 5);
-  const yMax = yStep * Math.ceil((Math.max(1, ...all.map((p) => p.p99)) * 1.1) / yStep);
+  // Headroom above the highest point keeps the lines clear of the legend in the top corner.
+  const yTop = Math.max(1, ...all.map((p) => p.p99)) * Y_HEADROOM;
+  const yStep = niceStep(yTop, 5);
+  const yMax = yStep * Math.ceil(yTop / yStep);
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const xOf = (x: number) => MARGIN.left + ((Math.log10(x) - minPower) / (maxPower - minPower)) * plotWidth;
