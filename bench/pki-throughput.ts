@@ -208,13 +208,15 @@ export async function measurePkiThroughput(plan: PkiPlan): Promise<PkiThroughput
   }
 }
 
-if (process.send) {
+// Only as the process bench/run.ts starts, or alone: a test runner's worker has an IPC channel too.
+const isEntry = process.argv[1]?.endsWith('pki-throughput.ts') === true;
+if (isEntry && process.send) {
   process.once('message', (message: PkiPlan) => {
     measurePkiThroughput(message).then(
       (result) => process.send!({ type: 'pki', result }, () => process.exit(0)),
       (error: unknown) => process.send!({ type: 'failed', error: error instanceof Error ? error.stack : String(error) }, () => process.exit(1)),
     );
   });
-} else if (process.argv[1]?.endsWith('pki-throughput.ts')) {
+} else if (isEntry) {
   measurePkiThroughput({ certificates: 200, checkMs: 1_000 }).then((result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`));
 }
