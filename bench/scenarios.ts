@@ -9,7 +9,8 @@
  *   process on the server's core (bench/pki-throughput.ts);
  * - `ledger-size`: p50/p99 of a complete payment as the ledger grows from 10^4 to 10^6
  *   journal entries; the load generator grows it between the runs with plain SQL
- *   (bench/lib/ledger-history.ts) while the server stays up.
+ *   (bench/lib/ledger-history.ts) while the server stays up. Wallet top-ups are timed
+ *   after the payments at each size: the daily top-up limit reads the wallet's postings.
  *
  * Same layout as the payment runs: the server (bench/server-process.ts) on core 0, the
  * load generator (bench/load-process.ts) on core 1.
@@ -56,6 +57,8 @@ export interface ExtraPlan {
   ledgerConcurrency: number;
   ledgerWarmupMs: number;
   ledgerMeasureMs: number;
+  /** Window of the top-ups after the payments at each size. */
+  topUpMeasureMs: number;
   pki: Omit<PkiPlan, 'dataDir'>;
 }
 
@@ -64,11 +67,11 @@ export function extraPlan(mode: 'quick' | 'full', engines: DatabaseEngine[], eng
   return mode === 'quick'
     ? {
       mode, engines: enginesNamed ? engines : engines.filter((e) => e === 'sqlite'), overheadConcurrency: 16, overheadRounds: 1, overheadWarmupMs: 300, overheadMeasureMs: 1_000,
-      ledgerSizes: [10_000, 100_000], ledgerConcurrency: 8, ledgerWarmupMs: 300, ledgerMeasureMs: 1_500, pki: { certificates: 20, checkMs: 300 },
+      ledgerSizes: [10_000, 100_000], ledgerConcurrency: 8, ledgerWarmupMs: 300, ledgerMeasureMs: 1_500, topUpMeasureMs: 500, pki: { certificates: 20, checkMs: 300 },
     }
     : {
       mode, engines, overheadConcurrency: 32, overheadRounds: 2, overheadWarmupMs: 2_000, overheadMeasureMs: 5_000,
-      ledgerSizes: [10_000, 100_000, 1_000_000], ledgerConcurrency: 8, ledgerWarmupMs: 2_000, ledgerMeasureMs: 10_000, pki: { certificates: 1_000, checkMs: 4_000 },
+      ledgerSizes: [10_000, 100_000, 1_000_000], ledgerConcurrency: 8, ledgerWarmupMs: 2_000, ledgerMeasureMs: 10_000, topUpMeasureMs: 3_000, pki: { certificates: 1_000, checkMs: 4_000 },
     };
 }
 
@@ -108,6 +111,8 @@ export interface LedgerSizePoint {
   p99_ms: number;
   max_ms: number;
   server_cpu_us_per_payment: number | null;
+  /** Wallet top-ups at the same size, after the payments: not part of the target, shown beside it. */
+  top_up: { per_s: number; completed: number; errors: number; p50_ms: number; p99_ms: number };
 }
 
 export interface LedgerSizeResult {
@@ -244,10 +249,14 @@ export async function measureEngineScenarios(h: Harness, plan: ExtraPlan, engine
         h.say(`  ${engine} ledger: ${growth.entries_before} → ${growth.entries_after} journal entries in ${growth.load_s} s (${growth.rows_per_s} rows/s)`);
         const r = await run('payments', plan.ledgerConcurrency, plan.ledgerWarmupMs, plan.ledgerMeasureMs);
         h.say(`  ${engine} payments ×${r.concurrency} at ${growth.entries_after} entries: ${r.per_s}/s, p50 ${r.total.p50_ms} ms, p99 ${r.total.p99_ms} ms, errors ${r.errors}`);
+        // Top-ups after the payments, never during them: a top-up's write transaction would hold up the payments measured.
+        const topUps = await run('top-ups', plan.ledgerConcurrency, 0, plan.topUpMeasureMs);
+        h.say(`  ${engine} top-ups ×${topUps.concurrency}: ${topUps.per_s}/s, p50 ${topUps.total.p50_ms} ms, p99 ${topUps.total.p99_ms} ms, errors ${topUps.errors}`);
         points.push({
           target_entries: target, entries_at_start: growth.entries_after, growth, per_s: r.per_s, completed: r.completed, errors: r.errors,
           p50_ms: r.total.p50_ms, p99_ms: r.total.p99_ms, max_ms: r.total.max_ms,
           server_cpu_us_per_payment: r.server_cpu_us !== null && r.completed > 0 ? round(r.server_cpu_us / r.completed, 0) : null,
+          top_up: { per_s: topUps.per_s, completed: topUps.completed, errors: topUps.errors, p50_ms: topUps.total.p50_ms, p99_ms: topUps.total.p99_ms },
         });
       }
       const growth = round(points.at(-1)!.p99_ms / points[0]!.p99_ms, 2);

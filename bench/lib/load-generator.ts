@@ -29,6 +29,8 @@ const PRICES_WON = [1_000, 2_500, 4_900, 9_900, 12_000, 19_900, 33_000, 49_000];
 const SETUP_CONCURRENCY = 16;
 /** First payments (with the code) run this many at a time, so their latency is their own. */
 const CODE_PATH_CONCURRENCY = 4;
+/** Each top-up of the top-up runs: small, so the daily limit the bench server is given never stops one. */
+const TOP_UP_PROBE_WON = 1_000;
 /** Failed calls kept as text for the report. */
 const ERROR_SAMPLES_MAX = 5;
 
@@ -163,6 +165,14 @@ export class LoadGenerator {
               steps.order.add(timing.orderMs);
               steps.request.add(timing.requestMs);
               steps.authorize.add(timing.authorizeMs);
+            }
+          } else if (request.scenario === 'top-ups') {
+            const began = performance.now();
+            expectStatus('top-up', await holder.client.request('POST', '/api/me/wallet/top-ups', { amountWon: TOP_UP_PROBE_WON }), 201);
+            const end = performance.now();
+            if (end >= measureFrom && end <= measureTo) {
+              completed += 1;
+              total.add(end - began);
             }
           } else if (request.scenario === 'echo-signed' || request.scenario === 'echo-anonymous') {
             // One round trip per turn, the payment's three body sizes in turn: requests/s with and without the proof.

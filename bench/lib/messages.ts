@@ -10,9 +10,10 @@ export const ECHO_PUBLIC_PATH = '/api/bench/echo-public';
 /**
  * What one run drives: complete payments; groups of three signed round trips to the
  * do-nothing route (the HTTP ceiling); or single round trips to the do-nothing route,
- * signed or anonymous, for the dual-token overhead.
+ * signed or anonymous, for the dual-token overhead; or wallet top-ups (one signed POST
+ * each), beside the ledger-size curve.
  */
-export type Scenario = 'payments' | 'http' | 'echo-signed' | 'echo-anonymous';
+export type Scenario = 'payments' | 'http' | 'echo-signed' | 'echo-anonymous' | 'top-ups';
 
 export interface SetupRequest {
   type: 'setup';
