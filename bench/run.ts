@@ -295,7 +295,7 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
   }
 }
 
-const harness: Harness = { startChild, nextMessage, exited, freshDataDir, templateDataDir: TEMPLATE_DATA_DIR, say };
+const harness: Harness = { startChild, nextMessage, exited, freshDataDir, say };
 
 /** Which parts `--only=a,b` asks for (all without it); an unknown name is an error, not a silent no-op. */
 function wantedParts(argv: string[]): { payments: boolean; extras: Set<ExtraScenario> } {

@@ -39,8 +39,8 @@ export interface Harness {
   startChild(script: string, options: { cpu: number; env?: Record<string, string>; stdoutFile?: string }): ChildProcess;
   nextMessage<T>(child: ChildProcess, type: string, timeoutMs?: number): Promise<T>;
   exited(child: ChildProcess): Promise<void>;
+  /** A data folder copied from the run's template (CA and server keys made once). */
   freshDataDir(): string;
-  templateDataDir: string;
   say(text: string): void;
 }
 
