@@ -317,6 +317,8 @@ async function measureExtras(mode: 'quick' | 'full', engines: DatabaseEngine[], 
     date, mode,
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, pinned: PIN, load_average_at_start: loadAtStart, load_average_at_end: round(os.loadavg()[0]!, 2) },
     seconds: round((Date.now() - started) / 1000, 0),
+    // The children inherit this environment: a REDIS_URL here puts every signed request's nonce in Redis.
+    redis: process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== '',
     ...measured,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

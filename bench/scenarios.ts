@@ -130,6 +130,8 @@ export interface ScenarioResults {
   date: string;
   mode: 'quick' | 'full';
   machine: { cpus: number; cpu_model: string; node: string; pinned: boolean; load_average_at_start: number; load_average_at_end: number };
+  /** Whether the servers of the run shared their replay cache and rate-limit counts through Redis (REDIS_URL passed on to them). */
+  redis: boolean;
   seconds: number;
   overhead?: OverheadResult[];
   pki?: PkiThroughput;
@@ -273,8 +275,8 @@ export async function measureEngineScenarios(h: Harness, plan: ExtraPlan, engine
 }
 
 /** Runs the wanted extra scenarios; what was not wanted is left out of the result. */
-export async function runExtraScenarios(h: Harness, plan: ExtraPlan, wanted: ReadonlySet<ExtraScenario>): Promise<Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds'>> {
-  const out: Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds'> = {};
+export async function runExtraScenarios(h: Harness, plan: ExtraPlan, wanted: ReadonlySet<ExtraScenario>): Promise<Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds' | 'redis'>> {
+  const out: Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds' | 'redis'> = {};
   if (wanted.has('issuance') || wanted.has('chains') || wanted.has('receipts')) {
     h.say('PKI: certificate issuance, chain validation, receipt verification…');
     const pki = await measurePki(h, plan);

@@ -41,7 +41,7 @@ export function renderScenarioHeader(results: ScenarioResults): string {
 export function renderScenarioSections(results: ScenarioResults, payments: EngineResult[] = []): string {
   const lines: string[] = [];
   const m = results.machine;
-  lines.push('', `The sections below took ${results.seconds} s of the ${results.mode} run; 1-minute load average ${m.load_average_at_start} when they began, ${m.load_average_at_end} when they ended.`);
+  lines.push('', `The sections below took ${results.seconds} s of the ${results.mode} run; 1-minute load average ${m.load_average_at_start} when they began, ${m.load_average_at_end} when they ended. ${results.redis === true ? 'The servers kept their replay cache and rate-limit counts in Redis (REDIS_URL was set).' : results.redis === false ? 'The servers kept their replay cache and rate-limit counts in process (no REDIS_URL).' : ''}`.trimEnd());
 
   if (results.overhead?.length) {
     const o = results.overhead[0]!;
