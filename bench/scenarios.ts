@@ -70,8 +70,8 @@ export function extraPlan(mode: 'quick' | 'full', engines: DatabaseEngine[], eng
       ledgerSizes: [10_000, 100_000], ledgerConcurrency: 8, ledgerWarmupMs: 300, ledgerMeasureMs: 1_500, topUpMeasureMs: 500, pki: { certificates: 20, checkMs: 300 },
     }
     : {
-      mode, engines, overheadConcurrency: 32, overheadRounds: 2, overheadWarmupMs: 2_000, overheadMeasureMs: 5_000,
-      ledgerSizes: [10_000, 100_000, 1_000_000], ledgerConcurrency: 8, ledgerWarmupMs: 2_000, ledgerMeasureMs: 10_000, topUpMeasureMs: 3_000, pki: { certificates: 1_000, checkMs: 4_000 },
+      mode, engines, overheadConcurrency: 32, overheadRounds: 2, overheadWarmupMs: 2_000, overheadMeasureMs: 4_000,
+      ledgerSizes: [10_000, 100_000, 1_000_000], ledgerConcurrency: 8, ledgerWarmupMs: 2_000, ledgerMeasureMs: 8_000, topUpMeasureMs: 2_000, pki: { certificates: 1_000, checkMs: 4_000 },
     };
 }
 
