@@ -62,7 +62,7 @@ export function renderScenarioSections(results: ScenarioResults, payments: Engin
       const paymentUs = paid?.details.runs.find((run) => run.concurrency === paid.concurrency)?.server.cpu_us_per_payment;
       return paid && s !== null && a !== null && paymentUs ? [`${engineName(r.engine)} ${percent((3 * (s - a)) / paymentUs)} (3 × ${s - a} µs of ${paymentUs} µs)`] : [];
     });
-    lines.push('', `A do-nothing route is the worst case for this ratio: the request costs the server almost nothing but its HTTP handling, so whatever authentication adds is a large share of it.${perPayment.length > 0 ? ` The same extra server CPU, three times per complete payment, is of a payment's server CPU in this run (headline concurrency): ${perPayment.join('; ')}.` : ''}`);
+    lines.push('', `A do-nothing route is the worst case for this ratio: the request costs the server almost nothing but its HTTP handling, so whatever authentication adds is a large share of it.${perPayment.length > 0 ? ` The same extra server CPU, three times per complete payment, as a share of a payment's server CPU in this run (the headline concurrency): ${perPayment.join('; ')}.` : ''}`);
   }
 
   const pki = results.pki;
@@ -94,7 +94,7 @@ export function renderScenarioSections(results: ScenarioResults, payments: Engin
       }
     }
     const largest = results.ledger_size[0]!.points.at(-1)!;
-    lines.push('', `Top-ups (${first.concurrency} clients, after the payments at each size, not during them) are not part of the target; they are shown because the daily top-up limit sums the wallet's postings of today, and on SQLite that query's plan (EXPLAIN QUERY PLAN) starts from every posting of the wallet (\`postings_account_idx\`, then each entry by its key): its cost follows the wallet's whole history, inside the top-up's write transaction. The history here is spread over ${largest.growth.wallets} wallets, about ${grouped(Math.round(largest.entries_at_start / largest.growth.wallets))} postings each at the largest size. Payments read no postings.`);
+    lines.push('', `Top-ups (${first.concurrency} clients, after the payments at each size, not during them) are not part of the target. They are shown because the daily top-up limit sums the wallet's top-up postings of the day, and that sum follows the wallet's whole history: on SQLite its plan (EXPLAIN QUERY PLAN) starts from every posting of the wallet (\`postings_account_idx\`, then each entry by its key) and filters on kind and time afterwards. A top-up locks the funding account and the wallet before it sums, so top-ups wait on one another for as long as the sum takes, and on SQLite every write transaction, payments included, waits too. The history here is spread over ${largest.growth.wallets} wallets, about ${grouped(Math.round(largest.entries_at_start / largest.growth.wallets))} postings each at the largest size. Payments read no postings.`);
     lines.push('', `| engine | p99 at the largest ÷ p99 at the smallest | ≤ ${LEDGER_P99_GROWTH_TARGET} × |`, '|---|---:|---|');
     for (const r of results.ledger_size) lines.push(`| ${engineName(r.engine)} | ${r.p99_growth} | ${yes(r.target_met)} |`);
   }
