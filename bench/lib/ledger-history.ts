@@ -163,6 +163,8 @@ export async function growLedger(databaseUrl: string, targetEntries: number, now
     if (wallets.length === 0) throw new Error('no wallet to top up: set up users first');
     const added = Math.max(0, targetEntries - count);
     if (added > HISTORY_ENTRIES_ADDED_MAX) throw new RangeError(`${added} entries is more than the ${HISTORY_ENTRIES_ADDED_MAX} one call may add`);
+    // History must stay history: no entry dated today or later, where the daily top-up limit would count it.
+    if (entryAt(count + added, historyStartMs).createdAtMs > nowMs - 86_400_000) throw new RangeError(`${count + added} entries 25 s apart do not fit before yesterday`);
     return added;
   };
 
