@@ -48,6 +48,13 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('ledger his
     expect(Number(newest[1]!.createdAtMs)).toBeLessThan(t.clock.nowMs - 86_400_000);
   });
 
+  it('refuses more history than fits before yesterday, or than one call may add, before writing anything', async () => {
+    const before = await growLedger(t.config.databaseUrl, 0);
+    await expect(growLedger(t.config.databaseUrl, 1_100_000)).rejects.toThrow(/before yesterday/);
+    await expect(growLedger(t.config.databaseUrl, 5_000_000)).rejects.toThrow(RangeError);
+    expect((await growLedger(t.config.databaseUrl, 0)).entries_before).toBe(before.entries_before);
+  });
+
   it('adds nothing when the ledger already holds the target', async () => {
     const growth = await growLedger(t.config.databaseUrl, 100);
     expect(growth.added).toBe(0);
