@@ -9,11 +9,13 @@
  *            --profile (CPU profiles of the server's measured windows, in bench/profiles/)
  *            --no-ceilings (protocol runs only, for profiling; no results are written)
  *            --render=<date> (rewrite that date's report from its JSON files)
+ *            --only=payments,overhead,issuance,chains,receipts,ledger-size (the payment runs and
+ *              ceilings, and the further scenarios of bench/scenarios.ts; default all)
  *
  * Processes: the server (bench/server-process.ts) on core 0, the load generator
  * (bench/load-process.ts) on core 1, so neither shares the other's event loop. The
- * ceilings run as their own processes on core 0. Results: bench/results/<date>-<engine>.json
- * and bench/results/<date>-report.md.
+ * ceilings run as their own processes on core 0. Results: bench/results/<date>-<engine>.json,
+ * <date>-scenarios.json, <date>-ledger-size.svg and bench/results/<date>-report.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -26,7 +28,9 @@ import type { CryptoCeiling } from './crypto-ceiling.js';
 import type { LedgerCeiling } from './ledger-ceiling.js';
 import type { LoadCommand, LoadMessage, RunResult, SetupResult } from './lib/messages.js';
 import { renderReport, type EngineResult } from './lib/report.js';
+import { ledgerChartFile, renderLedgerChart, renderScenarioHeader, renderScenarioSections } from './lib/scenario-report.js';
 import { round } from './lib/stats.js';
+import { EXTRA_SCENARIOS, extraPlan, runExtraScenarios, type ExtraScenario, type Harness, type ScenarioResults } from './scenarios.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
@@ -291,6 +295,45 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
   }
 }
 
+const harness: Harness = { startChild, nextMessage, exited, freshDataDir, say };
+
+/** Which parts `--only=a,b` asks for (all without it); an unknown name is an error, not a silent no-op. */
+function wantedParts(argv: string[]): { payments: boolean; extras: Set<ExtraScenario> } {
+  const option = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  if (option === undefined) return { payments: true, extras: new Set(EXTRA_SCENARIOS) };
+  const names = option.split(',').filter((n) => n.length > 0);
+  const unknown = names.filter((n) => n !== 'payments' && !(EXTRA_SCENARIOS as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`--only: unknown ${unknown.join(', ')} (known: payments, ${EXTRA_SCENARIOS.join(', ')})`);
+  return { payments: names.includes('payments'), extras: new Set(EXTRA_SCENARIOS.filter((n) => names.includes(n))) };
+}
+
+/** Runs the further scenarios and writes their JSON and chart; undefined when none is wanted. */
+async function measureExtras(mode: 'quick' | 'full', engines: DatabaseEngine[], enginesNamed: boolean, wanted: Set<ExtraScenario>, date: string): Promise<ScenarioResults | undefined> {
+  if (wanted.size === 0) return undefined;
+  const started = Date.now();
+  const loadAtStart = round(os.loadavg()[0]!, 2);
+  const measured = await runExtraScenarios(harness, extraPlan(mode, engines, enginesNamed), wanted);
+  const results: ScenarioResults = {
+    date, mode,
+    machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', node: process.version, pinned: PIN, load_average_at_start: loadAtStart, load_average_at_end: round(os.loadavg()[0]!, 2) },
+    seconds: round((Date.now() - started) / 1000, 0),
+    // The children inherit this environment: a REDIS_URL here puts every signed request's nonce in Redis.
+    redis: process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== '',
+    ...measured,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(path.join(RESULTS_DIR, `${date}-scenarios.json`), `${JSON.stringify(results, null, 2)}\n`);
+  const chart = renderLedgerChart(results);
+  if (chart) writeFileSync(path.join(RESULTS_DIR, ledgerChartFile(date)), chart);
+  return results;
+}
+
+/** The stored scenario results of one date, if any. */
+function storedScenarios(date: string): ScenarioResults | undefined {
+  const file = path.join(RESULTS_DIR, `${date}-scenarios.json`);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ScenarioResults) : undefined;
+}
+
 /** Writes the Markdown report again from the stored JSON of one date (`--render=2026-11-30`). */
 function renderStored(date: string): void {
   const results = ['sqlite', 'postgres', 'mysql']
@@ -304,9 +347,15 @@ function renderStored(date: string): void {
       const highest = { payments_per_s: top.per_s, p50_ms: top.total.p50_ms, p99_ms: top.total.p99_ms, concurrency: top.concurrency, fraction_of_ceiling: round(top.per_s / result.ceiling_per_s, 3) };
       return { ...result, highest, targets: { ...result.targets, fraction_at_least_half: highest.fraction_of_ceiling >= 0.5 } };
     });
-  if (results.length === 0) throw new Error(`no results of ${date} in bench/results/`);
-  const first = results[0]!;
-  writeFileSync(path.join(RESULTS_DIR, `${date}-report.md`), renderReport(results, { mode: first.mode, machine: first.details.machine, seconds: first.details.run_seconds ?? 0 }));
+  const scenarios = storedScenarios(date);
+  if (results.length === 0 && !scenarios) throw new Error(`no results of ${date} in bench/results/`);
+  const first = results[0];
+  const head = first ? renderReport(results, { mode: first.mode, machine: first.details.machine, seconds: first.details.run_seconds ?? 0 }) : renderScenarioHeader(scenarios!);
+  if (scenarios) {
+    const chart = renderLedgerChart(scenarios);
+    if (chart) writeFileSync(path.join(RESULTS_DIR, ledgerChartFile(date)), chart);
+  }
+  writeFileSync(path.join(RESULTS_DIR, `${date}-report.md`), head + (scenarios ? renderScenarioSections(scenarios, results) : ''));
   process.stdout.write(`rewrote bench/results/${date}-report.md\n`);
 }
 
@@ -314,6 +363,7 @@ async function main(): Promise<void> {
   const render = process.argv.find((a) => a.startsWith('--render='));
   if (render) return renderStored(render.slice('--render='.length));
   const { plan, engines: wanted, profile, ceilings: withCeilings } = planFrom(process.argv.slice(2));
+  const parts = wantedParts(process.argv.slice(2));
   const configured = enginesUnderTest().map((e) => e.engine);
   const engines = (wanted ?? configured).filter((e) => configured.includes(e));
   const started = startedAtMs;
@@ -331,6 +381,14 @@ async function main(): Promise<void> {
 
   if (!withCeilings) {
     for (const engine of engines) await measureProtocol(plan, engine, profile);
+    return;
+  }
+  if (!parts.payments) {
+    // The further scenarios alone: their sections join that date's stored payment results, if any.
+    await measureExtras(plan.mode, engines, wanted !== null, parts.extras, date);
+    renderStored(date);
+    rmSync(TEMPLATE_DATA_DIR, { recursive: true, force: true });
+    process.stdout.write(`written to bench/results/${date}-scenarios.json and ${date}-report.md (${round((Date.now() - started) / 1000, 0)} s)\n`);
     return;
   }
   say('crypto ceiling…');
@@ -383,11 +441,12 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(path.join(RESULTS_DIR, `${date}-${engine}.json`), `${JSON.stringify(result, null, 2)}\n`);
   }
+  const scenarios = await measureExtras(plan.mode, engines, wanted !== null, parts.extras, date);
   machine.load_average_at_end = round(os.loadavg()[0]!, 2);
   for (const result of results) result.details.machine = machine;
   const seconds = round((Date.now() - started) / 1000, 0);
   for (const result of results) result.details.run_seconds = seconds;
-  const report = renderReport(results, { mode: plan.mode, machine, seconds });
+  const report = renderReport(results, { mode: plan.mode, machine, seconds }) + (scenarios ? renderScenarioSections(scenarios, results) : '');
   for (const result of results) writeFileSync(path.join(RESULTS_DIR, `${date}-${result.engine}.json`), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(RESULTS_DIR, `${date}-report.md`), report);
   rmSync(TEMPLATE_DATA_DIR, { recursive: true, force: true });

@@ -3,7 +3,8 @@
  * shipped configuration from the environment the orchestrator passes, listening on
  * 127.0.0.1. Adds one route for the HTTP ceiling: an authenticated POST that does
  * nothing, so "the HTTP round trips alone" pass the same hooks (body parser, dual-token
- * authentication, validation, idempotency, metrics, logging) as the payment routes.
+ * authentication, validation, idempotency, metrics, logging) as the payment routes;
+ * and its anonymous twin, for the dual-token overhead (both exist in this process only).
  *
  * IPC: sends {type:'ready', port}; answers {type:'mark'} with CPU time, event loop
  * utilisation and memory; profiles the main thread between {type:'profile-start'} and
@@ -15,19 +16,17 @@ import { performance } from 'node:perf_hooks';
 import { Type } from '@sinclair/typebox';
 import { buildApp } from '../apps/server/src/app.js';
 import { loadConfig } from '../apps/server/src/config.js';
-import { ECHO_PATH } from './lib/messages.js';
+import { ECHO_PATH, ECHO_PUBLIC_PATH } from './lib/messages.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const app = await buildApp(config);
-  app.post(
-    ECHO_PATH,
-    {
-      preValidation: app.authenticate,
-      schema: { hide: true, body: Type.Object({ pad: Type.String({ maxLength: 65_536 }) }, { additionalProperties: false }), response: { 200: Type.Object({ ok: Type.Boolean() }) } },
-    },
-    async () => ({ ok: true }),
-  );
+  const echoSchema = { hide: true, body: Type.Object({ pad: Type.String({ maxLength: 65_536 }) }, { additionalProperties: false }), response: { 200: Type.Object({ ok: Type.Boolean() }) } };
+  app.post(ECHO_PATH, { preValidation: app.authenticate, schema: echoSchema }, async () => ({ ok: true }));
+  // The same route without the session check, for the dual-token overhead. Like every
+  // unauthenticated route of the product it answers to the `public` rate limit (lifted
+  // for the run, but still counted): what an anonymous request costs here, it costs there.
+  app.post(ECHO_PUBLIC_PATH, { schema: echoSchema }, async () => ({ ok: true }));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('no TCP address');

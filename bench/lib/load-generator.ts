@@ -4,7 +4,8 @@
  * certificates over the API, pays once per certificate with the code (the default
  * policy asks for it on a certificate's first payment), then drives complete payments
  * — or, for the HTTP ceiling, the same number of signed round trips to a route that
- * does nothing — from many concurrent clients, each on its own keep-alive connection.
+ * does nothing; or, for the dual-token overhead, single round trips to that route and
+ * to its anonymous twin — from many concurrent clients, each on its own keep-alive connection.
  */
 import { KeyObject, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +15,7 @@ import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
 import { openDatabase } from '../../apps/server/src/db/database.js';
 import { VerificationCodeKey } from '../../apps/server/src/services/verification-code-key.js';
 import { HttpConnection } from './http-client.js';
-import { ECHO_PATH, type CodePathResult, type LoadMessage, type RunRequest, type RunResult, type SetupRequest } from './messages.js';
+import { ECHO_PATH, ECHO_PUBLIC_PATH, type CodePathResult, type LoadMessage, type RunRequest, type RunResult, type SetupRequest } from './messages.js';
 import { payOnce, paymentContext, type Holder, type PaymentContext } from './payer.js';
 import { expectStatus, sendJson, SignedClient } from './signed-client.js';
 import { round, Samples } from './stats.js';
@@ -28,6 +29,8 @@ const PRICES_WON = [1_000, 2_500, 4_900, 9_900, 12_000, 19_900, 33_000, 49_000];
 const SETUP_CONCURRENCY = 16;
 /** First payments (with the code) run this many at a time, so their latency is their own. */
 const CODE_PATH_CONCURRENCY = 4;
+/** Each top-up of the top-up runs: small, so the daily limit the bench server is given never stops one. */
+const TOP_UP_PROBE_WON = 1_000;
 /** Failed calls kept as text for the report. */
 const ERROR_SAMPLES_MAX = 5;
 
@@ -150,6 +153,7 @@ export class LoadGenerator {
     const pads = this.bodyBytes.map((n) => 'x'.repeat(Math.max(0, n - '{"pad":""}'.length)));
 
     await Promise.all(this.holders.slice(0, request.concurrency).map(async (holder) => {
+      let turn = 0;
       while (performance.now() < measureTo) {
         try {
           if (request.scenario === 'payments') {
@@ -161,6 +165,27 @@ export class LoadGenerator {
               steps.order.add(timing.orderMs);
               steps.request.add(timing.requestMs);
               steps.authorize.add(timing.authorizeMs);
+            }
+          } else if (request.scenario === 'top-ups') {
+            const began = performance.now();
+            expectStatus('top-up', await holder.client.request('POST', '/api/me/wallet/top-ups', { amountWon: TOP_UP_PROBE_WON }), 201);
+            const end = performance.now();
+            if (end >= measureFrom && end <= measureTo) {
+              completed += 1;
+              total.add(end - began);
+            }
+          } else if (request.scenario === 'echo-signed' || request.scenario === 'echo-anonymous') {
+            // One round trip per turn, the payment's three body sizes in turn: requests/s with and without the proof.
+            const pad = pads[turn++ % pads.length]!;
+            const began = performance.now();
+            const answer = request.scenario === 'echo-signed'
+              ? await holder.client.request('POST', ECHO_PATH, { pad })
+              : await sendJson(holder.client.connection, 'POST', ECHO_PUBLIC_PATH, { pad });
+            expectStatus('echo', answer, 200);
+            const end = performance.now();
+            if (end >= measureFrom && end <= measureTo) {
+              completed += 1;
+              total.add(end - began);
             }
           } else {
             const began = performance.now();
@@ -199,6 +224,8 @@ export class LoadGenerator {
       total: total.summary(),
       steps: request.scenario === 'payments'
         ? { order: steps.order.summary(), request: steps.request.summary(), authorize: steps.authorize.summary() }
+        : request.scenario !== 'http'
+        ? {}
         : { order_sized: echo[0]!.summary(), request_sized: echo[1]!.summary(), authorize_sized: echo[2]!.summary() },
       load_cpu_share: round((cpu.user + cpu.system) / 1000 / request.measureMs, 3),
     };

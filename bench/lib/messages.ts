@@ -1,8 +1,19 @@
 /** What the benchmark's processes tell each other (over Node's IPC channel). */
+import type { LedgerGrowth } from './ledger-history.js';
 import type { LatencySummary } from './stats.js';
 
 /** Route of the HTTP ceiling (added by bench/server-process.ts only). */
 export const ECHO_PATH = '/api/bench/echo';
+/** Its twin without the session check (bench/server-process.ts only): the dual-token overhead is the difference. */
+export const ECHO_PUBLIC_PATH = '/api/bench/echo-public';
+
+/**
+ * What one run drives: complete payments; groups of three signed round trips to the
+ * do-nothing route (the HTTP ceiling); or single round trips to the do-nothing route,
+ * signed or anonymous, for the dual-token overhead; or wallet top-ups (one signed POST
+ * each), beside the ledger-size curve.
+ */
+export type Scenario = 'payments' | 'http' | 'echo-signed' | 'echo-anonymous' | 'top-ups';
 
 export interface SetupRequest {
   type: 'setup';
@@ -18,7 +29,7 @@ export interface SetupRequest {
 
 export interface RunRequest {
   type: 'run';
-  scenario: 'payments' | 'http';
+  scenario: Scenario;
   concurrency: number;
   warmupMs: number;
   measureMs: number;
@@ -46,10 +57,10 @@ export interface SetupResult {
 
 export interface RunResult {
   type: 'result';
-  scenario: 'payments' | 'http';
+  scenario: Scenario;
   concurrency: number;
   measure_s: number;
-  /** Complete payments (or, for the HTTP ceiling, groups of three round trips) per second. */
+  /** Complete payments (or, for the HTTP ceiling, groups of three round trips; for the echo runs, requests) per second. */
   per_s: number;
   completed: number;
   errors: number;
@@ -60,5 +71,14 @@ export interface RunResult {
   load_cpu_share: number;
 }
 
-export type LoadMessage = SetupResult | RunResult | { type: 'measure-start' } | { type: 'measure-end' } | { type: 'failed'; error: string };
-export type LoadCommand = SetupRequest | RunRequest | { type: 'stop' };
+/** Grow the ledger to `targetEntries` journal entries with history (bench/lib/ledger-history.ts), between runs. */
+export interface HistoryRequest {
+  type: 'history';
+  databaseUrl: string;
+  targetEntries: number;
+}
+
+export type HistoryResult = { type: 'history-done' } & LedgerGrowth;
+
+export type LoadMessage = SetupResult | RunResult | HistoryResult | { type: 'measure-start' } | { type: 'measure-end' } | { type: 'failed'; error: string };
+export type LoadCommand = SetupRequest | RunRequest | HistoryRequest | { type: 'stop' };
