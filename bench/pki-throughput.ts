@@ -30,6 +30,7 @@ import { fromPem } from '@coconutpay/core/pki/pem';
 import { validatePath } from '@coconutpay/core/pki/validate-path';
 import { receiptContentBytes, signReceiptContent, verifyReceipt, type ReceiptContent } from '@coconutpay/core/receipt';
 import { CertificateRequestsRepository } from '../apps/server/src/db/certificate-requests-repository.js';
+import { SessionsRepository } from '../apps/server/src/db/sessions-repository.js';
 import { UsersRepository } from '../apps/server/src/db/users-repository.js';
 import { CertificatesService } from '../apps/server/src/services/certificates.js';
 import { newClient, startTestApp, type TestApp } from '../apps/server/test/helpers.js';
@@ -108,7 +109,7 @@ async function measureIssuance(t: TestApp, count: number): Promise<{ result: Pki
   const db = database.db;
   const users = new UsersRepository(db);
   const service = new CertificatesService({
-    db, certificates: t.app.internals.certificates, requests: new CertificateRequestsRepository(db), users, ca, crls,
+    db, certificates: t.app.internals.certificates, requests: new CertificateRequestsRepository(db), users, sessions: new SessionsRepository(db), ca, crls,
     clock: t.clock.now, validityDays: t.config.certificateValidityDays, audit,
   });
   // The people asking: inserted directly (registration hashes a password; that is not what is timed).
