@@ -13,7 +13,7 @@ import type { DatabaseEngine } from '../config.js';
 import { columns, prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, runWriteTransaction, type Db } from './write-transaction.js';
-import { timeOrderedId } from './time-ordered-id.js';
+import { timeOrderedId, timeOrderedIdLowerBound } from './time-ordered-id.js';
 
 /** The single funding account's fixed id. */
 export const FUNDING_ACCOUNT_ID = '00000000-0000-0000-0000-00000000f00d';
@@ -189,6 +189,10 @@ export class LedgerRepository {
       .innerJoin('journalEntries', 'journalEntries.id', 'postings.entryId')
       .select((eb) => eb.fn.sum<string>('postings.amountWon').as('s'))
       .where('postings.accountId', '=', accountId)
+      // Entry ids are made from their entry's creation time (postEntry), so this bound is the
+      // time condition below as a range of the (account, entry) index: the read is as long as
+      // the day's postings, not the wallet's history. The time condition stays the rule.
+      .where('postings.entryId', '>=', timeOrderedIdLowerBound(sinceMs))
       .where('journalEntries.kind', '=', kind)
       .where('journalEntries.createdAtMs', '>=', sinceMs);
     const row = await (options.latest && this.engine === 'mysql' ? query.forUpdate() : query).executeTakeFirstOrThrow();

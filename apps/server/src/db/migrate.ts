@@ -23,6 +23,7 @@ import { accountControlsMigration } from './migrations/0015-account-controls.js'
 import { policyVersionsMigration } from './migrations/0016-policy-versions.js';
 import { sessionCertificatesMigration } from './migrations/0017-session-certificates.js';
 import { policySettingsMigration } from './migrations/0018-policy-settings.js';
+import { postingsByAccountAndEntryMigration } from './migrations/0019-postings-by-account-and-entry.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -45,6 +46,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0016-policy-versions': policyVersionsMigration(engine),
     '0017-session-certificates': sessionCertificatesMigration(),
     '0018-policy-settings': policySettingsMigration(),
+    '0019-postings-by-account-and-entry': postingsByAccountAndEntryMigration(engine),
   };
 }
 

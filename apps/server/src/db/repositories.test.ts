@@ -132,7 +132,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as [string, EngineUnde
       try {
         await migrateThrough(old.db, old.engine, '0017-session-certificates');
         await old.db.insertInto('paymentPolicyVersions').values({ version: 1, rulesJson: '[]', author: null, reason: 'before 0018', restoredFrom: null, createdAtMs: T0_MS }).execute();
-        expect(await migrateToLatest(old.db, old.engine)).toEqual(['0018-policy-settings']);
+        expect((await migrateToLatest(old.db, old.engine))[0]).toBe('0018-policy-settings');
         const row = await old.db.selectFrom('paymentPolicyVersions').select(['dailyLimitWon', 'failedAttemptsMax', 'lockDurationMs', 'codeValidityMs']).executeTakeFirstOrThrow();
         expect([row.dailyLimitWon, Number(row.failedAttemptsMax), Number(row.lockDurationMs), Number(row.codeValidityMs)]).toEqual([null, 5, 900_000, 120_000]);
         const version = (n: number, settings: Record<string, number | string>) =>

@@ -40,6 +40,16 @@ export function timeOrderedId(nowMs: number = Date.now()): string {
   return `${x(0)}${x(1)}${x(2)}${x(3)}-${x(4)}${x(5)}-${x(6)}${x(7)}-${x(8)}${x(9)}-${x(10)}${x(11)}${x(12)}${x(13)}${x(14)}${x(15)}`;
 }
 
+/**
+ * The smallest id `timeOrderedId` can make at or after `ms`: the 48-bit time, then zeros.
+ * Ids compare as text in time order (fixed-width lower-case hex), so `id >= bound` selects
+ * the ids made at `ms` or later, as an index range.
+ */
+export function timeOrderedIdLowerBound(ms: number): string {
+  const h = Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-0000-0000-000000000000`;
+}
+
 let lastMs = -1;
 let sequence = 0;
 
