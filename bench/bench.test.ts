@@ -14,13 +14,14 @@ describe('benchmark load generator', () => {
   const messages: LoadMessage[] = [];
   const generator = new LoadGenerator((message) => messages.push(message));
 
+  // Starting the app (migrations, keys, the CA) takes seconds on a busy machine.
   beforeAll(async () => {
     t = await startTestApp();
     await t.app.listen({ host: '127.0.0.1', port: 0 });
-  });
+  }, 60_000);
   afterAll(async () => {
     generator.close();
-    await t.close();
+    await t?.close();
   });
 
   it('sets up, pays with the code once per certificate, then pays without errors', async () => {

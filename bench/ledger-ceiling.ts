@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { DatabaseEngine } from '../apps/server/src/config.js';
 import { enginesUnderTest, newClient, startTestApp } from '../apps/server/test/helpers.js';
 import { round, Samples, type LatencySummary } from './lib/stats.js';
+import { inBatches } from './lib/in-batches.js';
 
 export interface LedgerCeiling {
   engine: DatabaseEngine;
@@ -20,18 +21,6 @@ export interface LedgerCeiling {
 }
 
 const SELLERS = 8;
-
-async function inBatches<T>(count: number, width: number, work: (index: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, count) }, async () => {
-    while (next < count) {
-      const index = next++;
-      results[index] = await work(index);
-    }
-  }));
-  return results;
-}
 
 export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: number, inFlight: number, dataDir?: string): Promise<LedgerCeiling> {
   const engine = enginesUnderTest().find((e) => e.engine === engineName);

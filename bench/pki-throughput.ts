@@ -36,6 +36,7 @@ import { CertificatesService } from '../apps/server/src/services/certificates.js
 import { newClient, startTestApp, type TestApp } from '../apps/server/test/helpers.js';
 import { authorizationBody, buyerWithCertificate, codeOf, requestCommand } from '../apps/server/test/payment-client.js';
 import { round, Samples, type LatencySummary } from './lib/stats.js';
+import { inBatches } from './lib/in-batches.js';
 
 /** One operation's measured throughput. */
 export interface Throughput {
@@ -90,18 +91,6 @@ async function timed(work: (i: number) => Promise<unknown>, limits: { count?: nu
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   return { calls: latency.count, in_flight: IN_FLIGHT, per_s: round(latency.count / seconds, 1), cpu_us_per_call: round((cpu.user + cpu.system) / latency.count, 0), latency: latency.summary() };
-}
-
-async function inBatches<T>(count: number, width: number, work: (index: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, count) }, async () => {
-    while (next < count) {
-      const index = next++;
-      results[index] = await work(index);
-    }
-  }));
-  return results;
 }
 
 async function measureIssuance(t: TestApp, count: number): Promise<{ result: PkiThroughput['issuance']; leaves: { id: string; der: Uint8Array }[] }> {

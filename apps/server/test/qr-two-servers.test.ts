@@ -10,10 +10,6 @@
  * processes started from main.ts, spoken to over real HTTP only: nothing is shared but
  * what a deployment shares. Needs POSTGRES_URL and REDIS_URL.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -26,9 +22,9 @@ import { allPemBlocks, fromPem } from '@coconutpay/core/pki/pem';
 import { p1363ToDer } from '@coconutpay/core/pki/signature';
 import { VerificationCodeKey } from '../src/services/verification-code-key.js';
 import { announceSkip } from './announce-skip.js';
-import { buyerRegistration, RATE_LIMITS_LIFTED, sellerRegistration } from './helpers.js';
+import { buyerRegistration, sellerRegistration } from './helpers.js';
 import { deviceKeys } from './payment-client.js';
-import { freePorts, HttpSession, publicRequest, START_TIMEOUT_MS, startServer, untilHealthy, type ServerProcess } from './server-process.js';
+import { HttpSession, publicRequest, START_TIMEOUT_MS, twoServersOnPostgres, type ServerProcess } from './server-process.js';
 
 /** How long a stream may take to hear an event published by the other process. */
 const EVENT_TIMEOUT_MS = 5_000;
@@ -106,68 +102,21 @@ describe('QR payment across two server processes (PostgreSQL + Redis)', () => {
     return;
   }
 
-  const databaseName = `cp_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  let databaseCreated = false;
-  let databaseUrl: string;
-  let dataDir: string | undefined;
-  const servers: ServerProcess[] = [];
+  // Both processes stand behind one address, as behind a load balancer: the QR code's link,
+  // and the CRL and OCSP URLs the CA writes into certificates, name that address whichever
+  // process made them (A's own address serves as it here).
+  const pair = twoServersOnPostgres(postgresUrl, redisUrl);
+  const servers = pair.servers;
   let a: ServerProcess;
   let b: ServerProcess;
+  let databaseUrl: string;
+  let dataDir: string;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    try {
-      await admin.query(`create database ${databaseName}`);
-      databaseCreated = true;
-    } finally {
-      await admin.end();
-    }
-    const url = new URL(postgresUrl);
-    url.pathname = `/${databaseName}`;
-    databaseUrl = url.toString();
-    dataDir = mkdtempSync(path.join(tmpdir(), 'cp-two-servers-'));
-
-    const [portA, portB] = await freePorts(2);
-    const shared = {
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      DATA_DIR: dataDir,
-      // Both processes stand behind one address, as behind a load balancer: the QR code's
-      // link, and the CRL and OCSP URLs the CA writes into certificates, name that address
-      // whichever process made them. A's own address serves as it here.
-      PUBLIC_URL: `http://127.0.0.1:${portA}`,
-      DEMO: 'off',
-      LOG_LEVEL: 'warn',
-      PASSWORD_HASH_LOG_N: '10',
-      WEB_DIST_DIR: path.join(dataDir, 'no-web'),
-      ...RATE_LIMITS_LIFTED,
-    };
-    // A first, alone: it makes the keys in the shared data folder (token keys, the CA, A's
-    // payment key, the verification-code key) and migrates the database. Started together,
-    // both would make keys of their own and each would refuse what the other signed.
-    a = startServer('A', portA!, shared);
-    servers.push(a);
-    await untilHealthy(a);
-    b = startServer('B', portB!, shared);
-    servers.push(b);
-    await untilHealthy(b);
+    ({ a, b, databaseUrl, dataDir } = await pair.start());
   }, 2 * START_TIMEOUT_MS + 10_000);
 
-  afterAll(async () => {
-    // Processes first: they hold connections to the database that is dropped next.
-    await Promise.all(servers.map((s) => s.stop()));
-    if (databaseCreated) {
-      const admin = new pg.Client({ connectionString: postgresUrl });
-      await admin.connect();
-      try {
-        await admin.query(`drop database if exists ${databaseName} with (force)`);
-      } finally {
-        await admin.end();
-      }
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => pair.stop(), 30_000);
 
   it('the PC watches on A; the phone takes the QR code and pays on B; A\'s stream hears scanned, then paid', async ({ onTestFailed }) => {
     onTestFailed(() => {
@@ -261,7 +210,7 @@ describe('QR payment across two server processes (PostgreSQL + Redis)', () => {
       try {
         const rows = (await db.query<{ id: string; code_sealed: string }>('select id, code_sealed from verification_codes where com_id = $1', [comId])).rows;
         expect(rows).toHaveLength(1);
-        code = VerificationCodeKey.open(dataDir!).open(rows[0]!.id, rows[0]!.code_sealed);
+        code = VerificationCodeKey.open(dataDir).open(rows[0]!.id, rows[0]!.code_sealed);
       } finally {
         await db.end();
       }

@@ -6,12 +6,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { utf8 } from '@coconutpay/core/encoding';
 import { importSecretToken, nonceFromBytes, signRequest } from '@coconutpay/core/protocol';
-import { GOOD_PASSWORD } from './helpers.js';
+import pg from 'pg';
+import { GOOD_PASSWORD, RATE_LIMITS_LIFTED } from './helpers.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = path.join(ROOT, 'apps/server/src/main.ts');
@@ -210,4 +213,59 @@ export class HttpSession {
   get(pathWithQuery: string, options?: SendOptions): Promise<Answer> {
     return this.request('GET', pathWithQuery, undefined, options);
   }
+}
+
+/**
+ * Two server processes behind one address, as a deployment of several processes runs: one
+ * fresh PostgreSQL database, one Redis and one data folder (keys) shared. A starts first and
+ * alone: it makes the keys in the shared folder and migrates the database (started together,
+ * each would make keys of its own and refuse what the other signed). `PUBLIC_URL` is A's
+ * address for both. Call `start` in `beforeAll` and `stop` in `afterAll`.
+ */
+export function twoServersOnPostgres(postgresUrl: string, redisUrl: string, extraEnv: Record<string, string> = {}) {
+  const databaseName = `cp_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  let databaseCreated = false;
+  let dataDir: string | undefined;
+  let databaseUrl: string | undefined;
+  const servers: ServerProcess[] = [];
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    servers,
+    /** Creates the database and starts A, then B; answers both, the database's URL and the shared data folder. */
+    async start(): Promise<{ a: ServerProcess; b: ServerProcess; databaseUrl: string; dataDir: string }> {
+      await admin(`create database ${databaseName}`);
+      databaseCreated = true;
+      const url = new URL(postgresUrl);
+      url.pathname = `/${databaseName}`;
+      databaseUrl = url.toString();
+      dataDir = mkdtempSync(path.join(tmpdir(), 'cp-two-servers-'));
+      const [portA, portB] = await freePorts(2);
+      const shared = {
+        DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${portA}`,
+        DEMO: 'off', LOG_LEVEL: 'warn', PASSWORD_HASH_LOG_N: '10', WEB_DIST_DIR: path.join(dataDir, 'no-web'),
+        ...RATE_LIMITS_LIFTED, ...extraEnv,
+      };
+      const a = startServer('A', portA!, shared);
+      servers.push(a);
+      await untilHealthy(a);
+      const b = startServer('B', portB!, shared);
+      servers.push(b);
+      await untilHealthy(b);
+      return { a, b, databaseUrl, dataDir };
+    },
+    /** Stops the processes first (they hold connections to the database dropped next). */
+    async stop(): Promise<void> {
+      await Promise.all(servers.map((s) => s.stop()));
+      if (databaseCreated) await admin(`drop database if exists ${databaseName} with (force)`);
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

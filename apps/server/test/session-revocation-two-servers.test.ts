@@ -8,14 +8,10 @@
  * REDIS_URL.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announceSkip } from './announce-skip.js';
-import { buyerRegistration, GOOD_PASSWORD, RATE_LIMITS_LIFTED } from './helpers.js';
-import { freePorts, HttpSession, publicRequest, START_TIMEOUT_MS, startServer, untilHealthy, type ServerProcess } from './server-process.js';
+import { buyerRegistration, GOOD_PASSWORD } from './helpers.js';
+import { HttpSession, publicRequest, START_TIMEOUT_MS, twoServersOnPostgres, type ServerProcess } from './server-process.js';
 
 /** The promise: every process refuses a revoked session within this long. */
 const REFUSED_WITHIN_MS = 1_000;
@@ -51,53 +47,16 @@ describe('a revoked session is refused by every process within a second (Postgre
     return;
   }
 
-  const databaseName = `cp_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  let databaseCreated = false;
-  let dataDir: string | undefined;
-  const servers: ServerProcess[] = [];
+  const pair = twoServersOnPostgres(postgresUrl, redisUrl, { METRICS_TOKEN: metricsToken });
+  const servers = pair.servers;
   let a: ServerProcess;
   let b: ServerProcess;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: postgresUrl });
-    await admin.connect();
-    try {
-      await admin.query(`create database ${databaseName}`);
-      databaseCreated = true;
-    } finally {
-      await admin.end();
-    }
-    const url = new URL(postgresUrl);
-    url.pathname = `/${databaseName}`;
-    dataDir = mkdtempSync(path.join(tmpdir(), 'cp-session-cache-'));
-    const [portA, portB] = await freePorts(2);
-    const shared = {
-      DATABASE_URL: url.toString(), REDIS_URL: redisUrl, DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${portA}`,
-      DEMO: 'off', LOG_LEVEL: 'warn', PASSWORD_HASH_LOG_N: '10', WEB_DIST_DIR: path.join(dataDir, 'no-web'), METRICS_TOKEN: metricsToken,
-      ...RATE_LIMITS_LIFTED,
-    };
-    // A first, alone: it makes the shared keys and migrates the database.
-    a = startServer('A', portA!, shared);
-    servers.push(a);
-    await untilHealthy(a);
-    b = startServer('B', portB!, shared);
-    servers.push(b);
-    await untilHealthy(b);
+    ({ a, b } = await pair.start());
   }, 2 * START_TIMEOUT_MS + 10_000);
 
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-    if (databaseCreated) {
-      const admin = new pg.Client({ connectionString: postgresUrl });
-      await admin.connect();
-      try {
-        await admin.query(`drop database if exists ${databaseName} with (force)`);
-      } finally {
-        await admin.end();
-      }
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => pair.stop(), 30_000);
 
   it('logout on A, and a password change on A ending the other sessions: B refuses each within a second', async ({ onTestFailed }) => {
     onTestFailed(() => {
