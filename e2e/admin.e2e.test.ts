@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
-import { browserUnavailableReason, E2E_LOGIN_PASSWORD, launchBrowser, registerInPage, startServer, type E2eServer } from './harness.js';
+import { browserUnavailableReason, codeOfOrder, E2E_LOGIN_PASSWORD, launchBrowser, registerInPage, startServer, type E2eServer } from './harness.js';
 
 const unavailable = browserUnavailableReason();
 if (unavailable) announceSkip('operator console end-to-end', unavailable);
@@ -31,6 +31,7 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
   const buyerId = `lockme${stamp}`;
   const operatorPassword = 'operator password e2e';
   const certificatePassword = '운영자 인증서 비밀번호';
+  const buyerCertificatePassword = '구매자 인증서 비밀번호';
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -45,7 +46,7 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
   const watch = (page: Page, name: string) => page.on('pageerror', (error) => problems.push(`${name}: ${error.message}`));
   const loginApi = (loginId: string, password: string) => server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { loginId, password } });
 
-  it('an operator logs in with certificate and password, locks a buyer and raises the code threshold', async () => {
+  it('an operator logs in with certificate and password, locks a buyer whose next payment is refused, raises the code threshold, and the unlocked buyer pays 100,000원 without a code', async () => {
     const { oneTimePassword } = await server.app.internals.accounts.createAdmin(operatorId);
 
     // The buyer, registered through the page, with a live session.
@@ -53,6 +54,60 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     const buyerPage = await buyerContext.newPage();
     await registerInPage(buyerPage, server.baseUrl, { role: 'buyer', loginId: buyerId });
     const buyerUserId = (await loginApi(buyerId, E2E_LOGIN_PASSWORD)).json().user.id as string;
+
+    // A seller's product at 100,000원: under the shipped policy a payment of 50,000원 or more asks for the code.
+    const sellerContext = await browser.newContext(PC);
+    const seller = await sellerContext.newPage();
+    await registerInPage(seller, server.baseUrl, { role: 'seller', loginId: `lockseller${stamp}`, name: '김판매', storeName: `LOCK ${stamp}` });
+    await seller.waitForURL('**/seller/products');
+    const form = seller.getByTestId('product-form');
+    await form.getByTestId('product-name-input').fill(`e2e 이어폰 ${stamp}`);
+    await form.getByTestId('product-category-select').selectOption('electronics');
+    await form.getByTestId('product-description-input').fill('무선 이어폰');
+    await form.getByTestId('product-price-input').fill('100000');
+    await form.getByTestId('product-stock-input').fill('5');
+    await form.getByTestId('product-submit').click();
+    const productRow = seller.getByTestId('seller-product-row').filter({ hasText: `e2e 이어폰 ${stamp}` });
+    await expect.poll(() => productRow.count()).toBe(1);
+    const productHref = (await productRow.locator('a[href^="/products/"]').first().getAttribute('href'))!;
+    await sellerContext.close();
+
+    // The buyer: a master certificate, money, and an order at its pay page.
+    await buyerPage.goto(`${server.baseUrl}/certificates`);
+    await buyerPage.getByTestId('issue-password').fill(buyerCertificatePassword);
+    await buyerPage.getByTestId('issue-password-confirm').fill(buyerCertificatePassword);
+    await buyerPage.getByTestId('issue-submit').click();
+    await buyerPage.getByTestId('certificates-done').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
+    await buyerPage.goto(`${server.baseUrl}/me`);
+    await buyerPage.getByTestId('top-up-amount').fill('500000');
+    await buyerPage.getByTestId('top-up-submit').click();
+    await buyerPage.getByTestId('top-up-done').waitFor();
+    const orderToPay = async (): Promise<string> => {
+      await buyerPage.goto(`${server.baseUrl}${productHref}`);
+      await buyerPage.getByTestId('buy-now').click();
+      await buyerPage.waitForURL('**/checkout?**');
+      await buyerPage.getByTestId('checkout-submit').click();
+      await buyerPage.waitForURL(/\/orders\/[0-9a-f-]+\/pay$/);
+      return new URL(buyerPage.url()).pathname.split('/')[2]!;
+    };
+    /** Opens the payment dialog and asks for the command with the certificate password. */
+    const requestPayment = async () => {
+      await buyerPage.getByTestId('pay-open').click();
+      await buyerPage.getByTestId('payment-dialog').waitFor();
+      await buyerPage.getByTestId('payment-password').fill(buyerCertificatePassword);
+      await buyerPage.getByTestId('payment-request').click();
+    };
+    const orderStatus = async (orderId: string) =>
+      (await server.app.internals.database.db.selectFrom('orders').select('status').where('id', '=', orderId).executeTakeFirstOrThrow()).status;
+    // The first payment of the certificate, with the code, as the shipped policy asks.
+    const firstOrderId = await orderToPay();
+    await requestPayment();
+    await buyerPage.getByTestId('payment-code-picture').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
+    await buyerPage.getByTestId('payment-code').fill(await codeOfOrder(server, firstOrderId));
+    await buyerPage.getByTestId('payment-pay').click();
+    await buyerPage.waitForURL(`**/orders/${firstOrderId}/complete`, { timeout: CRYPTO_TIMEOUT_MS });
+    // The next order waits at its pay page while the operator acts.
+    const secondOrderId = await orderToPay();
 
     const context = await browser.newContext(PC);
     const page = await context.newPage();
@@ -110,6 +165,10 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     expect(sessions.length).toBeGreaterThan(0);
     expect(sessions.every((s) => s.revokedAtMs !== null)).toBe(true);
     expect((await loginApi(buyerId, E2E_LOGIN_PASSWORD)).json().code).toBe('ACCOUNT_LOCKED');
+    // The buyer's next payment, from the page already open: refused, sent back to log in, nothing paid.
+    await requestPayment();
+    await buyerPage.waitForURL('**/login**', { timeout: CRYPTO_TIMEOUT_MS });
+    expect(await orderStatus(secondOrderId)).toBe('awaiting_payment');
     // The refused login shows in the buyer's recent logins.
     await row.getByTestId('admin-user-show').click();
     await expect.poll(() => page.getByTestId('admin-user-detail').textContent()).toContain('ACCOUNT_LOCKED');
@@ -139,6 +198,23 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     expect(current.version).toBe(2);
     expect([Number(current.failedAttemptsMax), Number(current.lockDurationMs), Number(current.dailyLimitWon)]).toEqual([3, 30 * 60_000, 2_000_000]);
     await page.screenshot({ path: `${SHOTS}/admin-console-ko.png`, fullPage: true });
+
+    // Unlocked, the buyer logs in again; under the raised threshold 100,000원 needs no code.
+    await row.getByTestId('admin-user-reason').fill('본인 확인');
+    await row.getByTestId('admin-user-unlock').click();
+    await row.getByTestId('admin-user-lock').waitFor();
+    await buyerPage.goto(`${server.baseUrl}/login`);
+    await buyerPage.getByTestId('login-id').fill(buyerId);
+    await buyerPage.getByTestId('login-password').fill(E2E_LOGIN_PASSWORD);
+    await buyerPage.getByTestId('login-submit').click();
+    await buyerPage.waitForURL((url) => !url.pathname.startsWith('/login'));
+    await buyerPage.goto(`${server.baseUrl}/orders/${secondOrderId}/pay`);
+    await requestPayment();
+    await buyerPage.getByTestId('payment-command').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
+    expect(await buyerPage.getByTestId('payment-code').count()).toBe(0);
+    await buyerPage.getByTestId('payment-pay').click();
+    await buyerPage.waitForURL(`**/orders/${secondOrderId}/complete`, { timeout: CRYPTO_TIMEOUT_MS });
+    expect(await orderStatus(secondOrderId)).toBe('paid');
 
     // The console's log shows what happened.
     await page.getByTestId('audit-kind').fill('admin.user-locked');
