@@ -90,7 +90,7 @@ export function renderScenarioSections(results: ScenarioResults, payments: Engin
       const base = r.points[0]!.p99_ms;
       for (const p of r.points) {
         const t = p.top_up;
-        lines.push(`| ${engineName(r.engine)} | ${grouped(p.entries_at_start)} | ${p.growth.load_s} (${grouped(p.growth.rows_per_s)}) | ${p.per_s} | ${p.p50_ms} | ${p.p99_ms} | ${p.max_ms} | ${(Math.round((p.p99_ms / base) * 100) / 100).toFixed(2)} | ${p.server_cpu_us_per_payment ?? '–'} | ${p.errors} | ${t ? `${t.per_s}${t.errors > 0 ? ` (${t.errors} errors)` : ''}` : '–'} | ${t ? `${t.p50_ms} / ${t.p99_ms}` : '–'} |`);
+        lines.push(`| ${engineName(r.engine)} | ${grouped(p.entries_at_start)} | ${p.growth.load_s} (${grouped(p.growth.rows_per_s)}) | ${p.per_s} | ${p.p50_ms} | ${p.p99_ms} | ${p.max_ms} | ${(Math.round((p.p99_ms / base) * 100) / 100).toFixed(2)} | ${p.server_cpu_us_per_payment ?? '–'} | ${p.errors} | ${t ? `${t.per_s}${t.errors > 0 ? ` (${t.errors} errors)` : ''}` : '–'} | ${!t ? '–' : t.completed === 0 ? 'none ended in the window' : `${t.p50_ms} / ${t.p99_ms}`} |`);
       }
     }
     const largest = results.ledger_size[0]!.points.at(-1)!;
