@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
-import { browserUnavailableReason, codeOfOrder, E2E_LOGIN_PASSWORD, launchBrowser, registerInPage, startServer, type E2eServer } from './harness.js';
+import {
+  addProductInPage, browserUnavailableReason, codeOfOrder, E2E_LOGIN_PASSWORD, launchBrowser, masterCertificateAndMoneyInPage, registerInPage, startServer, type E2eServer,
+} from './harness.js';
 
 const unavailable = browserUnavailableReason();
 if (unavailable) announceSkip('operator console end-to-end', unavailable);
@@ -59,29 +61,11 @@ describe.skipIf(unavailable !== undefined)('operator console in Chromium', () =>
     const sellerContext = await browser.newContext(PC);
     const seller = await sellerContext.newPage();
     await registerInPage(seller, server.baseUrl, { role: 'seller', loginId: `lockseller${stamp}`, name: '김판매', storeName: `LOCK ${stamp}` });
-    await seller.waitForURL('**/seller/products');
-    const form = seller.getByTestId('product-form');
-    await form.getByTestId('product-name-input').fill(`e2e 이어폰 ${stamp}`);
-    await form.getByTestId('product-category-select').selectOption('electronics');
-    await form.getByTestId('product-description-input').fill('무선 이어폰');
-    await form.getByTestId('product-price-input').fill('100000');
-    await form.getByTestId('product-stock-input').fill('5');
-    await form.getByTestId('product-submit').click();
-    const productRow = seller.getByTestId('seller-product-row').filter({ hasText: `e2e 이어폰 ${stamp}` });
-    await expect.poll(() => productRow.count()).toBe(1);
-    const productHref = (await productRow.locator('a[href^="/products/"]').first().getAttribute('href'))!;
+    const productHref = await addProductInPage(seller, { name: `e2e 이어폰 ${stamp}`, category: 'electronics', description: '무선 이어폰', priceWon: 100_000, stock: 5 });
     await sellerContext.close();
 
     // The buyer: a master certificate, money, and an order at its pay page.
-    await buyerPage.goto(`${server.baseUrl}/certificates`);
-    await buyerPage.getByTestId('issue-password').fill(buyerCertificatePassword);
-    await buyerPage.getByTestId('issue-password-confirm').fill(buyerCertificatePassword);
-    await buyerPage.getByTestId('issue-submit').click();
-    await buyerPage.getByTestId('certificates-done').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
-    await buyerPage.goto(`${server.baseUrl}/me`);
-    await buyerPage.getByTestId('top-up-amount').fill('500000');
-    await buyerPage.getByTestId('top-up-submit').click();
-    await buyerPage.getByTestId('top-up-done').waitFor();
+    await masterCertificateAndMoneyInPage(buyerPage, server.baseUrl, buyerCertificatePassword, 500_000, CRYPTO_TIMEOUT_MS);
     const orderToPay = async (): Promise<string> => {
       await buyerPage.goto(`${server.baseUrl}${productHref}`);
       await buyerPage.getByTestId('buy-now').click();

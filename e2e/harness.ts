@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { buildApp } from '../apps/server/src/app.js';
 import { loadConfig } from '../apps/server/src/config.js';
 
@@ -156,4 +157,32 @@ export async function registerInPage(page: Page, baseUrl: string, who: PageRegis
   }
   await page.getByTestId('register-submit').click();
   await page.waitForURL((url) => url.pathname !== '/register');
+}
+
+/** A product a seller already on their product page adds through its form; answers the product page's path. */
+export async function addProductInPage(seller: Page, product: { name: string; category: string; description: string; priceWon: number; stock: number }): Promise<string> {
+  await seller.waitForURL('**/seller/products');
+  const form = seller.getByTestId('product-form');
+  await form.getByTestId('product-name-input').fill(product.name);
+  await form.getByTestId('product-category-select').selectOption(product.category);
+  await form.getByTestId('product-description-input').fill(product.description);
+  await form.getByTestId('product-price-input').fill(String(product.priceWon));
+  await form.getByTestId('product-stock-input').fill(String(product.stock));
+  await form.getByTestId('product-submit').click();
+  const row = seller.getByTestId('seller-product-row').filter({ hasText: product.name });
+  await expect.poll(() => row.count()).toBe(1);
+  return (await row.locator('a[href^="/products/"]').first().getAttribute('href'))!;
+}
+
+/** A logged-in buyer issues a master certificate in the page (key made and encrypted there) and tops up the wallet. */
+export async function masterCertificateAndMoneyInPage(page: Page, baseUrl: string, certificatePassword: string, topUpWon: number, cryptoTimeoutMs: number): Promise<void> {
+  await page.goto(`${baseUrl}/certificates`);
+  await page.getByTestId('issue-password').fill(certificatePassword);
+  await page.getByTestId('issue-password-confirm').fill(certificatePassword);
+  await page.getByTestId('issue-submit').click();
+  await page.getByTestId('certificates-done').waitFor({ timeout: cryptoTimeoutMs });
+  await page.goto(`${baseUrl}/me`);
+  await page.getByTestId('top-up-amount').fill(String(topUpWon));
+  await page.getByTestId('top-up-submit').click();
+  await page.getByTestId('top-up-done').waitFor();
 }

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 import {
-  browserUnavailableReason, codeOfOrder, E2E_LOGIN_PASSWORD, launchBrowser, qrLuma, qrModulesFromSvg, registerInPage, startServer, writeStillY4m, type E2eServer,
+  addProductInPage, browserUnavailableReason, codeOfOrder, E2E_LOGIN_PASSWORD, launchBrowser, masterCertificateAndMoneyInPage, qrLuma, qrModulesFromSvg, registerInPage, startServer, writeStillY4m, type E2eServer,
 } from './harness.js';
 
 const unavailable = browserUnavailableReason();
@@ -105,17 +105,7 @@ describe.skipIf(unavailable !== undefined)('QR payment in Chromium', () => {
     const seller = await sellerContext.newPage();
     watchPage(seller, problems, 'seller');
     await registerInPage(seller, server.baseUrl, { role: 'seller', loginId: `qrseller${stamp}`, name: '박판매', storeName: `QR STORE ${stamp}` });
-    await seller.waitForURL('**/seller/products');
-    const form = seller.getByTestId('product-form');
-    await form.getByTestId('product-name-input').fill(`QR 텀블러 ${stamp}`);
-    await form.getByTestId('product-category-select').selectOption('home');
-    await form.getByTestId('product-description-input').fill('스테인리스 텀블러 500ml');
-    await form.getByTestId('product-price-input').fill(String(PRICE_WON));
-    await form.getByTestId('product-stock-input').fill('20');
-    await form.getByTestId('product-submit').click();
-    const row = seller.getByTestId('seller-product-row').filter({ hasText: `QR 텀블러 ${stamp}` });
-    await expect.poll(() => row.count()).toBe(1);
-    productHref = (await row.locator('a[href^="/products/"]').first().getAttribute('href'))!;
+    productHref = await addProductInPage(seller, { name: `QR 텀블러 ${stamp}`, category: 'home', description: '스테인리스 텀블러 500ml', priceWon: PRICE_WON, stock: 20 });
     await sellerContext.close();
 
     // The phone: the account, its master certificate, money.
@@ -123,15 +113,7 @@ describe.skipIf(unavailable !== undefined)('QR payment in Chromium', () => {
     const phone = await phoneContext.newPage();
     watchPage(phone, problems, 'phone');
     await registerInPage(phone, server.baseUrl, { role: 'buyer', loginId: buyerId, name: '최큐알' });
-    await phone.goto(`${server.baseUrl}/certificates`);
-    await phone.getByTestId('issue-password').fill(certificatePassword);
-    await phone.getByTestId('issue-password-confirm').fill(certificatePassword);
-    await phone.getByTestId('issue-submit').click();
-    await phone.getByTestId('certificates-done').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
-    await phone.goto(`${server.baseUrl}/me`);
-    await phone.getByTestId('top-up-amount').fill('100000');
-    await phone.getByTestId('top-up-submit').click();
-    await phone.getByTestId('top-up-done').waitFor();
+    await masterCertificateAndMoneyInPage(phone, server.baseUrl, certificatePassword, 100_000, CRYPTO_TIMEOUT_MS);
 
     // The PC: the same account, no certificate.
     pcContext = await browser.newContext(PC);
