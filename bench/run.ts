@@ -30,6 +30,7 @@ import type { LoadCommand, LoadMessage, RunResult, SetupResult } from './lib/mes
 import { renderReport, type EngineResult } from './lib/report.js';
 import { ledgerChartFile, renderLedgerChart, renderScenarioHeader, renderScenarioSections } from './lib/scenario-report.js';
 import { round } from './lib/stats.js';
+import { sampleCpu, type CpuSample } from './lib/process-cpu.js';
 import { EXTRA_SCENARIOS, extraPlan, runExtraScenarios, type ExtraScenario, type Harness, type ScenarioResults } from './scenarios.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -238,15 +239,19 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
     const runOne = async (scenario: 'payments' | 'http', concurrency: number, measureMs: number) => {
       let start: ServerMark | undefined;
       let end: ServerMark | undefined;
+      let cpuAtStart: CpuSample | undefined;
+      let cpuAtEnd: CpuSample | undefined;
       let rssMaxMb = 0;
       const sampler = setInterval(() => (rssMaxMb = Math.max(rssMaxMb, rssMb(server.pid!))), 250);
       const profileFile = path.join(PROFILES_DIR, `server-${engine}-${scenario}-${concurrency}.cpuprofile`);
       const onMessage = (message: LoadMessage) => {
         if (message.type === 'measure-start') {
+          cpuAtStart = sampleCpu();
           void mark().then((m) => (start = m), () => undefined);
           if (profile) server.send({ type: 'profile-start' });
         }
         if (message.type === 'measure-end') {
+          cpuAtEnd = sampleCpu();
           void mark().then((m) => (end = m), () => undefined);
           if (profile) server.send({ type: 'profile-stop', file: profileFile });
         }
@@ -272,11 +277,15 @@ async function measureProtocol(plan: Plan, engine: DatabaseEngine, profile: bool
         // Kernel time (socket I/O, fsync) apart from the process's own code.
         system_us_per_payment: result.completed > 0 ? round(systemUs / result.completed, 0) : null,
         verdict_cache: end.verifier,
+        // The database server's processes (PostgreSQL's backends, mariadbd; none for SQLite,
+        // which runs inside the server) and the whole machine over the same window.
+        database_us_per_payment: engine !== 'sqlite' && cpuAtStart && cpuAtEnd && result.completed > 0 ? round((cpuAtEnd.databaseUs - cpuAtStart.databaseUs) / result.completed, 0) : null,
+        machine_us_per_payment: cpuAtStart && cpuAtEnd && result.completed > 0 ? round((cpuAtEnd.machineBusyUs - cpuAtStart.machineBusyUs) / result.completed, 0) : null,
         transactions_per_commit: start && end.groupCommit && start.groupCommit && end.groupCommit.commits > start.groupCommit.commits
           ? round((end.groupCommit.transactions - start.groupCommit.transactions) / (end.groupCommit.commits - start.groupCommit.commits), 1)
           : null,
       };
-      say(`  ${scenario} ×${concurrency}: ${result.per_s}/s, p50 ${result.total.p50_ms} ms, p99 ${result.total.p99_ms} ms, errors ${result.errors}, server CPU ${server_.cpu_share} (${server_.cpu_us_per_payment} µs each, ${server_.system_us_per_payment} in the kernel), load CPU ${result.load_cpu_share}, transactions/commit ${server_.transactions_per_commit}`);
+      say(`  ${scenario} ×${concurrency}: ${result.per_s}/s, p50 ${result.total.p50_ms} ms, p99 ${result.total.p99_ms} ms, errors ${result.errors}, server CPU ${server_.cpu_share} (${server_.cpu_us_per_payment} µs each, ${server_.system_us_per_payment} in the kernel), load CPU ${result.load_cpu_share}, database ${server_.database_us_per_payment ?? '–'} µs, machine ${server_.machine_us_per_payment} µs each, transactions/commit ${server_.transactions_per_commit}`);
       for (const e of result.errorSamples) say(`    error: ${e}`);
       return { ...result, server: server_ };
     };

@@ -10,6 +10,10 @@ export interface ServerSide {
   cpu_share: number;
   cpu_us_per_payment: number | null;
   verdict_cache: { hits: number; misses: number; size: number };
+  /** CPU of the database server's processes per payment (PostgreSQL, MariaDB; null for SQLite, which runs inside the server). Absent in records made before it was measured. */
+  database_us_per_payment?: number | null;
+  /** CPU of the whole machine (both cores, every process) per payment over the same window. */
+  machine_us_per_payment?: number | null;
   /** SQLite group commit: write transactions per fsync'd commit in the window. */
   transactions_per_commit: number | null;
 }
@@ -74,11 +78,13 @@ export function renderReport(results: EngineResult[], meta: { mode: string; mach
   for (const r of results) {
     const c = r.details.ceilings;
     lines.push('', `## ${ENGINE_NAMES[r.engine] ?? r.engine}`, '');
-    lines.push('| clients | payments/s | p50 | p99 | max | order p99 | REQ→COM p99 | AUTH p99 | server CPU | server µs/payment | load CPU | RSS MB | errors |');
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| clients | payments/s | p50 | p99 | max | order p99 | REQ→COM p99 | AUTH p99 | server CPU | server µs/payment | load CPU | load µs/payment | database µs/payment | machine µs/payment | RSS MB | errors |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const run of r.details.runs) {
-      lines.push(`| ${run.concurrency} | ${run.per_s} | ${run.total.p50_ms} | ${run.total.p99_ms} | ${run.total.max_ms} | ${run.steps.order?.p99_ms} | ${run.steps.request?.p99_ms} | ${run.steps.authorize?.p99_ms} | ${Math.round(run.server.cpu_share * 100)} % | ${run.server.cpu_us_per_payment} | ${Math.round(run.load_cpu_share * 100)} % | ${run.server.rss_max_mb} | ${run.errors} |`);
+      const loadUs = run.per_s > 0 ? Math.round((run.load_cpu_share * 1e6) / run.per_s) : '–';
+      lines.push(`| ${run.concurrency} | ${run.per_s} | ${run.total.p50_ms} | ${run.total.p99_ms} | ${run.total.max_ms} | ${run.steps.order?.p99_ms} | ${run.steps.request?.p99_ms} | ${run.steps.authorize?.p99_ms} | ${Math.round(run.server.cpu_share * 100)} % | ${run.server.cpu_us_per_payment} | ${Math.round(run.load_cpu_share * 100)} % | ${loadUs} | ${run.server.database_us_per_payment ?? '–'} | ${run.server.machine_us_per_payment ?? '–'} | ${run.server.rss_max_mb} | ${run.errors} |`);
     }
+    lines.push('', 'Per payment, CPU of: the server (pinned to core 0), the load generator (core 1), the database server (PostgreSQL\'s or MariaDB\'s processes, unpinned; SQLite runs inside the server) and the whole machine (both cores, everything on them). Two cores give 2,000,000 µs a second: a rate of R payments/s needs machine µs/payment ≤ 2,000,000 ÷ R.');
     const h = c.http;
     lines.push('', `- **HTTP ceiling**: ${h.per_s} groups/s of the same three signed POSTs (same body sizes) to an authenticated route that does nothing, ${h.concurrency} clients; p50 ${h.total.p50_ms} ms, p99 ${h.total.p99_ms} ms; server ${h.server.cpu_us_per_payment} µs CPU per group, load CPU ${Math.round(h.load_cpu_share * 100)} %.`);
     lines.push(`- **Ledger ceiling**: \`payOrder\` alone, ${c.ledger.in_flight} in flight, ${c.ledger.payments} payments: ${c.ledger.per_s}/s, p50 ${c.ledger.latency.p50_ms} ms, p99 ${c.ledger.latency.p99_ms} ms.`);
