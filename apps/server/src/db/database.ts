@@ -208,6 +208,10 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       // Aggregates such as SUM come back as DECIMAL strings; numbers are what the repositories expect.
       decimalNumbers: true,
       timezone: 'Z',
+      // A write batch (write-batch.ts) sends a transaction's last writes as one query of
+      // several statements. Values are still never part of the SQL text we write: the
+      // driver escapes them into their places, as for every text query.
+      multipleStatements: true,
     });
     const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: executingPreparedStatements(pool) }), plugins });
     return { db, engine: 'mysql', groupCommit: null, close: () => db.destroy() };

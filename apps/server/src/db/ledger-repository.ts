@@ -14,6 +14,7 @@ import { columns, prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, runWriteTransaction, type Db } from './write-transaction.js';
 import { timeOrderedId, timeOrderedIdLowerBound } from './time-ordered-id.js';
+import { WriteBatch } from './write-batch.js';
 
 /** The single funding account's fixed id. */
 export const FUNDING_ACCOUNT_ID = '00000000-0000-0000-0000-00000000f00d';
@@ -134,6 +135,19 @@ export class LedgerRepository {
    * written; a balance beyond `AMOUNT_MAX_WON` is a RangeError.
    */
   async postEntry(trx: Db, entry: EntryInput, locked?: Map<string, LockedAccount>): Promise<PostingOutcome> {
+    const batch = new WriteBatch();
+    const outcome = await this.addEntry(trx, batch, entry, locked);
+    if (outcome.ok) await batch.flush(trx, this.engine);
+    return outcome;
+  }
+
+  /**
+   * {@link postEntry}'s checks, with its writes (the entry, its postings, the balances)
+   * added to `batch` for the caller to send with its own in the same transaction
+   * (write-batch.ts). A refusal adds nothing. The locked view's balances are moved at
+   * once, so a caller posting twice in one transaction checks against what it will write.
+   */
+  async addEntry(trx: Db, batch: WriteBatch, entry: EntryInput, locked?: Map<string, LockedAccount>): Promise<PostingOutcome> {
     // Debits equal credits, and every amount is non-zero and bounded, before anything is read or written.
     if (entry.postings.length < 2) throw new RangeError('a journal entry needs at least two postings');
     if (entry.postings.reduce((sum, p) => sum + p.amountWon, 0n) !== 0n) throw new Error('unbalanced journal entry');
@@ -153,13 +167,15 @@ export class LedgerRepository {
     }
 
     const entryId = timeOrderedId(entry.nowMs);
-    await insertEntryRow.affected(trx, { id: entryId, kind: entry.kind, memo: entry.memo, orderId: entry.orderId ?? null, createdAtMs: entry.nowMs });
     const [first, second] = entry.postings as [PostingInput, PostingInput];
     if (entry.postings.length === 2) {
-      await insertPostingPair.affected(trx, {
+      batch.add(insertEntryRow, { id: entryId, kind: entry.kind, memo: entry.memo, orderId: entry.orderId ?? null, createdAtMs: entry.nowMs });
+      batch.add(insertPostingPair, {
         entryId, id1: timeOrderedId(entry.nowMs), account1: first.accountId, amount1: Number(first.amountWon), id2: timeOrderedId(entry.nowMs), account2: second.accountId, amount2: Number(second.amountWon),
       });
     } else {
+      // Any other number of postings is not a prepared query: written now, entry first for its foreign key.
+      await insertEntryRow.affected(trx, { id: entryId, kind: entry.kind, memo: entry.memo, orderId: entry.orderId ?? null, createdAtMs: entry.nowMs });
       await trx
         .insertInto('postings')
         .values(entry.postings.map((p) => ({ id: timeOrderedId(entry.nowMs), entryId, accountId: p.accountId, amountWon: Number(p.amountWon) })))
@@ -167,10 +183,8 @@ export class LedgerRepository {
     }
     for (const [accountId, deltaWon] of deltas) {
       if (deltaWon === 0n) continue;
-      if ((await addToBalance.affected(trx, { id: accountId, deltaWon: Number(deltaWon) })) !== 1) throw new Error(`ledger account vanished: ${accountId}`);
-      // Keep the locked view current, so a caller posting twice in one transaction checks against the truth.
-      const account = accounts.get(accountId)!;
-      account.balanceWon += deltaWon;
+      batch.add(addToBalance, { id: accountId, deltaWon: Number(deltaWon) }, { rows: 1, otherwise: () => new Error(`ledger account vanished: ${accountId}`) });
+      accounts.get(accountId)!.balanceWon += deltaWon;
     }
     return { ok: true, entryId };
   }

@@ -12,6 +12,7 @@ import type { DatabaseEngine } from '../config.js';
 import { columns, prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, type Db } from './write-transaction.js';
+import type { WriteBatch } from './write-batch.js';
 
 /** One line of an order, priced when the order was made. */
 export interface OrderItemRecord {
@@ -266,6 +267,11 @@ export class OrdersRepository {
   /** `awaiting_payment → paid`; false when the order was no longer awaiting payment. */
   async markPaid(trx: Db, id: string, nowMs: number, evidenceRef: string | null): Promise<boolean> {
     return (await markPaidRow.affected(trx, { id, paidAtMs: nowMs, evidenceRef })) === 1;
+  }
+
+  /** {@link markPaid} as one write of a batch (write-batch.ts): `otherwise` when the order was not awaiting payment. */
+  markPaidIn(batch: WriteBatch, id: string, nowMs: number, evidenceRef: string | null, otherwise: () => Error): void {
+    batch.add(markPaidRow, { id, paidAtMs: nowMs, evidenceRef }, { rows: 1, otherwise });
   }
 
   /**

@@ -4,6 +4,7 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import { columns, prepare } from './prepared.js';
 import { lockingRead, runWriteTransaction } from './write-transaction.js';
+import type { WriteBatch } from './write-batch.js';
 import type { Database, PaymentCommandsTable, PaymentEvidenceTable, PaymentPoliciesTable, VerificationCodesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -165,6 +166,8 @@ const insertCommandRow = prepare((db, v: Selectable<PaymentCommandsTable>) => db
 const decideCommandRow = prepare((db, v: { comId: string; status: 'authorized' | 'failed'; decidedAtMs: number; failureCode: string | null }) =>
   db.updateTable('paymentCommands').set({ status: v.status, decidedAtMs: v.decidedAtMs, failureCode: v.failureCode }).where('comId', '=', v.comId).where('status', '=', 'issued'));
 const insertEvidenceRow = prepare((db, v: PaymentEvidenceRecord) => db.insertInto('paymentEvidence').values(columns(v, EVIDENCE_COLUMNS)));
+const useCodeRow = prepare((db, v: { id: string; usedAtMs: number }) =>
+  db.updateTable('verificationCodes').set({ usedAtMs: v.usedAtMs, codeDigest: null, codeSealed: null }).where('id', '=', v.id).where('usedAtMs', 'is', null));
 
 /** The version that decides payments now: its number, enabled rules by priority, and settings. */
 export interface CurrentPolicy {
@@ -320,6 +323,11 @@ export class PaymentAuthRepository {
     return (await decideCommandRow.affected(trx, { comId, status, decidedAtMs: nowMs, failureCode })) === 1;
   }
 
+  /** {@link decideCommand} as one write of the payment's batch: `otherwise` when the command was no longer issued. */
+  decideCommandIn(batch: WriteBatch, comId: string, status: 'authorized' | 'failed', nowMs: number, failureCode: string | null, otherwise: () => Error): void {
+    batch.add(decideCommandRow, { comId, status, decidedAtMs: nowMs, failureCode }, { rows: 1, otherwise });
+  }
+
   async insertCode(trx: Db, record: VerificationCodeRecord): Promise<void> {
     await trx.insertInto('verificationCodes').values(record).execute();
   }
@@ -351,6 +359,11 @@ export class PaymentAuthRepository {
   async useCode(trx: Db, id: string, nowMs: number): Promise<boolean> {
     const result = await trx.updateTable('verificationCodes').set({ usedAtMs: nowMs, codeDigest: null, codeSealed: null }).where('id', '=', id).where('usedAtMs', 'is', null).executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** {@link useCode} as one write of the payment's batch: `otherwise` when the code was used already. */
+  useCodeIn(batch: WriteBatch, id: string, nowMs: number, otherwise: () => Error): void {
+    batch.add(useCodeRow, { id, usedAtMs: nowMs }, { rows: 1, otherwise });
   }
 
   async lockout(userId: string): Promise<{ consecutiveFailures: number; lockedUntilMs: number | null } | undefined> {
@@ -404,17 +417,26 @@ export class PaymentAuthRepository {
    * here. One indexed read of a row that is usually absent; the write only when there is
    * something to clear.
    */
-  async checkAndResetFailures(trx: Db, userId: string, nowMs: number): Promise<{ lockedUntilMs: number } | null> {
+  async checkAndResetFailures(trx: Db, userId: string, nowMs: number, batch?: WriteBatch): Promise<{ lockedUntilMs: number } | null> {
     const row = await this.lockoutForUpdate.first(trx, { userId });
     if (!row) return null;
     const lockedUntilMs = n(row.lockedUntilMs);
     if (lockedUntilMs !== null && lockedUntilMs > nowMs) return { lockedUntilMs };
-    if (Number(row.consecutiveFailures) > 0 || lockedUntilMs !== null) await resetFailuresRow.affected(trx, { userId, updatedAtMs: nowMs });
+    if (Number(row.consecutiveFailures) > 0 || lockedUntilMs !== null) {
+      // Under the row lock just taken: with the caller's batch when it has one.
+      if (batch) batch.add(resetFailuresRow, { userId, updatedAtMs: nowMs });
+      else await resetFailuresRow.affected(trx, { userId, updatedAtMs: nowMs });
+    }
     return null;
   }
 
   async insertEvidence(trx: Db, record: PaymentEvidenceRecord): Promise<void> {
     await insertEvidenceRow.affected(trx, record);
+  }
+
+  /** {@link insertEvidence} as one write of the payment's batch. */
+  insertEvidenceIn(batch: WriteBatch, record: PaymentEvidenceRecord): void {
+    batch.add(insertEvidenceRow, record);
   }
 
   async evidenceOfOrder(orderId: string): Promise<PaymentEvidenceRecord | undefined> {

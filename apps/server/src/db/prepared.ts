@@ -24,6 +24,11 @@ import type { Db } from './write-transaction.js';
  */
 const statementNames = new Map<string, string>();
 
+/** Gives `sqlText` a statement name (once), so the PostgreSQL pool sends it as a named statement. */
+export function nameStatement(sqlText: string): void {
+  if (!statementNames.has(sqlText)) statementNames.set(sqlText, `cp_${statementNames.size + 1}`);
+}
+
 /** The statement name of SQL text a prepared query compiled to, if it is one. */
 export function preparedStatementName(sqlText: string): string | undefined {
   return statementNames.get(sqlText);
@@ -69,12 +74,13 @@ export class PreparedQuery<V extends Values, O> {
         places: query.parameters.map((p) => (p instanceof Placeholder ? { name: p.name } : { fixed: p })),
       };
       this.compiled.set(adapter, compiled);
-      if (!statementNames.has(query.sql)) statementNames.set(query.sql, `cp_${statementNames.size + 1}`);
+      nameStatement(query.sql);
     }
     return compiled;
   }
 
-  private async run(db: Db, values: V) {
+  /** The SQL and its parameters for one run with `values`, as `db`'s dialect compiles it (a write batch sends several together). */
+  bound(db: Db, values: V): CompiledQuery<O> {
     const { query, places } = this.compiledFor(db);
     const parameters = places.map((place) => {
       if (!('name' in place)) return place.fixed;
@@ -83,7 +89,11 @@ export class PreparedQuery<V extends Values, O> {
       if (value === undefined) throw new TypeError(`prepared query value "${place.name}" is missing`);
       return value;
     });
-    return db.executeQuery<O>({ ...query, parameters });
+    return { ...(query as CompiledQuery<O>), parameters };
+  }
+
+  private async run(db: Db, values: V) {
+    return db.executeQuery<O>(this.bound(db, values));
   }
 
   /** The rows of a select. */

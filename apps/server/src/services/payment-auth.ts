@@ -356,11 +356,18 @@ export class PaymentAuthService {
     // Sealed once, before the transaction: what is stored with the command is what is answered.
     const issued: IssuedCommand = { comId, sealedCommand: sealDirectJwe(canonicalJsonBytes({ jws }), replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
     try {
-      await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
-        await this.deps.repo.insertCommand(trx, record);
-        if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
-        await effect.commitWith?.(trx, issued);
-      });
+      if (!codeRecord && !effect.commitWith && this.deps.engine !== 'sqlite') {
+        // One row and nothing to commit with it: a statement of its own is atomic already,
+        // and on PostgreSQL and MariaDB a BEGIN and a COMMIT are two more round trips.
+        // (SQLite keeps its transaction: that is where group commit shares the sync.)
+        await this.deps.repo.insertCommand(this.deps.db, record);
+      } else {
+        await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
+          await this.deps.repo.insertCommand(trx, record);
+          if (codeRecord) await this.deps.repo.insertCode(trx, codeRecord);
+          await effect.commitWith?.(trx, issued);
+        });
+      }
     } catch (error) {
       // The (session, nonce) pair is unique: a replayed request lands here.
       if (isUniqueViolation(error)) throw new AppError('PAYMENT_REQUEST_REPLAYED');
@@ -494,19 +501,20 @@ export class PaymentAuthService {
     const result = await this.deps.payments.payOrder(actor, command.orderId, {
       evidenceRef: evidenceId,
       dailyLimitWon,
-      within: async (trx, order) => {
+      within: async (trx, order, batch) => {
         // Everything checked above was read before this transaction; what may have changed
         // since is checked again here, so a refusal rolls the payment back whole.
-        const lock = await this.deps.repo.checkAndResetFailures(trx, actor.userId, nowMs);
+        const lock = await this.deps.repo.checkAndResetFailures(trx, actor.userId, nowMs, batch);
         if (lock) throw lockedError(lock.lockedUntilMs, currentSettings.failedAttemptsMax);
         const revoked = await this.deps.devices.revokedInChain(trx, certificate);
         if (revoked) throw new AppError('CERTIFICATE_REVOKED', revoked === 'master' ? { detail: 'The master certificate that approved this device has been revoked.' } : {});
         if (order.totalWon !== command.amountWon || order.sellerId !== promised.payee.sellerId || order.orderNumber !== promised.orderNumber) {
           throw new AppError('PAYMENT_COMMAND_EXPIRED', { detail: 'The order changed after this payment command was issued; start the payment again.' });
         }
-        if (!(await this.deps.repo.decideCommand(trx, command.comId, 'authorized', nowMs, null))) throw new AppError('PAYMENT_COMMAND_USED');
-        if (codeRecordId && !(await this.deps.repo.useCode(trx, codeRecordId, nowMs))) throw new AppError('PAYMENT_COMMAND_USED');
-        await this.deps.repo.insertEvidence(trx, {
+        // Sent with the money's writes (payments.ts); a command or code used meanwhile rolls it all back.
+        this.deps.repo.decideCommandIn(batch, command.comId, 'authorized', nowMs, null, () => new AppError('PAYMENT_COMMAND_USED'));
+        if (codeRecordId) this.deps.repo.useCodeIn(batch, codeRecordId, nowMs, () => new AppError('PAYMENT_COMMAND_USED'));
+        this.deps.repo.insertEvidenceIn(batch, {
           id: evidenceId, orderId: command.orderId, comId: command.comId, userId: actor.userId, certificateId: certificate.id,
           cmsBase64: Buffer.from(cms).toString('base64'), signingTimeMs, createdAtMs: nowMs,
         });

@@ -16,6 +16,7 @@ import type { DatabaseEngine } from '../config.js';
 import type { LedgerRepository } from '../db/ledger-repository.js';
 import type { LockedOrder, OrdersRepository } from '../db/orders-repository.js';
 import type { Database } from '../db/schema.js';
+import { WriteBatch } from '../db/write-batch.js';
 import { runWriteTransaction } from '../db/write-transaction.js';
 import { requireRole, type Actor } from './actor.js';
 
@@ -40,8 +41,12 @@ export interface PaymentResult {
 export interface PayOrderOptions {
   /** What authorized the payment (the evidence's id), stored with the paid order. */
   evidenceRef?: string;
-  /** More checks and writes that must commit together with the payment (see `payOrder`); given the order as the payment leaves it. */
-  within?: (trx: Kysely<Database>, order: PaidOrder) => Promise<void>;
+  /**
+   * More checks and writes that must commit together with the payment (see `payOrder`);
+   * given the order as the payment leaves it, and the batch the payment's own writes wait
+   * in, for writes whose rows no other write of the batch touches.
+   */
+  within?: (trx: Kysely<Database>, order: PaidOrder, batch: WriteBatch) => Promise<void>;
   /**
    * Most the buyer may have paid on the Korean calendar day (Asia/Seoul, midnight to
    * midnight) with this payment included; absent or null, no limit.
@@ -87,8 +92,9 @@ export class PaymentsService {
    * `ORDER_CANCELLED`, `ORDER_EXPIRED` (past its window: expired here, its stock
    * released), `INSUFFICIENT_BALANCE` and `PAYMENT_DAILY_LIMIT_EXCEEDED` (nothing moved).
    *
-   * `within` runs inside the same transaction once the money has moved and the order is
-   * marked paid, for what must commit with the payment or not at all (the payment
+   * `within` runs inside the same transaction once every check has passed and the money's
+   * and the order's writes are decided (they reach the database with the batch, after
+   * `within`, which may add its own to it), for what must commit with the payment or not at all (the payment
    * protocol's re-checks of the lock, the certificate's status and the order the command
    * describes, its "command used" mark, its evidence and the request's stored answer). If it throws, nothing of the payment
    * is kept. Like the rest of the transaction it may run again after a conflict, so it must
@@ -138,7 +144,10 @@ export class PaymentsService {
         const paidTodayWon = -(await ledger.sumPostedSinceWon(trx, buyerWalletId, PAYMENT_KIND, koreanDayStartMs(nowMs), { latest: true }));
         if (paidTodayWon + order.totalWon > limitWon) return { kind: 'daily_limit_exceeded', limitWon, paidTodayWon };
       }
-      const posted = await ledger.postEntry(trx, {
+      // The payment's writes go to the database together with the caller's, in one round
+      // trip where the engine is another process (write-batch.ts).
+      const batch = new WriteBatch();
+      const posted = await ledger.addEntry(trx, batch, {
         kind: PAYMENT_KIND,
         memo: `order ${order.orderNumber}`,
         orderId: order.id,
@@ -150,10 +159,11 @@ export class PaymentsService {
       }, locked);
       if (!posted.ok) return { kind: 'insufficient_balance' };
       // Under the order's row lock the status cannot have changed; this is the second guard.
-      if (!(await orders.markPaid(trx, order.id, nowMs, evidenceRef))) throw new Error(`order ${order.id} changed under its row lock`);
+      orders.markPaidIn(batch, order.id, nowMs, evidenceRef, () => new Error(`order ${order.id} changed under its row lock`));
       if (order.fromCart) await orders.removeFromCart(trx, order.buyerId, await orders.productIds(trx, order.id));
       const paid: PaidOrder = { ...order, status: 'paid', paidAtMs: nowMs, evidenceRef };
-      if (options.within) await options.within(trx, paid);
+      if (options.within) await options.within(trx, paid, batch);
+      await batch.flush(trx, this.deps.engine);
       return { kind: 'paid', entryId: posted.entryId, order: paid };
     });
 
