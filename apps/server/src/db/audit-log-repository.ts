@@ -8,6 +8,7 @@ import type { CanonicalValue } from '@coconutpay/core/encoding/canonical-json';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
 import { lockingRead, type Db } from './write-transaction.js';
+import { WriteBatch } from './write-batch.js';
 
 export interface ChainTip {
   lastSequence: number;
@@ -59,11 +60,14 @@ export class AuditLogRepository {
   /** Appends entries (consecutive, in order) and moves the tip to the last; `detailJson[i]` is the canonical JSON entry i's hash covered. */
   async insert(trx: Db, entries: readonly AuditEntry[], detailJson: readonly string[]): Promise<void> {
     if (entries.length === 0) return;
-    await trx.insertInto('auditLog').values(entries.map((e, i) => ({
+    // The entries and the tip's move in one round trip where the database is another process.
+    const batch = new WriteBatch();
+    batch.addBuilt(trx.insertInto('auditLog').values(entries.map((e, i) => ({
       sequence: e.sequence, atMs: e.atMs, kind: e.kind, actor: e.actor, subject: e.subject, detail: detailJson[i]!, prevHash: e.prevHash, hash: e.hash,
-    }))).execute();
+    }))));
     const last = entries.at(-1)!;
-    await trx.updateTable('auditChainTip').set({ lastSequence: last.sequence, lastHash: last.hash }).where('id', '=', 1).execute();
+    batch.addBuilt(trx.updateTable('auditChainTip').set({ lastSequence: last.sequence, lastHash: last.hash }).where('id', '=', 1), { rows: 1, otherwise: () => new Error('the audit chain tip is missing') });
+    await batch.flush(trx, this.engine);
   }
 
   async insertHead(trx: Db, head: AuditHead, signedAtMs: number): Promise<void> {

@@ -12,7 +12,7 @@ import type { DatabaseEngine } from '../config.js';
 import { columns, prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, type Db } from './write-transaction.js';
-import type { WriteBatch } from './write-batch.js';
+import { WriteBatch } from './write-batch.js';
 
 /** One line of an order, priced when the order was made. */
 export interface OrderItemRecord {
@@ -163,7 +163,9 @@ export class OrdersRepository {
 
   /** Inserts an order awaiting payment with its items, inside the caller's transaction. */
   async insert(trx: Db, order: NewOrder): Promise<void> {
-    await insertOrderRow.affected(trx, {
+    // The order and its items in one round trip where the database is another process.
+    const batch = new WriteBatch();
+    batch.add(insertOrderRow, {
         id: order.id,
         orderNumber: order.orderNumber,
         buyerId: order.buyerId,
@@ -181,7 +183,7 @@ export class OrdersRepository {
         expiredAtMs: null,
         evidenceRef: null,
       });
-    await trx
+    batch.addBuilt(trx
       .insertInto('orderItems')
       .values(order.items.map((item, i) => ({
         orderId: order.id,
@@ -191,8 +193,8 @@ export class OrdersRepository {
         unitPriceWon: Number(item.unitPriceWon),
         quantity: item.quantity,
         lineTotalWon: Number(item.lineTotalWon),
-      })))
-      .execute();
+      }))));
+    await batch.flush(trx, this.engine);
   }
 
   private async withItems(db: Db, rows: Awaited<ReturnType<ReturnType<typeof ordersWithStore>['execute']>>): Promise<OrderRecord[]> {

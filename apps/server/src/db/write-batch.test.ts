@@ -66,22 +66,38 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
   const inTransaction = <T>(work: Parameters<typeof runWriteTransaction<T>>[2]) => runWriteTransaction(db(), handle!.engine, work);
 
   it('writes everything in one go and answers each write’s row count, a conditional update that matched nothing included', async () => {
-    const [a, b] = [randomUUID(), randomUUID()];
+    const [a, b, before] = [randomUUID(), randomUUID(), randomUUID()];
     const counts = await inTransaction(async (trx) => {
       const batch = new WriteBatch();
       batch.add(insertEntry, { id: a, memo: 'first' });
       batch.add(insertEntry, { id: b, memo: 'second' });
       batch.add(renameEntry, { id: randomUUID(), from: 'x', to: 'y' });
       // A row written before the batch, in the same transaction, is there for the batch.
-      await insertEntry.affected(trx, { id: `${a.slice(0, 35)}0`, memo: 'before' });
-      batch.add(renameEntry, { id: `${a.slice(0, 35)}0`, from: 'before', to: 'renamed' });
+      await insertEntry.affected(trx, { id: before, memo: 'before' });
+      batch.add(renameEntry, { id: before, from: 'before', to: 'renamed' });
       expect(batch.size).toBe(4);
       const answered = await batch.flush(trx, handle!.engine);
       expect(batch.size).toBe(0);
       return answered;
     });
     expect(counts).toEqual([1, 1, 0, 1]);
-    expect([await memoOf(a), await memoOf(b), await memoOf(`${a.slice(0, 35)}0`)]).toEqual(['first', 'second', 'renamed']);
+    expect([await memoOf(a), await memoOf(b), await memoOf(before)]).toEqual(['first', 'second', 'renamed']);
+  });
+
+  it('takes writes built for this run (a list of rows) beside prepared ones', async () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const length of [3, 2]) {
+      const counts = await inTransaction(async (trx) => {
+        const batch = new WriteBatch();
+        const fresh = ids.map(() => randomUUID()).slice(0, length);
+        batch.addBuilt(trx.insertInto('journalEntries').values(fresh.map((id) => ({ id, kind: 'test', memo: `built ${length}`, orderId: null, createdAtMs: T0_MS }))));
+        batch.add(insertEntry, { id: randomUUID(), memo: `built ${length}` });
+        batch.addBuilt(trx.updateTable('journalEntries').set({ memo: 'nobody' }).where('id', '=', randomUUID()), { rows: 0, otherwise: () => new Error('matched a row it could not') });
+        return batch.flush(trx, handle!.engine);
+      });
+      expect(counts).toEqual([length, 1, 0]);
+      expect(await db().selectFrom('journalEntries').select('id').where('memo', '=', `built ${length}`).execute()).toHaveLength(length + 1);
+    }
   });
 
   it('lets a write refer to a row another write of the same batch inserts (the entry and its posting)', async () => {

@@ -26,7 +26,7 @@
  * `flush` throws the first unmet expectation's error after the batch has run, and the
  * caller's transaction rolls back on it like on any other error.
  */
-import type { CompiledQuery } from 'kysely';
+import type { Compilable, CompiledQuery } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import { nameStatement, type PreparedQuery } from './prepared.js';
 import type { Db } from './write-transaction.js';
@@ -37,11 +37,10 @@ export interface Expectation {
   otherwise: () => Error;
 }
 
-interface BatchedWrite {
-  query: PreparedQuery<never, unknown>;
-  values: object;
-  expect: Expectation | undefined;
-}
+type BatchedWrite =
+  | { query: PreparedQuery<never, unknown>; values: object; expect: Expectation | undefined }
+  /** A query built for this run (a list of rows, say), not prepared: its SQL may differ from run to run. */
+  | { built: Compilable<unknown>; expect: Expectation | undefined };
 
 export class WriteBatch {
   private readonly writes: BatchedWrite[] = [];
@@ -49,6 +48,14 @@ export class WriteBatch {
   /** Adds an insert, update or delete (a prepared query) to the batch. */
   add<V extends object>(query: PreparedQuery<V, unknown>, values: V, expect?: Expectation): void {
     this.writes.push({ query: query as unknown as PreparedQuery<never, unknown>, values, expect });
+  }
+
+  /**
+   * Adds an insert, update or delete built on the transaction's handle (`trx.insertInto(…)…`)
+   * rather than prepared: for writes whose SQL changes with their values, such as a list of rows.
+   */
+  addBuilt(query: Compilable<unknown>, expect?: Expectation): void {
+    this.writes.push({ built: query, expect });
   }
 
   get size(): number {
@@ -62,13 +69,16 @@ export class WriteBatch {
   async flush(trx: Db, engine: DatabaseEngine): Promise<number[]> {
     const writes = this.writes.splice(0);
     if (writes.length === 0) return [];
-    const bound = writes.map((w) => w.query.bound(trx, w.values as never));
+    const bound = writes.map((w) => ('built' in w ? w.built.compile() : w.query.bound(trx, w.values as never)));
+    // Only prepared writes make the same text on every run; one with a built write would
+    // leave a named statement behind on every connection for every list length.
+    const sameTextEveryRun = writes.every((w) => !('built' in w));
     let affected: number[];
     if (engine === 'sqlite' || writes.length === 1) {
       affected = [];
       for (const query of bound) affected.push(Number((await trx.executeQuery(query)).numAffectedRows ?? 0n));
     } else if (engine === 'postgres') {
-      affected = await runAsCommonTableExpressions(trx, bound);
+      affected = await runAsCommonTableExpressions(trx, bound, sameTextEveryRun);
     } else {
       affected = await runAsMultipleStatements(trx, bound);
     }
@@ -102,10 +112,10 @@ export function combinedAsCommonTableExpressions(queries: readonly CompiledQuery
   return { sql: `with ${parts.join(', ')} select ${counts}`, parameters };
 }
 
-async function runAsCommonTableExpressions(trx: Db, queries: CompiledQuery[]): Promise<number[]> {
+async function runAsCommonTableExpressions(trx: Db, queries: CompiledQuery[], named: boolean): Promise<number[]> {
   const { sql, parameters } = combinedAsCommonTableExpressions(queries);
   // The same payment builds the same text every time: planned once per connection.
-  nameStatement(sql);
+  if (named) nameStatement(sql);
   const result = await trx.executeQuery<Record<string, number>>({ sql, parameters, query: queries[0]!.query, queryId: queries[0]!.queryId });
   const row = result.rows[0]!;
   return queries.map((_, i) => Number(row[`n${i}`]));
