@@ -9,7 +9,7 @@
  *            --profile (CPU profiles of the server's measured windows, in bench/profiles/)
  *            --no-ceilings (protocol runs only, for profiling; no results are written)
  *            --render=<date> (rewrite that date's report from its JSON files)
- *            --only=payments,overhead,issuance,chains,receipts,ledger-size (the payment runs and
+ *            --only=payments,overhead,issuance,chains,receipts,ledger-size,round-trips (the payment runs and
  *              ceilings, and the further scenarios of bench/scenarios.ts; default all)
  *
  * Processes: the server (bench/server-process.ts) on core 0, the load generator

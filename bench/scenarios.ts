@@ -18,6 +18,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import type { RoundTripCost } from './round-trip-cost.js';
 import type { DatabaseEngine } from '../apps/server/src/config.js';
 import { enginesUnderTest } from '../apps/server/test/helpers.js';
 import type { PkiPlan, PkiThroughput } from './pki-throughput.js';
@@ -26,7 +27,7 @@ import type { HistoryResult, LoadCommand, LoadMessage, RunResult, Scenario, Setu
 import { round } from './lib/stats.js';
 
 /** The scenarios `--only` can name besides `payments` (the payment runs and ceilings). */
-export const EXTRA_SCENARIOS = ['overhead', 'issuance', 'chains', 'receipts', 'ledger-size'] as const;
+export const EXTRA_SCENARIOS = ['overhead', 'issuance', 'chains', 'receipts', 'ledger-size', 'round-trips'] as const;
 export type ExtraScenario = (typeof EXTRA_SCENARIOS)[number];
 
 /** Target of the overhead: signed requests/s at least this share of anonymous ones. */
@@ -62,6 +63,8 @@ export interface ExtraPlan {
   /** Window of the top-ups after the payments at each size. */
   topUpMeasureMs: number;
   pki: Omit<PkiPlan, 'dataDir'>;
+  /** Window of each round-trip measurement (bench/round-trip-cost.ts). */
+  roundTripMeasureMs: number;
 }
 
 /** The plan of a run; a quick run keeps to SQLite unless `--engines` named the engines. */
@@ -69,11 +72,11 @@ export function extraPlan(mode: 'quick' | 'full', engines: DatabaseEngine[], eng
   return mode === 'quick'
     ? {
       mode, engines: enginesNamed ? engines : engines.filter((e) => e === 'sqlite'), overheadConcurrency: 16, overheadRounds: 1, overheadWarmupMs: 300, overheadMeasureMs: 1_000,
-      ledgerSizes: [10_000, 100_000], ledgerConcurrency: 8, ledgerWarmupMs: 300, ledgerFirstWarmupMs: 300, ledgerMeasureMs: 1_500, topUpMeasureMs: 500, pki: { certificates: 20, checkMs: 300 },
+      ledgerSizes: [10_000, 100_000], ledgerConcurrency: 8, ledgerWarmupMs: 300, ledgerFirstWarmupMs: 300, ledgerMeasureMs: 1_500, topUpMeasureMs: 500, pki: { certificates: 20, checkMs: 300 }, roundTripMeasureMs: 1_000,
     }
     : {
       mode, engines, overheadConcurrency: 32, overheadRounds: 2, overheadWarmupMs: 2_000, overheadMeasureMs: 4_000,
-      ledgerSizes: [10_000, 100_000, 1_000_000], ledgerConcurrency: 8, ledgerWarmupMs: 2_000, ledgerFirstWarmupMs: 6_000, ledgerMeasureMs: 8_000, topUpMeasureMs: 2_000, pki: { certificates: 1_000, checkMs: 4_000 },
+      ledgerSizes: [10_000, 100_000, 1_000_000], ledgerConcurrency: 8, ledgerWarmupMs: 2_000, ledgerFirstWarmupMs: 6_000, ledgerMeasureMs: 8_000, topUpMeasureMs: 2_000, pki: { certificates: 1_000, checkMs: 4_000 }, roundTripMeasureMs: 5_000,
     };
 }
 
@@ -138,6 +141,7 @@ export interface ScenarioResults {
   overhead?: OverheadResult[];
   pki?: PkiThroughput;
   ledger_size?: LedgerSizeResult[];
+  round_trips?: RoundTripCost[];
 }
 
 /** The server's environment for a run, as bench/run.ts gives it for the payment runs. */
@@ -278,6 +282,23 @@ export async function measureEngineScenarios(h: Harness, plan: ExtraPlan, engine
   }
 }
 
+/** The cost of one round trip to a networked engine, in its own process on the server's core. */
+export async function measureRoundTripCost(h: Harness, plan: ExtraPlan, engine: DatabaseEngine): Promise<RoundTripCost> {
+  const engineUnderTest = enginesUnderTest().find((e) => e.engine === engine);
+  if (!engineUnderTest) throw new Error(`engine ${engine} is not configured`);
+  const database = await engineUnderTest.create();
+  try {
+    const child = h.startChild('round-trip-cost.ts', { cpu: 0 });
+    const answer = h.nextMessage<{ result: RoundTripCost }>(child, 'round-trips');
+    child.send({ url: database.url, measureMs: plan.roundTripMeasureMs });
+    const { result } = await answer;
+    await h.exited(child);
+    return result;
+  } finally {
+    await database.drop();
+  }
+}
+
 /** Runs the wanted extra scenarios; what was not wanted is left out of the result. */
 export async function runExtraScenarios(h: Harness, plan: ExtraPlan, wanted: ReadonlySet<ExtraScenario>): Promise<Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds' | 'redis'>> {
   const out: Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds' | 'redis'> = {};
@@ -294,6 +315,14 @@ export async function runExtraScenarios(h: Harness, plan: ExtraPlan, wanted: Rea
       const result = await measureEngineScenarios(h, plan, engine, engineWanted);
       if (result.overhead) (out.overhead ??= []).push(result.overhead);
       if (result.ledgerSize) (out.ledger_size ??= []).push(result.ledgerSize);
+    }
+  }
+  if (wanted.has('round-trips')) {
+    for (const engine of plan.engines.filter((e) => e !== 'sqlite')) {
+      h.say(`${engine}: the cost of one round trip…`);
+      const cost = await measureRoundTripCost(h, plan, engine);
+      h.say(`  read ${cost.read.client_us} µs here + ${cost.read.database_us} µs in the database; write transaction ${cost.write_transaction.client_us} + ${cost.write_transaction.database_us} µs`);
+      (out.round_trips ??= []).push(cost);
     }
   }
   return out;

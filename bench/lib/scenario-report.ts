@@ -99,5 +99,11 @@ export function renderScenarioSections(results: ScenarioResults, payments: Engin
     for (const r of results.ledger_size) lines.push(`| ${engineName(r.engine)} | ${r.p99_growth} | ${yes(r.target_met)} |`);
   }
   lines.push('');
+  if (results.round_trips?.length) {
+    lines.push('', '## The cost of one database round trip', '');
+    lines.push(`The drivers the server uses, ${results.round_trips[0]!.in_flight} in flight from one process on the server's core, against a table of our own: a prepared primary-key read, and a one-row update in its own transaction (BEGIN, UPDATE, COMMIT: three round trips and a durable commit). CPU per operation, in that process (what the server pays) and in the database server's processes.`, '');
+    lines.push('| engine | reads/s | µs here per read | µs in the database per read | write transactions/s | µs here per transaction | µs in the database per transaction |', '|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of results.round_trips) lines.push(`| ${engineName(r.engine)} | ${r.read.per_s} | ${r.read.client_us} | ${r.read.database_us} | ${r.write_transaction.per_s} | ${r.write_transaction.client_us} | ${r.write_transaction.database_us} |`);
+  }
   return lines.join('\n');
 }
