@@ -115,11 +115,46 @@ function productsWithStore(db: Db) {
     .select(['products.id', 'products.sellerId', 'products.name', 'products.priceWon', 'stores.storeName', 'stores.businessNumber']);
 }
 const productWithStore = prepare((db, v: { id: string }) => productsWithStore(db).where('products.id', '=', v.id));
-const orderById = prepare((db, v: { id: string }) => ordersWithStore(db).where('orders.id', '=', v.id));
+// One order with its items in one round trip: the order's columns repeat on each item's row.
+const orderWithItemsById = prepare((db, v: { id: string }) =>
+  ordersWithStore(db)
+    .leftJoin('orderItems', 'orderItems.orderId', 'orders.id')
+    .select(['orderItems.productId as itemProductId', 'orderItems.productName as itemProductName', 'orderItems.unitPriceWon as itemUnitPriceWon', 'orderItems.quantity as itemQuantity', 'orderItems.lineTotalWon as itemLineTotalWon'])
+    .where('orders.id', '=', v.id)
+    .orderBy('orderItems.lineNo'));
 const itemsOfOrder = prepare((db, v: { orderId: string }) => itemsOf(db).where('orderId', '=', v.orderId).orderBy('lineNo'));
 const insertOrderRow = prepare((db, v: Database['orders']) => db.insertInto('orders').values(columns(v, ORDER_COLUMNS)));
 const markPaidRow = prepare((db, v: { id: string; paidAtMs: number; evidenceRef: string | null }) =>
   db.updateTable('orders').set({ status: 'paid', paidAtMs: v.paidAtMs, evidenceRef: v.evidenceRef }).where('id', '=', v.id).where('status', '=', 'awaiting_payment'));
+
+type OrderRow = Awaited<ReturnType<ReturnType<typeof ordersWithStore>['execute']>>[number];
+
+const time = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+/** An order as the repository answers it, from its row and its items. */
+function recordOf(r: OrderRow, items: OrderItemRecord[]): OrderRecord {
+  return {
+    id: r.id,
+    orderNumber: r.orderNumber,
+    buyerId: r.buyerId,
+    sellerId: r.sellerId,
+    storeName: r.storeName,
+    businessNumber: r.businessNumber,
+    status: r.status,
+    totalWon: wonOf(r.totalWon),
+    recipientName: r.recipientName,
+    shippingAddress: r.shippingAddress,
+    shippingPhone: r.shippingPhone,
+    fromCart: Number(r.fromCart) === 1,
+    createdAtMs: Number(r.createdAtMs),
+    expiresAtMs: Number(r.expiresAtMs),
+    paidAtMs: time(r.paidAtMs),
+    cancelledAtMs: time(r.cancelledAtMs),
+    expiredAtMs: time(r.expiredAtMs),
+    evidenceRef: r.evidenceRef,
+    items,
+  };
+}
 
 /** Orders and their items; status changes take the caller's write transaction. */
 export class OrdersRepository {
@@ -197,7 +232,7 @@ export class OrdersRepository {
     await batch.flush(trx, this.engine);
   }
 
-  private async withItems(db: Db, rows: Awaited<ReturnType<ReturnType<typeof ordersWithStore>['execute']>>): Promise<OrderRecord[]> {
+  private async withItems(db: Db, rows: OrderRow[]): Promise<OrderRecord[]> {
     if (rows.length === 0) return [];
     const itemRows =
       rows.length === 1
@@ -209,34 +244,20 @@ export class OrdersRepository {
       list.push({ productId: r.productId, productName: r.productName, unitPriceWon: wonOf(r.unitPriceWon), quantity: Number(r.quantity), lineTotalWon: wonOf(r.lineTotalWon) });
       items.set(r.orderId, list);
     }
-    const time = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    return rows.map((r) => ({
-      id: r.id,
-      orderNumber: r.orderNumber,
-      buyerId: r.buyerId,
-      sellerId: r.sellerId,
-      storeName: r.storeName,
-      businessNumber: r.businessNumber,
-      status: r.status,
-      totalWon: wonOf(r.totalWon),
-      recipientName: r.recipientName,
-      shippingAddress: r.shippingAddress,
-      shippingPhone: r.shippingPhone,
-      fromCart: Number(r.fromCart) === 1,
-      createdAtMs: Number(r.createdAtMs),
-      expiresAtMs: Number(r.expiresAtMs),
-      paidAtMs: time(r.paidAtMs),
-      cancelledAtMs: time(r.cancelledAtMs),
-      expiredAtMs: time(r.expiredAtMs),
-      evidenceRef: r.evidenceRef,
-      items: items.get(r.id) ?? [],
-    }));
+    return rows.map((r) => recordOf(r, items.get(r.id) ?? []));
   }
 
   async findById(id: string, db: Db = this.db): Promise<OrderRecord | undefined> {
-    const row = await orderById.first(db, { id });
-    return row ? (await this.withItems(db, [row]))[0] : undefined;
+    const rows = await orderWithItemsById.rows(db, { id });
+    if (rows.length === 0) return undefined;
+    const items: OrderItemRecord[] = [];
+    for (const r of rows) {
+      if (r.itemProductId === null) continue;
+      items.push({ productId: r.itemProductId, productName: r.itemProductName!, unitPriceWon: wonOf(r.itemUnitPriceWon), quantity: Number(r.itemQuantity), lineTotalWon: wonOf(r.itemLineTotalWon) });
+    }
+    return recordOf(rows[0]!, items);
   }
+
 
   /** One page of orders, newest first, and the count of the same filter. */
   async list(query: OrderListQuery): Promise<{ items: OrderRecord[]; total: number }> {

@@ -158,6 +158,13 @@ const EVIDENCE_COLUMNS = ['id', 'orderId', 'comId', 'userId', 'certificateId', '
 const lockoutOf = prepare((db, v: { userId: string }) =>
   db.selectFrom('paymentLockouts').select(['userId', 'consecutiveFailures', 'lockedUntilMs', 'updatedAtMs']).where('userId', '=', v.userId));
 const commandById = prepare((db, v: { comId: string }) => db.selectFrom('paymentCommands').select(COMMAND_COLUMNS).where('comId', '=', v.comId));
+// A command and its caller's payment lock in one round trip (the authorization's first read).
+const commandWithLockout = prepare((db, v: { comId: string; userId: string }) =>
+  db.selectFrom('paymentCommands')
+    .leftJoin('paymentLockouts', (join) => join.on('paymentLockouts.userId', '=', v.userId))
+    .select(COMMAND_COLUMNS.map((c) => `paymentCommands.${c}` as const))
+    .select('paymentLockouts.lockedUntilMs as callerLockedUntilMs')
+    .where('paymentCommands.comId', '=', v.comId));
 // Only a row that holds failures or a lock is written: most payments follow none.
 const resetFailuresRow = prepare((db, v: { userId: string; updatedAtMs: number }) =>
   db.updateTable('paymentLockouts').set({ consecutiveFailures: 0, lockedUntilMs: null, updatedAtMs: v.updatedAtMs })
@@ -316,6 +323,17 @@ export class PaymentAuthRepository {
   async findCommand(comId: string, db: Db = this.db): Promise<PaymentCommandRecord | undefined> {
     const row = await commandById.first(db, { comId });
     return row ? commandOf(row) : undefined;
+  }
+
+  /**
+   * A command (whoever's it is), with the payment lock of `userId` as it stands; undefined
+   * when there is no such command, and then nothing is known of the lock.
+   */
+  async findCommandWithLockout(comId: string, userId: string): Promise<{ command: PaymentCommandRecord; lockedUntilMs: number | null } | undefined> {
+    const row = await commandWithLockout.first(this.db, { comId, userId });
+    if (!row) return undefined;
+    const { callerLockedUntilMs, ...command } = row;
+    return { command: commandOf(command), lockedUntilMs: n(callerLockedUntilMs) };
   }
 
   /** Closes an issued command; conditional, so a command is decided once. */

@@ -442,8 +442,16 @@ export class PaymentAuthService {
    */
   async authorize(actor: Actor, input: AuthorizationInput, effect: EffectOptions<PaymentReceipt> = {}): Promise<PaymentReceipt> {
     const nowMs = this.deps.clock();
-    await this.assertNotLocked(actor, nowMs);
-    const command = await this.ownCommand(actor, input.comId);
+    // The lock and the command in one read; without a command, the lock is read alone, so
+    // a locked account hears that it is locked whatever command it names.
+    const found = await this.deps.repo.findCommandWithLockout(input.comId, actor.userId);
+    if (!found) {
+      await this.assertNotLocked(actor, nowMs);
+      throw new AppError('PAYMENT_COMMAND_NOT_FOUND');
+    }
+    if (found.lockedUntilMs !== null && found.lockedUntilMs > nowMs) throw lockedError(found.lockedUntilMs, (await this.deps.repo.currentPolicy()).settings.failedAttemptsMax);
+    const command = found.command;
+    if (command.userId !== actor.userId) throw new AppError('PAYMENT_COMMAND_NOT_FOUND');
     // A command is authorized from the session that asked for it: the certificate binding of
     // a certificate-login session was checked there and must not be stepped around.
     if (command.sessionId !== actor.sessionId) throw new AppError('PAYMENT_COMMAND_NOT_FOUND');
