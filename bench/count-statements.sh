@@ -58,4 +58,5 @@ for line in open(sys.argv[2], errors='replace'):
     elif last is not None:
         last[1] += ' ' + line.strip()
 report('MariaDB', [(db, text) for db, text in maria])
-PYrm -f "$PG_WINDOW" "$MARIA_LOG"
+PY
+rm -f "$PG_WINDOW" "$MARIA_LOG"
