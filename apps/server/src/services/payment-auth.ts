@@ -157,7 +157,8 @@ export function authorizationSigningTimeMs(
     if (attributes.contentTypeOid !== OID_CMS.data) return null;
     if (!createHash('sha256').update(content).digest().equals(attributes.messageDigest)) return null;
     // Every CMS we keep names its signer's certificate inside the signature (RFC 5035).
-    if (!attributes.signingCertificateHash || !createHash('sha256').update(certificateDer).digest().equals(attributes.signingCertificateHash)) return null;
+    // The certificate's hash is kept with its key (the same bytes, so the same hash).
+    if (!attributes.signingCertificateHash || !verifier.sha256(certificateDer).equals(attributes.signingCertificateHash)) return null;
     if (!verifier.signatureValid(certificateDer, derToP1363(signatureDer), signedAttributesDer)) return null;
     return attributes.signingTimeSeconds * 1000;
   } catch (error) {
