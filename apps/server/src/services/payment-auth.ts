@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import {
-  authorizationContentOf, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
+  authorizationContentTextOf, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
   type PaymentCommand, type PaymentRequest, type SharedCode as SharedCodeEvent,
 } from '@coconutpay/core/payment';
 import { verifyEvidence, withEvidenceCheck, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
@@ -136,7 +136,9 @@ export function presentedCodeProof(content: Uint8Array, commandJson: string, com
   const match = AUTHORIZATION_START.exec(Buffer.from(content.subarray(0, 200)).toString('latin1'));
   if (!match) return undefined;
   const proof = match[1] === 'null' ? null : match[1]!.slice(1, -1);
-  return Buffer.from(authorizationContentOf(commandJson, commandJws, proof)).equals(content) ? proof : undefined;
+  // Encoded straight into a Buffer and compared with the content where it lies (no copies).
+  const expected = authorizationContentTextOf(commandJson, commandJws, proof);
+  return Buffer.from(expected, 'utf8').equals(content) ? proof : undefined;
 }
 
 /**
