@@ -38,7 +38,7 @@ import { RequestAuthenticator } from '../apps/server/src/services/request-authen
 import type { ReplayCache } from '../apps/server/src/services/replay-cache.js';
 import { openCompactJwe, openDirectJwe, p256AgreementKey, p256PublicPoint, replyKeyFromJwk, sealCompactJwe, sealDirectJwe } from '../apps/server/src/services/pki/compact-jwe.js';
 import { JsonSigner } from '../apps/server/src/services/pki/json-signer.js';
-import { authorizationSigningTimeMs, presentedCodeProof } from '../apps/server/src/services/payment-auth.js';
+import { authorizationSigningTimeMs, presentedCodeProof, sealCommand } from '../apps/server/src/services/payment-auth.js';
 import { newVerificationCode, renderVerificationCode } from '../apps/server/src/services/verification-code-image.js';
 import { newClient, startTestApp } from '../apps/server/test/helpers.js';
 import { CommandVerifier } from './lib/payer.js';
@@ -178,7 +178,7 @@ export async function measureCryptoCeiling(durationMsPerOperation: number, withB
         }, d),
       },
       { name: 'sign COM as A (canonical JSON + ES256 JWS)', perPayment: 1, us_per_call: await costOf(() => commandSigner.signCanonical(canonicalJson(command)), d) },
-      { name: 'seal COM to the reply key (key check + JWE dir + A256GCM)', perPayment: 1, us_per_call: await costOf(() => sealDirectJwe(canonicalJsonBytes({ jws }), replyKeyFromJwk(request.replyKey), 'coconutpay-payment-command'), d) },
+      { name: 'seal COM to the reply key (key check + JWE dir + A256GCM)', perPayment: 1, us_per_call: await costOf(() => sealCommand(jws, replyKeyFromJwk(request.replyKey)), d) },
       {
         name: 'check AUTH (content against the stored command, CMS attributes + digest + ECDSA, evidence assembled)', perPayment: 1,
         us_per_call: await costOf(() => {

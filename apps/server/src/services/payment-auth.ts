@@ -128,6 +128,16 @@ function b64u(text: string, what: string): Uint8Array {
 }
 
 /**
+ * The answer to a REQ: `{"jws":…}` sealed under the reply key. `jws` is A's compact JWS
+ * (JsonSigner: base64url parts joined by dots), characters JSON writes as they are, so
+ * its canonical JSON is written directly rather than scanned (four kilobytes) for
+ * characters to escape. A test holds it to canonicalJsonBytes({ jws }).
+ */
+export function sealCommand(jws: string, replyKey: Uint8Array): string {
+  return sealDirectJwe(Buffer.from(`{"jws":"${jws}"}`, 'utf8'), replyKey, COMMAND_CONTENT_TYPE);
+}
+
+/**
  * The code's proof in a signed authorization that is exactly the canonical authorization
  * of the stored command (canonical JSON and A's JWS); undefined when it is anything else.
  * The proof is the one member the device adds, and it leads the canonical form.
@@ -357,7 +367,7 @@ export class PaymentAuthService {
       codeRecord = { id: codeId, comId, codeDigest, codeSealed: this.deps.codeKey.seal(codeId, code), tries: 0, expiresAtMs, usedAtMs: null };
     }
     // Sealed once, before the transaction: what is stored with the command is what is answered.
-    const issued: IssuedCommand = { comId, sealedCommand: sealDirectJwe(canonicalJsonBytes({ jws }), replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
+    const issued: IssuedCommand = { comId, sealedCommand: sealCommand(jws, replyKey), codeRequired: decision.requireCode, expiresAtMs };
     try {
       await runWriteTransaction(this.deps.db, this.deps.engine, async (trx) => {
         await this.deps.repo.insertCommand(trx, record);
