@@ -13,7 +13,7 @@ import { signerIdentifier } from '@coconutpay/core/pki/cms';
 import { createCertificate } from '@coconutpay/core/pki/certificate-builder';
 import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
 import type { CertificateAuthority } from './certificate-authority.js';
-import { certificateCacheKey, CertificateVerifier, VERDICT_CACHE_MAX } from './certificate-verifier.js';
+import { certificateCacheKey, certificateListKey, CertificateVerifier, VERDICT_CACHE_MAX } from './certificate-verifier.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
@@ -91,4 +91,23 @@ describe('CertificateVerifier per-certificate cache', () => {
     expect(many.sha256(first).equals(createHash('sha256').update(first).digest())).toBe(true);
     expect(many.certificatesKnown()).toBe(VERDICT_CACHE_MAX);
   });
+
+  it('keys chain verdicts by every certificate, unambiguously: a hit only for the very same leaf and intermediates', async () => {
+    const joined = new Uint8Array([...a.der, ...b.der]);
+    expect(certificateListKey([joined])).not.toBe(certificateListKey([a.der, b.der]));
+    expect(certificateListKey([a.der, b.der])).not.toBe(certificateListKey([b.der, a.der]));
+    expect(certificateListKey([a.der])).toBe(certificateListKey([new Uint8Array(a.der)]));
+    const now = Date.parse('2026-06-01T00:00:00Z');
+    const before = verifier.stats();
+    const first = await verifier.verify(a.der, 'payment', now);
+    expect(verifier.stats().misses).toBe(before.misses + 1);
+    expect(await verifier.verify(new Uint8Array(a.der), 'payment', now)).toEqual(first);
+    expect(verifier.stats().hits).toBe(before.hits + 1);
+    // Another purpose, another list of intermediates, or other bytes: judged afresh.
+    await verifier.verify(a.der, 'deviceApproval', now);
+    await verifier.verify(a.der, 'payment', now, [b.der]);
+    await verifier.verify(joined, 'payment', now);
+    expect(verifier.stats().misses).toBe(before.misses + 4);
+  });
 });
+

@@ -54,6 +54,18 @@ export function certificateCacheKey(der: Uint8Array): string {
   return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
 }
 
+/**
+ * The cache key of a list of certificates: each one's length, then its bytes read in place
+ * ({@link certificateCacheKey}). The lengths make the split unambiguous (a leaf with an
+ * intermediate appended is not that leaf with that intermediate), as the base64 alphabet
+ * and its separators did, without copying and encoding the certificates on every check.
+ */
+export function certificateListKey(ders: readonly Uint8Array[]): string {
+  let key = '';
+  for (const der of ders) key += `|${der.length}:${certificateCacheKey(der)}`;
+  return key;
+}
+
 export class CertificateVerifier {
   private readonly cache = new Map<string, CachedVerdict>();
   private readonly approvals = new Map<string, ApprovalProblem | undefined>();
@@ -79,7 +91,7 @@ export class CertificateVerifier {
    * `extraIntermediates` lets a later profile add a user's master to the chain.
    */
   async verify(der: Uint8Array, purpose: Purpose, atMs: number, extraIntermediates: Uint8Array[] = []): Promise<Verdict> {
-    const key = `${purpose}:${Buffer.from(der).toString('base64')}:${extraIntermediates.map((c) => Buffer.from(c).toString('base64')).join(',')}`;
+    const key = `${purpose}${certificateListKey([der, ...extraIntermediates])}`;
     const cached = this.cache.get(key);
     if (cached && atMs >= cached.fromMs && atMs < cached.untilMs) {
       this.hits++;
@@ -121,7 +133,7 @@ export class CertificateVerifier {
    * verdict is cached forever under that pair.
    */
   async approval(additionalDer: Uint8Array, masterDer: Uint8Array): Promise<ApprovalProblem | undefined> {
-    const key = `${Buffer.from(additionalDer).toString('base64')}:${Buffer.from(masterDer).toString('base64')}`;
+    const key = certificateListKey([additionalDer, masterDer]);
     if (this.approvals.has(key)) {
       this.hits++;
       return this.approvals.get(key);
