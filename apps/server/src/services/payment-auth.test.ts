@@ -35,3 +35,20 @@ describe('authorization policy', () => {
     expect(decidePolicy(withAge, facts(1_000n, false, 'master', 7 * DAY_MS)).rule).toBe('default');
   });
 });
+
+describe('the sealed command', () => {
+  it('holds exactly the canonical JSON of { jws } for a JWS made by A\'s signer, and core-compatible openers read it', async () => {
+    const { generateKeyPairSync, randomBytes } = await import('node:crypto');
+    const { canonicalJsonBytes } = await import('@coconutpay/core/encoding/canonical-json');
+    const { JsonSigner } = await import('./pki/json-signer.js');
+    const { openDirectJwe } = await import('./pki/compact-jwe.js');
+    const { sealCommand } = await import('./payment-auth.js');
+    const signer = new JsonSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey, [randomBytes(700), randomBytes(600)], 'coconutpay-com+jws');
+    const reply = randomBytes(32);
+    for (const command of [{ v: 1, storeName: '코코넛 마트', note: 'quote " and \\ and \n' }, { v: 1 }]) {
+      const jws = signer.sign(command);
+      const opened = openDirectJwe(sealCommand(jws, reply), reply, 'coconutpay-payment-command');
+      expect(opened.equals(Buffer.from(canonicalJsonBytes({ jws })))).toBe(true);
+    }
+  });
+});

@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import { AppError } from '@coconutpay/core/errors';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import {
-  authorizationContentOf, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
+  authorizationContentTextOf, codeProof, COMMAND_TTL_MS, REQUEST_CLOCK_SKEW_MS,
   type PaymentCommand, type PaymentRequest, type SharedCode as SharedCodeEvent,
 } from '@coconutpay/core/payment';
 import { verifyEvidence, withEvidenceCheck, type EvidenceVerdict } from '@coconutpay/core/payment/evidence';
@@ -128,6 +128,16 @@ function b64u(text: string, what: string): Uint8Array {
 }
 
 /**
+ * The answer to a REQ: `{"jws":…}` sealed under the reply key. `jws` is A's compact JWS
+ * (JsonSigner: base64url parts joined by dots), characters JSON writes as they are, so
+ * its canonical JSON is written directly rather than scanned (four kilobytes) for
+ * characters to escape. A test holds it to canonicalJsonBytes({ jws }).
+ */
+export function sealCommand(jws: string, replyKey: Uint8Array): string {
+  return sealDirectJwe(Buffer.from(`{"jws":"${jws}"}`, 'utf8'), replyKey, COMMAND_CONTENT_TYPE);
+}
+
+/**
  * The code's proof in a signed authorization that is exactly the canonical authorization
  * of the stored command (canonical JSON and A's JWS); undefined when it is anything else.
  * The proof is the one member the device adds, and it leads the canonical form.
@@ -136,7 +146,9 @@ export function presentedCodeProof(content: Uint8Array, commandJson: string, com
   const match = AUTHORIZATION_START.exec(Buffer.from(content.subarray(0, 200)).toString('latin1'));
   if (!match) return undefined;
   const proof = match[1] === 'null' ? null : match[1]!.slice(1, -1);
-  return Buffer.from(authorizationContentOf(commandJson, commandJws, proof)).equals(content) ? proof : undefined;
+  // Encoded straight into a Buffer and compared with the content where it lies (no copies).
+  const expected = authorizationContentTextOf(commandJson, commandJws, proof);
+  return Buffer.from(expected, 'utf8').equals(content) ? proof : undefined;
 }
 
 /**
@@ -157,7 +169,8 @@ export function authorizationSigningTimeMs(
     if (attributes.contentTypeOid !== OID_CMS.data) return null;
     if (!createHash('sha256').update(content).digest().equals(attributes.messageDigest)) return null;
     // Every CMS we keep names its signer's certificate inside the signature (RFC 5035).
-    if (!attributes.signingCertificateHash || !createHash('sha256').update(certificateDer).digest().equals(attributes.signingCertificateHash)) return null;
+    // The certificate's hash is kept with its key (the same bytes, so the same hash).
+    if (!attributes.signingCertificateHash || !verifier.sha256(certificateDer).equals(attributes.signingCertificateHash)) return null;
     if (!verifier.signatureValid(certificateDer, derToP1363(signatureDer), signedAttributesDer)) return null;
     return attributes.signingTimeSeconds * 1000;
   } catch (error) {
@@ -354,7 +367,7 @@ export class PaymentAuthService {
       codeRecord = { id: codeId, comId, codeDigest, codeSealed: this.deps.codeKey.seal(codeId, code), tries: 0, expiresAtMs, usedAtMs: null };
     }
     // Sealed once, before the transaction: what is stored with the command is what is answered.
-    const issued: IssuedCommand = { comId, sealedCommand: sealDirectJwe(canonicalJsonBytes({ jws }), replyKey, COMMAND_CONTENT_TYPE), codeRequired: decision.requireCode, expiresAtMs };
+    const issued: IssuedCommand = { comId, sealedCommand: sealCommand(jws, replyKey), codeRequired: decision.requireCode, expiresAtMs };
     try {
       if (!codeRecord && !effect.commitWith && this.deps.engine !== 'sqlite') {
         // One row and nothing to commit with it: a statement of its own is atomic already,

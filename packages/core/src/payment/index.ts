@@ -13,7 +13,7 @@
  * docs/protocol.md has the details.
  */
 import { CompactEncrypt, compactDecrypt, type CryptoKey as JoseKey } from 'jose';
-import { canonicalJsonBytes } from '../encoding/canonical-json.js';
+import { canonicalJsonBytes, jsonString } from '../encoding/canonical-json.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../encoding/index.js';
 import { importVerifyingKey, verifyP1363 } from '../pki/signature.js';
 import { signJson, verifySignedJson } from '../pki/signed-json.js';
@@ -221,9 +221,16 @@ export function authorizationContent(authorization: PaymentAuthorization): Uint8
  * placed as it is instead of being read back and written again on every payment.
  */
 export function authorizationContentOf(canonicalCommand: string, commandJws: string, codeProof: string | null): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(
-    `{"codeProof":${JSON.stringify(codeProof)},"command":${canonicalCommand},"commandJws":${JSON.stringify(commandJws)},"type":"coconutpay-payment-authorization","v":1}`,
-  );
+  return utf8(authorizationContentTextOf(canonicalCommand, commandJws, codeProof));
+}
+
+/**
+ * {@link authorizationContentOf} as text, for a caller that compares it with bytes it
+ * holds (the server encodes it straight into a Buffer). The JWS, four kilobytes, is
+ * quoted by canonical JSON's own string writer ({@link jsonString}).
+ */
+export function authorizationContentTextOf(canonicalCommand: string, commandJws: string, codeProof: string | null): string {
+  return `{"codeProof":${codeProof === null ? 'null' : jsonString(codeProof)},"command":${canonicalCommand},"commandJws":${jsonString(commandJws)},"type":"coconutpay-payment-authorization","v":1}`;
 }
 
 /** How many random bytes make a reply key (AES-256). */

@@ -7,7 +7,8 @@ import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJsonBytes } from '../encoding/canonical-json.js';
 import { createCertificate } from './certificate-builder.js';
-import { assembleSignedData, checkSignedDataSignature, OID_CMS, parseSignedAttributes, parseSignedData, signedAttributes, signerIdentifier } from './cms.js';
+import { assembleSignedData, checkSignedDataSignature, OID_CMS, type SignedDataParts, parseSignedAttributes, parseSignedData, signedAttributes, signerIdentifier } from './cms.js';
+import { derOctetString, derOid, derSequence, derSetOf, derSmallInteger, tlv } from './der-writer.js';
 import { DerError } from './path-der.js';
 import { EKU } from './oids.js';
 import { toPem } from './pem.js';
@@ -20,6 +21,40 @@ const write = (name: string, data: string | Uint8Array) => {
   writeFileSync(p, data);
   return p;
 };
+
+
+/**
+ * The evidence encoded level by level with `tlv`, as assembleSignedData did before it
+ * wrote everything into one buffer: the reference its bytes are held to.
+ */
+function assembleLevelByLevel(parts: SignedDataParts & { signer: NonNullable<SignedDataParts['signer']> }): Uint8Array {
+  const retag = (set: Uint8Array, tag: number) => {
+    set[0] = tag;
+    return set;
+  };
+  const sha256Algorithm = derSequence(derOid(OID_CMS.sha256));
+  const attributes = new Uint8Array(parts.signedAttributesDer);
+  attributes[0] = 0xa0;
+  const unsigned = parts.unsignedAttributes ?? [];
+  const signerInfo = derSequence(
+    derSmallInteger(1),
+    derSequence(parts.signer.issuerDer, tlv(0x02, parts.signer.serial)),
+    sha256Algorithm,
+    attributes,
+    derSequence(derOid(OID_CMS.ecdsaWithSha256)),
+    derOctetString(parts.signatureDer),
+    ...(unsigned.length > 0 ? [retag(derSetOf(unsigned.map((a) => derSequence(derOid(a.oid), derSetOf(a.values)))), 0xa1)] : []),
+  );
+  const signedData = derSequence(
+    derSmallInteger(1),
+    derSetOf([sha256Algorithm]),
+    derSequence(derOid(OID_CMS.data), tlv(0xa0, derOctetString(parts.content))),
+    tlv(0xa0, parts.signerCertificate, ...parts.otherCertificates),
+    ...(parts.crls && parts.crls.length > 0 ? [retag(derSetOf(parts.crls), 0xa1)] : []),
+    derSetOf([signerInfo]),
+  );
+  return derSequence(derOid(OID_CMS.signedData), tlv(0xa0, signedData));
+}
 
 describe('CMS SignedData evidence', () => {
   let rootPem: string;
@@ -148,6 +183,34 @@ describe('CMS SignedData evidence', () => {
     expect(verify(['-crl_check', '-attime', String(Date.parse('2026-11-30T12:00:00Z') / 1000)]).stderr).toMatch(/Verification successful/);
     // Outside the CRL's validity OpenSSL has no current CRL and refuses: it does use the one carried.
     expect(verify(['-crl_check', '-attime', String(Date.parse('2026-12-02T12:00:00Z') / 1000)]).status).not.toBe(0);
+  });
+
+  it('writes exactly the bytes of the level-by-level encoding, for every shape of evidence (one buffer, same DER)', () => {
+    const parsed = parseSignedData(evidence);
+    const signer = signerIdentifier(signerDer);
+    const fakeCrl = (n: number, size: number) => derSequence(new Uint8Array(size).fill(n));
+    const shapes: Partial<SignedDataParts>[] = [
+      {},
+      { crls: [fakeCrl(7, 300)] },
+      // Two CRLs given out of DER order, certificates of every length form, and content past 64 KiB.
+      { crls: [fakeCrl(9, 70_000), fakeCrl(3, 100)], otherCertificates: [new Uint8Array(5).fill(1), new Uint8Array(300).fill(2)], content: new Uint8Array(70_000).fill(0x41) },
+      { unsignedAttributes: [{ oid: OID_CMS.signatureTimeStampToken, values: [derSequence(new Uint8Array(2000).fill(5))] }] },
+      // Several attributes and values, each needing its place in DER order.
+      {
+        crls: [fakeCrl(4, 10)],
+        unsignedAttributes: [
+          { oid: OID_CMS.signatureTimeStampToken, values: [derSequence(new Uint8Array(3).fill(9)), derSequence(new Uint8Array(3).fill(2))] },
+          { oid: OID_CMS.contentType, values: [derOid(OID_CMS.data)] },
+        ],
+      },
+    ];
+    for (const [i, shape] of shapes.entries()) {
+      const parts = { content, signedAttributesDer: parsed.signedAttributesDer, signatureDer: parsed.signatureDer, signerCertificate: signerDer, otherCertificates: [], signer, ...shape };
+      const before = new Uint8Array(parts.signedAttributesDer);
+      expect(Buffer.from(assembleSignedData(parts)).equals(Buffer.from(assembleLevelByLevel(parts))), `shape ${i}`).toBe(true);
+      // The caller's signed attributes are read in place, never re-tagged in its buffer.
+      expect(Buffer.from(parts.signedAttributesDer).equals(Buffer.from(before))).toBe(true);
+    }
   });
 
   it('PEM form is what openssl cms -inform PEM reads too', () => {

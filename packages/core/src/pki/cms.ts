@@ -13,7 +13,7 @@
  * attributes, signature and certificates without re-encoding any of them.
  */
 import { toHex } from '../encoding/index.js';
-import { derOctetString, derOid, derSequence, derSetOf, derSmallInteger, derUtcTime, tlv } from './der-writer.js';
+import { derOctetString, derOid, derSequence, derSetOf, derSetOrder, derSmallInteger, derUtcTime, flatten, pending, type Pending, tlv } from './der-writer.js';
 import { bytesEqual, children, content, DerError, type DerElement, encoding, expectUniversal, isContext, isUniversal, readOid, readRoot, readSmallInteger, readTimeSeconds, sequence, TAG } from './path-der.js';
 import { parseCertificate } from './path-certificate.js';
 
@@ -112,42 +112,58 @@ export function signerIdentifier(certificateDer: Uint8Array): SignerIdentifier {
   return { issuerDer: certificate.issuer.der, serial: certificate.serial };
 }
 
-/** The DER ContentInfo holding the SignedData. */
+const SHA256_ALGORITHM = derSequence(derOid(OID_CMS.sha256));
+const ECDSA_WITH_SHA256_ALGORITHM = derSequence(derOid(OID_CMS.ecdsaWithSha256));
+const VERSION_1 = derSmallInteger(1);
+const DIGEST_ALGORITHMS = derSetOf([SHA256_ALGORITHM]);
+/** The identifier octet of signedAttrs in a SignerInfo: [0] IMPLICIT SET OF Attribute. */
+const SIGNED_ATTRIBUTES_TAG = new Uint8Array([0xa0]);
+
+/**
+ * The DER ContentInfo holding the SignedData. Written once into one buffer (see
+ * der-writer's `pending`): the evidence nests its kilobytes of certificates, CRLs and
+ * time-stamp token five levels deep, and writing each level as it was made copied them
+ * all at every level — as much CPU per payment as the SHA-256 of the content. The bytes
+ * are the same (a test holds them to the level-by-level encoding).
+ */
 export function assembleSignedData(parts: SignedDataParts): Uint8Array<ArrayBuffer> {
   const signer = parts.signer ?? signerIdentifier(parts.signerCertificate);
-  const sha256Algorithm = derSequence(derOid(OID_CMS.sha256));
-  const attributes = new Uint8Array(parts.signedAttributesDer);
+  const attributes = parts.signedAttributesDer;
   if (attributes[0] !== 0x31) throw new DerError('signed attributes must be a DER SET');
-  // In SignerInfo the SET is tagged [0] IMPLICIT: same content, tag 0xa0.
-  attributes[0] = 0xa0;
-  const signerInfo = derSequence(
-    derSmallInteger(1),
-    derSequence(signer.issuerDer, tlv(0x02, signer.serial)),
-    sha256Algorithm,
-    attributes,
-    derSequence(derOid(OID_CMS.ecdsaWithSha256)),
-    derOctetString(parts.signatureDer),
-    // unsignedAttrs [1] IMPLICIT SET OF Attribute: DER sorts it like any SET OF.
-    ...(parts.unsignedAttributes && parts.unsignedAttributes.length > 0
-      ? [retag(derSetOf(parts.unsignedAttributes.map((a) => attribute(a.oid, ...a.values))), 0xa1)]
-      : []),
+  const unsigned = parts.unsignedAttributes ?? [];
+  const signerInfo = pending(
+    0x30,
+    VERSION_1,
+    pending(0x30, signer.issuerDer, pending(0x02, signer.serial)),
+    SHA256_ALGORITHM,
+    // In SignerInfo the SET is tagged [0] IMPLICIT: same length and content after the tag.
+    SIGNED_ATTRIBUTES_TAG,
+    attributes.subarray(1),
+    ECDSA_WITH_SHA256_ALGORITHM,
+    pending(0x04, parts.signatureDer),
+    // unsignedAttrs [1] IMPLICIT SET OF Attribute: DER sorts it like any SET OF (by encoding,
+    // so with more than one attribute each is written first to be compared).
+    ...(unsigned.length === 1
+      ? [pending(0xa1, pendingAttribute(unsigned[0]!))]
+      : unsigned.length > 1
+        ? [pending(0xa1, ...derSetOrder(unsigned.map((a) => flatten(pendingAttribute(a)))))]
+        : []),
   );
-  const signedData = derSequence(
-    derSmallInteger(1),
-    derSetOf([sha256Algorithm]),
-    derSequence(derOid(OID_CMS.data), tlv(0xa0, derOctetString(parts.content))),
-    tlv(0xa0, ...[parts.signerCertificate, ...parts.otherCertificates]),
+  const signedData = pending(
+    0x30,
+    VERSION_1,
+    DIGEST_ALGORITHMS,
+    pending(0x30, derOid(OID_CMS.data), pending(0xa0, pending(0x04, parts.content))),
+    pending(0xa0, parts.signerCertificate, ...parts.otherCertificates),
     // crls [1] IMPLICIT RevocationInfoChoices (a SET OF CertificateList): sorted as DER asks.
-    ...(parts.crls && parts.crls.length > 0 ? [retag(derSetOf(parts.crls), 0xa1)] : []),
-    derSetOf([signerInfo]),
+    ...(parts.crls && parts.crls.length > 0 ? [pending(0xa1, ...derSetOrder(parts.crls))] : []),
+    pending(0x31, signerInfo),
   );
-  return derSequence(derOid(OID_CMS.signedData), tlv(0xa0, signedData));
+  return flatten(pending(0x30, derOid(OID_CMS.signedData), pending(0xa0, signedData)));
 }
 
-/** A SET re-tagged as an IMPLICIT context-specific constructed element (same content). */
-function retag(set: Uint8Array<ArrayBuffer>, tag: number): Uint8Array<ArrayBuffer> {
-  set[0] = tag;
-  return set;
+function pendingAttribute(a: UnsignedAttribute): Pending {
+  return pending(0x30, derOid(a.oid), pending(0x31, ...derSetOrder(a.values)));
 }
 
 /** What a SignedData holds, read without judging it. */

@@ -43,11 +43,16 @@ export const derUtf8String = (text: string) => tlv(0x0c, utf8(text));
 
 /** SET OF: DER sorts the encodings of the elements (X.690 §11.6). */
 export function derSetOf(items: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const sorted = [...items].sort((a, b) => {
+  return tlv(0x31, ...derSetOrder(items));
+}
+
+/** The encodings of a SET OF's elements in DER order (X.690 §11.6), as a new array. */
+export function derSetOrder(items: readonly Uint8Array[]): Uint8Array[] {
+  if (items.length < 2) return [...items];
+  return [...items].sort((a, b) => {
     for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
     return a.length - b.length;
   });
-  return tlv(0x31, ...sorted);
 }
 
 /** A small non-negative INTEGER. */
@@ -95,4 +100,54 @@ export function derUtcTime(date: Date): Uint8Array<ArrayBuffer> {
   const two = (n: number) => String(n).padStart(2, '0');
   const text = `${two(year % 100)}${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
   return tlv(0x17, utf8(text));
+}
+
+/**
+ * An element not yet written: its parts and their total length. A time-stamp token
+ * nests six levels around two kilobytes of certificates, payment evidence five around
+ * five kilobytes; writing the whole tree once into one buffer ({@link flatten}) avoids
+ * a copy of everything below at each level, which {@link tlv} makes.
+ */
+export interface Pending {
+  readonly tag: number;
+  readonly parts: readonly (Uint8Array | Pending)[];
+  readonly contentLength: number;
+  readonly size: number;
+}
+
+function lengthOctetCount(length: number): number {
+  return length < 0x80 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1000000 ? 4 : 5;
+}
+
+/** An element of `tag` around `parts` (bytes, or elements not yet written), to be written by {@link flatten}. */
+export function pending(tag: number, ...parts: (Uint8Array | Pending)[]): Pending {
+  let contentLength = 0;
+  for (const part of parts) contentLength += part instanceof Uint8Array ? part.length : part.size;
+  return { tag, parts, contentLength, size: 1 + lengthOctetCount(contentLength) + contentLength };
+}
+
+function writePending(element: Pending, out: Uint8Array, offset: number): number {
+  let at = offset;
+  out[at++] = element.tag;
+  const length = element.contentLength;
+  const count = lengthOctetCount(length);
+  if (count === 1) out[at++] = length;
+  else {
+    out[at++] = 0x80 | (count - 1);
+    for (let shift = (count - 2) * 8; shift >= 0; shift -= 8) out[at++] = Math.floor(length / 2 ** shift) % 256;
+  }
+  for (const part of element.parts) {
+    if (part instanceof Uint8Array) {
+      out.set(part, at);
+      at += part.length;
+    } else at = writePending(part, out, at);
+  }
+  return at;
+}
+
+/** The DER of `element`, written into one buffer of its exact size. */
+export function flatten(element: Pending): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(element.size);
+  writePending(element, out, 0);
+  return out;
 }

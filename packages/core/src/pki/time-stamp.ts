@@ -21,7 +21,7 @@
  * const { token } = parseTimeStampResponse(replyDer);
  * const verdict = await verifyTimeStampToken(token!, { trustAnchors: [rootDer], expectedImprint: sha256OfData, expectedNonce: randomBytes });
  */
-import { concatBytes, derOctetString, derOid, derSequence, derSetOf, derSmallInteger, derUtf8String, tlv } from './der-writer.js';
+import { concatBytes, derOctetString, derOid, derSequence, derSetOf, derSmallInteger, derUtf8String, flatten, pending, tlv } from './der-writer.js';
 import {
   bytesEqual,
   children,
@@ -373,53 +373,6 @@ export async function timeStampAuthorityProfile(input: TimeStampAuthorityProfile
     eContentType: derOid(OID_TSP.tstInfo),
     certificates: tlv(0xa0, input.certificate, ...(input.otherCertificates ?? [])),
   };
-}
-
-/**
- * An element not yet written: its parts and their total length. A token nests six
- * levels around two kilobytes of certificates; writing the whole tree once into one
- * buffer avoids a copy of everything below at each level.
- */
-interface Pending {
-  readonly tag: number;
-  readonly parts: readonly (Uint8Array | Pending)[];
-  readonly contentLength: number;
-  readonly size: number;
-}
-
-function lengthOctetCount(length: number): number {
-  return length < 0x80 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1000000 ? 4 : 5;
-}
-
-function pending(tag: number, ...parts: (Uint8Array | Pending)[]): Pending {
-  let contentLength = 0;
-  for (const part of parts) contentLength += part instanceof Uint8Array ? part.length : part.size;
-  return { tag, parts, contentLength, size: 1 + lengthOctetCount(contentLength) + contentLength };
-}
-
-function writePending(element: Pending, out: Uint8Array, offset: number): number {
-  let at = offset;
-  out[at++] = element.tag;
-  const length = element.contentLength;
-  const count = lengthOctetCount(length);
-  if (count === 1) out[at++] = length;
-  else {
-    out[at++] = 0x80 | (count - 1);
-    for (let shift = (count - 2) * 8; shift >= 0; shift -= 8) out[at++] = Math.floor(length / 2 ** shift) % 256;
-  }
-  for (const part of element.parts) {
-    if (part instanceof Uint8Array) {
-      out.set(part, at);
-      at += part.length;
-    } else at = writePending(part, out, at);
-  }
-  return at;
-}
-
-function flatten(element: Pending): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(element.size);
-  writePending(element, out, 0);
-  return out;
 }
 
 const two = (n: number) => (n < 10 ? `0${n}` : String(n));

@@ -36,11 +36,41 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   cache.set(key, value);
 }
 
+/** What the hot path needs of one certificate, derived from its bytes once. */
+interface CertificateFacts {
+  key?: KeyObject;
+  signer?: SignerIdentifier;
+  sha256?: Buffer;
+}
+
+/**
+ * The cache key of a certificate: its bytes as a one-byte string, read in place. A
+ * base64 key (as the verdict cache uses) first copied the bytes into a Buffer and then
+ * encoded them, which cost as much per payment as the SHA-256 of the content; this is
+ * one memcpy, and it is still the whole certificate, so two certificates never share
+ * an entry and a changed certificate is a different key.
+ */
+export function certificateCacheKey(der: Uint8Array): string {
+  return Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+}
+
+/**
+ * The cache key of a list of certificates: each one's length, then its bytes read in place
+ * ({@link certificateCacheKey}). The lengths make the split unambiguous (a leaf with an
+ * intermediate appended is not that leaf with that intermediate), as the base64 alphabet
+ * and its separators did, without copying and encoding the certificates on every check.
+ */
+export function certificateListKey(ders: readonly Uint8Array[]): string {
+  let key = '';
+  for (const der of ders) key += `|${der.length}:${certificateCacheKey(der)}`;
+  return key;
+}
+
 export class CertificateVerifier {
   private readonly cache = new Map<string, CachedVerdict>();
   private readonly approvals = new Map<string, ApprovalProblem | undefined>();
-  private readonly keys = new Map<string, KeyObject>();
-  private readonly signers = new Map<string, SignerIdentifier>();
+  /** Per certificate (by {@link certificateCacheKey}): its key, CMS signer identifier and hash, each made on first use. */
+  private readonly facts = new Map<string, CertificateFacts>();
   private readonly anchors: Uint8Array[];
   private readonly intermediates: Uint8Array[];
   private hits = 0;
@@ -61,7 +91,7 @@ export class CertificateVerifier {
    * `extraIntermediates` lets a later profile add a user's master to the chain.
    */
   async verify(der: Uint8Array, purpose: Purpose, atMs: number, extraIntermediates: Uint8Array[] = []): Promise<Verdict> {
-    const key = `${purpose}:${Buffer.from(der).toString('base64')}:${extraIntermediates.map((c) => Buffer.from(c).toString('base64')).join(',')}`;
+    const key = `${purpose}${certificateListKey([der, ...extraIntermediates])}`;
     const cached = this.cache.get(key);
     if (cached && atMs >= cached.fromMs && atMs < cached.untilMs) {
       this.hits++;
@@ -103,7 +133,7 @@ export class CertificateVerifier {
    * verdict is cached forever under that pair.
    */
   async approval(additionalDer: Uint8Array, masterDer: Uint8Array): Promise<ApprovalProblem | undefined> {
-    const key = `${Buffer.from(additionalDer).toString('base64')}:${Buffer.from(masterDer).toString('base64')}`;
+    const key = certificateListKey([additionalDer, masterDer]);
     if (this.approvals.has(key)) {
       this.hits++;
       return this.approvals.get(key);
@@ -114,18 +144,33 @@ export class CertificateVerifier {
     return problem;
   }
 
+  /** The cached facts of `der`, an empty entry made (the oldest dropped when full) on first sight. */
+  private factsOf(der: Uint8Array): CertificateFacts {
+    const cacheKey = certificateCacheKey(der);
+    let facts = this.facts.get(cacheKey);
+    if (!facts) {
+      facts = {};
+      remember(this.facts, cacheKey, facts);
+    }
+    return facts;
+  }
+
+  /** How many certificates have cached facts (for tests of the bound). */
+  certificatesKnown(): number {
+    return this.facts.size;
+  }
+
   /**
    * The public key of a certificate, imported once per certificate: importing checks
    * that the point is on the curve, which costs as much as a signature check. Keyed by
    * the certificate's bytes, so it cannot go stale. Only P-256 keys are accepted.
    */
   publicKey(der: Uint8Array): KeyObject {
-    const cacheKey = Buffer.from(der).toString('base64');
-    const cached = this.keys.get(cacheKey);
-    if (cached) return cached;
+    const facts = this.factsOf(der);
+    if (facts.key) return facts.key;
     const key = createPublicKey({ key: Buffer.from(parseCertificate(der).spki), format: 'der', type: 'spki' });
     if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new AppError('CERTIFICATE_CHAIN_INVALID', { detail: 'The certificate key is not P-256.' });
-    remember(this.keys, cacheKey, key);
+    facts.key = key;
     return key;
   }
 
@@ -140,12 +185,20 @@ export class CertificateVerifier {
    * certificate (keyed by its bytes, like the keys): evidence is assembled on every payment.
    */
   signer(der: Uint8Array): SignerIdentifier {
-    const cacheKey = Buffer.from(der).toString('base64');
-    const cached = this.signers.get(cacheKey);
-    if (cached) return cached;
-    const identifier = signerIdentifier(der);
-    remember(this.signers, cacheKey, identifier);
-    return identifier;
+    const facts = this.factsOf(der);
+    facts.signer ??= signerIdentifier(der);
+    return facts.signer;
+  }
+
+  /**
+   * SHA-256 of the certificate's bytes (what a CMS signing-certificate-v2 attribute
+   * names), computed once per certificate: the bytes are the cache key, so the hash
+   * cannot belong to another certificate.
+   */
+  sha256(der: Uint8Array): Buffer {
+    const facts = this.factsOf(der);
+    facts.sha256 ??= createHash('sha256').update(der).digest();
+    return facts.sha256;
   }
 
   /** Core's CMS signature check on node:crypto with this cache's keys. */

@@ -41,6 +41,21 @@ describe('compact JWE (ECDH-ES, A256GCM) on node:crypto', () => {
     expect(fromServer.split('.')[1]).toBe('');
   });
 
+  it('opens a message whose key derivation names parties (apu/apv), derived with its own OtherInfo, not the precomputed empty one', async () => {
+    const { CompactEncrypt } = await import('jose');
+    const r = await recipient();
+    const plaintext = canonicalJsonBytes(message);
+    const named = await new CompactEncrypt(plaintext)
+      .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', cty: CTY })
+      .setKeyManagementParameters({ apu: Buffer.from('Alice'), apv: Buffer.from('Bob') })
+      .encrypt(r.web.keys.publicKey);
+    expect(header(named)).toMatchObject({ apu: b64u('Alice'), apv: b64u('Bob') });
+    expect(Buffer.from(openCompactJwe(named, r.privateKey, CTY)).equals(Buffer.from(plaintext))).toBe(true);
+    // The same message with the parties taken out of the header derives another key: refused.
+    const unnamed = withHeader(named, ({ apu: _apu, apv: _apv, ...rest }) => rest);
+    expect(() => openCompactJwe(unnamed, r.privateKey, CTY)).toThrow(JweError);
+  });
+
   it('seals with a fresh ephemeral key and IV every time', () => {
     const key = createECDH('prime256v1');
     key.generateKeys();
@@ -108,6 +123,18 @@ describe('compact JWE (dir, A256GCM) under the reply key on node:crypto', () => 
     const sealing = await crypto.subtle.importKey('raw', new Uint8Array(reply.bytes), 'AES-GCM', false, ['encrypt']);
     const fromCore = await seal(answer, sealing, COMMAND);
     expect(JSON.parse(openDirectJwe(fromCore, reply.bytes, COMMAND).toString('utf8'))).toEqual(answer);
+  });
+
+  it('writes each content type its own header (encoded once per type), and a message is opened only as its own type', () => {
+    const key = randomBytes(REPLY_KEY_BYTES);
+    for (let i = 0; i < 2; i++) {
+      const command = sealDirectJwe(canonicalJsonBytes(answer), key, COMMAND);
+      const other = sealDirectJwe(canonicalJsonBytes(answer), key, 'coconutpay-other');
+      expect(header(command)).toEqual({ alg: 'dir', enc: 'A256GCM', cty: COMMAND });
+      expect(header(other)).toEqual({ alg: 'dir', enc: 'A256GCM', cty: 'coconutpay-other' });
+      expect(() => openDirectJwe(other, key, COMMAND)).toThrow(JweError);
+      expect(JSON.parse(openDirectJwe(other, key, 'coconutpay-other').toString('utf8'))).toEqual(answer);
+    }
   });
 
   it('seals with a fresh IV every time', () => {
