@@ -14,8 +14,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
  * only the six fields below, all numbers and strings we choose, none named like a secret;
  * the redaction paths (app.ts) match member names, and their wildcards (`*.password`)
  * only objects, so they can change nothing in it. Yet pino runs every wildcard path
- * over every member of every line (a tenth of the line's cost). Other lines of the
- * request (`request.log`) keep every path.
+ * over every member of every line: with them the line cost 14 µs of CPU, without them
+ * 4.5 µs (microbenchmark, written synchronously to /dev/null, on a busy machine). Other
+ * lines of the request (`request.log`) keep every path.
  *
  * The request id is the line's first member, where the request's own child logger puts
  * it as a binding: the line is the same, byte for byte (access-log.test.ts).
