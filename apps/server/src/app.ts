@@ -27,6 +27,8 @@ import { UsersRepository } from './db/users-repository.js';
 import { installAuthentication } from './http/authenticate.js';
 import { installBodyParsers } from './http/body-parsers.js';
 import { installAccessLog } from './http/access-log.js';
+import { logDestination } from './http/log-destination.js';
+import { requestChildLogger } from './http/request-logger.js';
 import { buildMetricsApp, installMetrics, serveMetrics } from './http/metrics.js';
 import { installProblemHandlers, sendProblem } from './http/problem.js';
 import { installRateLimits } from './http/rate-limits.js';
@@ -177,8 +179,10 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     logger:
       options.logger === false
         ? false
-        : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(options.logger ? { stream: options.logger.stream } : {}) },
+        : { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, stream: options.logger?.stream ?? logDestination() },
     genReqId: () => randomUUID(),
+    // request.log without redacting the request id on every request: see http/request-logger.ts.
+    ...(options.logger === false ? {} : { childLoggerFactory: requestChildLogger }),
     // One line per request instead of two: see http/access-log.ts.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,

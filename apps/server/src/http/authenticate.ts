@@ -28,7 +28,8 @@ export function actorOf(request: FastifyRequest): Actor {
 
 export function installAuthentication(app: FastifyInstance, authenticator: RequestAuthenticator): void {
   app.decorateRequest('actor', null);
-  const run = async (request: FastifyRequest) => {
+  // The hook itself, not a wrapper around it: one promise per request, not two.
+  const authenticate = async function (request: FastifyRequest) {
     request.actor = await authenticator.authenticate({
       method: request.method,
       url: request.url,
@@ -37,10 +38,8 @@ export function installAuthentication(app: FastifyInstance, authenticator: Reque
       rawBody: request.rawBody as Uint8Array<ArrayBuffer> | undefined,
     });
   };
-  app.decorate('authenticate', async function (request: FastifyRequest) {
-    await run(request);
-  } as preValidationAsyncHookHandler);
+  app.decorate('authenticate', authenticate as preValidationAsyncHookHandler);
   app.decorate('authenticateOptional', async function (request: FastifyRequest) {
-    if (request.headers.authorization !== undefined) await run(request);
+    if (request.headers.authorization !== undefined) await authenticate(request);
   } as preValidationAsyncHookHandler);
 }

@@ -145,12 +145,9 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
     });
   });
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (!STATE_CHANGING_METHODS.has(request.method) || request.actor === null || !request.url.startsWith('/api/')) return;
-    const key = request.headers[IDEMPOTENCY_KEY_HEADER];
-    if (key === undefined) return;
+  const claimKey = async (request: FastifyRequest, reply: FastifyReply, key: string | string[]): Promise<void> => {
     if (typeof key !== 'string' || !KEY_REGEXP.test(key)) throw new AppError('VALIDATION_FAILED', { detail: 'Idempotency-Key must be 1 to 128 visible ASCII characters.' });
-    const userId = request.actor.userId;
+    const userId = request.actor!.userId;
     const claim = await store.claim(userId, key, requestFingerprint(request.method, request.url, request.rawBody), options.clock(), options.ttlMs);
     switch (claim.state) {
       case 'claimed':
@@ -159,22 +156,31 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
       case 'completed':
         reply.code(claim.status).header(IDEMPOTENT_REPLAYED_HEADER, 'true');
         if (claim.contentType) reply.type(claim.contentType);
-        return reply.send(claim.body === '' ? undefined : claim.body);
+        reply.send(claim.body === '' ? undefined : claim.body);
+        return;
       case 'in_progress':
         reply.header('retry-after', '1');
         throw new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS');
       case 'reused':
         throw new AppError('IDEMPOTENCY_KEY_REUSED');
     }
+  };
+
+  // Callback hooks that return at once when there is no key or no claim (most requests):
+  // an async hook would cost each of them a promise and a turn of the microtask queue.
+  // With a key, `done` is called as Fastify calls it for an async hook: after the claim
+  // settles, with its error if any (a reply sent by the hook ends the chain there).
+  app.addHook('preHandler', (request, reply, done) => {
+    if (!STATE_CHANGING_METHODS.has(request.method) || request.actor === null || !request.url.startsWith('/api/')) return done();
+    const key = request.headers[IDEMPOTENCY_KEY_HEADER];
+    if (key === undefined) return done();
+    claimKey(request, reply, key).then(() => done(), (error: Error) => done(error));
   });
 
   // Answers not stored with an effect. After a failure, `complete` and `release` act only
   // on a key still in progress: for a route that answers through `sendEffect` that means its
   // effect did not commit, so the retry may run; a committed answer stays for the retry.
-  app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
-    const claim = request.idempotencyClaim;
-    if (!claim) return payload;
-    request.idempotencyClaim = null;
+  const storeAnswer = async (request: FastifyRequest, reply: FastifyReply, claim: { userId: string; key: string }, payload: unknown): Promise<void> => {
     const status = reply.statusCode;
     const header = reply.getHeader('content-type');
     const contentType = typeof header === 'string' ? header : null;
@@ -187,6 +193,12 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
       // than running the request a second time.
       request.log.error({ err: error }, 'idempotency result not stored');
     }
-    return payload;
+  };
+  app.addHook('onSend', (request: FastifyRequest, reply, payload, done) => {
+    const claim = request.idempotencyClaim;
+    if (!claim) return done(null, payload);
+    request.idempotencyClaim = null;
+    // storeAnswer catches the store's failures: the answer leaves either way.
+    storeAnswer(request, reply, claim, payload).then(() => done(null, payload), (error: Error) => done(error));
   });
 }

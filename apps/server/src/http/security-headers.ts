@@ -33,7 +33,10 @@ export async function staticSecurityHeaders(options: FastifyHelmetOptions): Prom
 export async function installSecurityHeaders(app: FastifyInstance, options: FastifyHelmetOptions): Promise<void> {
   const headers = await staticSecurityHeaders(options);
   if (!headers['content-security-policy']) throw new Error('helmet sent no Content-Security-Policy');
-  app.addHook('onRequest', async (_request, reply) => {
+  // A callback hook, not an async one: nothing here waits, and an async hook costs every
+  // request a promise and a turn of the microtask queue.
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers);
+    done();
   });
 }

@@ -9,10 +9,13 @@ import { default as addFormatsModule } from 'ajv-formats';
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule);
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import { useStringLength } from './string-length.js';
 
 function makeAjv(options: Options) {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, removeAdditional: false, strict: false, ...options });
   addFormats(ajv, ['email', 'uuid', 'date-time', 'uri']);
+  // The same length checks, without counting every character of long strings.
+  useStringLength(ajv);
   return ajv;
 }
 

@@ -54,15 +54,19 @@ export class MemoryReplayCache implements ReplayCache {
     const key = `${sessionId}:${nonce}`;
     if (this.entries.has(key)) return false;
     const held = this.perSession.get(sessionId) ?? 0;
-    const slowDown = () => new AppError('SESSION_REQUEST_RATE_EXCEEDED', { detail: `This session sent ${held} requests in the last ${this.ttlMs / 1000} s.` });
-    if (held >= this.shares.perSessionMax) throw slowDown();
+    if (held >= this.shares.perSessionMax) throw this.slowDown(held);
     if (this.entries.size >= this.entriesMax) {
-      if (held >= this.shares.fairShareMax) throw slowDown();
+      if (held >= this.shares.fairShareMax) throw this.slowDown(held);
       if (this.entries.size >= this.entriesMax + this.shares.reserve) throw new AppError('SERVICE_UNAVAILABLE', { cause: new Error('replay cache full') });
     }
     this.entries.set(key, { expiresAtMs: nowMs + this.ttlMs, sessionId });
     this.perSession.set(sessionId, held + 1);
     return true;
+  }
+
+  /** A method, not a closure made on every call: the refusal is rare, the call is per request. */
+  private slowDown(held: number): AppError {
+    return new AppError('SESSION_REQUEST_RATE_EXCEEDED', { detail: `This session sent ${held} requests in the last ${this.ttlMs / 1000} s.` });
   }
 
   private evictExpired(nowMs: number): void {

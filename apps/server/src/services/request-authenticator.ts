@@ -4,7 +4,7 @@
  * before the proof shows the caller holds the secret token, and a nonce is only
  * spent by a request that passed every other check.
  */
-import { createHash, createHmac, KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, KeyObject, timingSafeEqual } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { AppError } from '@coconutpay/core/errors';
 import {
@@ -29,6 +29,9 @@ export interface SignedRequest {
   /** Raw body bytes, or undefined when there was no body. */
   rawBody: Uint8Array<ArrayBuffer> | undefined;
 }
+
+/** What the Authorization header starts with. */
+const AUTH_PREFIX = `${AUTH_SCHEME} `;
 
 /** A session is touched in the database at most this often; idle timeout is far coarser. */
 const TOUCH_INTERVAL_MS = 30_000;
@@ -102,9 +105,8 @@ export class RequestAuthenticator {
   }
 
   /** The public token's claims after its MAC and time claims are checked (see `verified`). */
-  private async verifiedToken(publicToken: string, key: TokenKey, nowMs: number): Promise<VerifiedToken> {
+  private async verifiedToken(publicToken: string, known: VerifiedToken | undefined, key: TokenKey, nowMs: number): Promise<VerifiedToken> {
     const nowSeconds = Math.floor(nowMs / 1000);
-    const known = this.verified.get(publicToken);
     if (known && known.key === key) {
       // The checks jose's jwtVerify makes of the time claims.
       if (known.expSeconds <= nowSeconds) {
@@ -141,9 +143,8 @@ export class RequestAuthenticator {
   async authenticate(request: SignedRequest): Promise<Actor> {
     const authorization = header(request.headers, 'authorization');
     if (authorization === undefined) throw new AppError('AUTH_REQUIRED');
-    const prefix = `${AUTH_SCHEME} `;
-    if (!authorization.startsWith(prefix)) throw new AppError('AUTH_MALFORMED');
-    const publicToken = authorization.slice(prefix.length).trim();
+    if (!authorization.startsWith(AUTH_PREFIX)) throw new AppError('AUTH_MALFORMED');
+    const publicToken = authorization.slice(AUTH_PREFIX.length).trim();
     const timestampText = header(request.headers, TIMESTAMP_HEADER);
     const nonce = header(request.headers, NONCE_HEADER);
     const proof = header(request.headers, PROOF_HEADER);
@@ -153,7 +154,8 @@ export class RequestAuthenticator {
     const timestampMs = Number(timestampText);
 
     // A token verified before names its key in the verdict: its header need not be decoded
-    // again (the key must still be the ring's, or the token is judged afresh).
+    // again (the key must still be the ring's, or the token is judged afresh). One lookup
+    // serves both uses: hashing and comparing a token of a few hundred characters is not free.
     const known = this.verified.get(publicToken);
     let key = known && this.keys.get(known.key.kid) === known.key ? known.key : undefined;
     if (!key) {
@@ -168,10 +170,11 @@ export class RequestAuthenticator {
     }
 
     const nowMs = this.clock();
-    const claims = await this.verifiedToken(publicToken, key, nowMs);
+    const claims = await this.verifiedToken(publicToken, known, key, nowMs);
 
     // The proof is HMAC(t_s, canonical request), as core's verifyProof computes it.
-    const bodySha256Hex = request.rawBody && request.rawBody.length > 0 ? createHash('sha256').update(request.rawBody).digest('hex') : EMPTY_BODY_SHA256_HEX;
+    // crypto.hash: the one-shot digest, without a Hash object per request.
+    const bodySha256Hex = request.rawBody && request.rawBody.length > 0 ? hash('sha256', request.rawBody, 'hex') : EMPTY_BODY_SHA256_HEX;
     const expected = createHmac('sha256', claims.secretToken).update(canonicalRequest({ method: request.method, pathWithQuery: request.url, timestampMs, nonce, bodySha256Hex }), 'utf8').digest();
     // The header pattern above allows exactly 43 base64url characters: 32 bytes.
     if (!timingSafeEqual(expected, Buffer.from(proof, 'base64url'))) throw new AppError('PROOF_INVALID');
