@@ -3,12 +3,11 @@
  * racing requests; the stored answer, a different request, expiry and release.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { check, refusal } from '../../test/constraint-violation.js';
 import { enginesUnderTest } from '../../test/helpers.js';
-import { openDatabase, type DatabaseHandle } from './database.js';
+import { migratedDatabase } from '../../test/migrated-database.js';
 import { IdempotencyRepository } from './idempotency-repository.js';
-import { migrateToLatest } from './migrate.js';
 import { UsersRepository } from './users-repository.js';
 import { runWriteTransaction } from './write-transaction.js';
 
@@ -18,26 +17,14 @@ const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);
 
 describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('IdempotencyRepository on %s', (_name, engine) => {
-  let handle: DatabaseHandle | undefined;
-  let drop: (() => Promise<void>) | undefined;
-  const keys = () => new IdempotencyRepository(handle!.db);
-
-  beforeAll(async () => {
-    const created = await engine.create();
-    drop = created.drop;
-    handle = openDatabase(created.url, { poolSize: 8 });
-    await migrateToLatest(handle.db, handle.engine);
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await drop?.();
-  });
+  const database = migratedDatabase(engine, { poolSize: 8 });
+  const keys = () => new IdempotencyRepository(database().db);
 
   async function user(): Promise<string> {
     const id = randomUUID();
     const loginId = `idem-${id.slice(0, 8)}`;
-    await handle!.db.transaction().execute((trx) =>
-      new UsersRepository(handle!.db).insert(trx, {
+    await database().db.transaction().execute((trx) =>
+      new UsersRepository(database().db).insert(trx, {
         id, loginId, passwordHash: 'x', role: 'buyer', name: 'n', phone: '010-0000-0000', address: 'a', email: `${loginId}@example.test`, createdAtMs: T0_MS, store: null,
       }),
     );
@@ -81,14 +68,14 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotenc
     const userId = await user();
     const answer = { status: 201, contentType: 'application/json; charset=utf-8', body: '{"id":1}' };
     await keys().claim(userId, 'k4', HASH_A, T0_MS, TTL_MS);
-    const undone = runWriteTransaction(handle!.db, handle!.engine, async (trx) => {
+    const undone = runWriteTransaction(database().db, database().engine, async (trx) => {
       await keys().completeWithin(trx, userId, 'k4', answer);
       throw new Error('the effect failed after its answer was written');
     });
     await expect(undone).rejects.toThrow('the effect failed');
     // Rolled back with the effect: still in progress, so releasing it lets the retry run.
     await expect(keys().claim(userId, 'k4', HASH_A, T0_MS, TTL_MS)).resolves.toEqual({ state: 'in_progress' });
-    await runWriteTransaction(handle!.db, handle!.engine, (trx) => keys().completeWithin(trx, userId, 'k4', answer));
+    await runWriteTransaction(database().db, database().engine, (trx) => keys().completeWithin(trx, userId, 'k4', answer));
     // Committed: neither a later answer nor a release on the way out touches it.
     await keys().complete(userId, 'k4', { status: 500, contentType: null, body: 'no' });
     await keys().release(userId, 'k4');
@@ -98,7 +85,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotenc
   it('refuses to complete inside a transaction a key that is not in progress, rolling the effect back', async () => {
     const userId = await user();
     const answer = { status: 200, contentType: null, body: '{}' };
-    const attempt = (key: string) => runWriteTransaction(handle!.db, handle!.engine, (trx) => keys().completeWithin(trx, userId, key, answer));
+    const attempt = (key: string) => runWriteTransaction(database().db, database().engine, (trx) => keys().completeWithin(trx, userId, key, answer));
     // Never claimed (or released meanwhile).
     await expect(attempt('k5')).rejects.toThrow('not in progress');
     // Completed already.
@@ -148,7 +135,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotenc
   it('the database refuses a completed key without its answer, and an unknown state', async () => {
     const userId = await user();
     await keys().claim(userId, 'k7', HASH_A, T0_MS, TTL_MS);
-    const row = () => handle!.db.updateTable('idempotencyKeys').where('userId', '=', userId).where('idempotencyKey', '=', 'k7');
+    const row = () => database().db.updateTable('idempotencyKeys').where('userId', '=', userId).where('idempotencyKey', '=', 'k7');
     expect(await refusal(row().set({ state: 'completed' }).execute())).toEqual(check('idempotency_keys_response_check'));
     expect(await refusal(row().set({ state: 'done' as 'completed' }).execute())).toEqual(check('idempotency_keys_state_check'));
     expect(await refusal(row().set({ responseStatus: 200, responseBody: '{}' }).execute())).toEqual(check('idempotency_keys_response_check'));

@@ -4,11 +4,11 @@
  * unmet expectation keeps nothing of the transaction.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@coconutpay/core/errors';
 import { enginesUnderTest } from '../../test/helpers.js';
-import { isUniqueViolation, openDatabase, type DatabaseHandle } from './database.js';
-import { migrateToLatest } from './migrate.js';
+import { migratedDatabase } from '../../test/migrated-database.js';
+import { isUniqueViolation } from './database.js';
 import { columns, prepare } from './prepared.js';
 import { combinedAsCommonTableExpressions, WriteBatch } from './write-batch.js';
 import { runWriteTransaction } from './write-transaction.js';
@@ -46,24 +46,15 @@ describe('combinedAsCommonTableExpressions', () => {
 });
 
 describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch on %s', (_name, engine) => {
-  let handle: DatabaseHandle | undefined;
-  let drop: (() => Promise<void>) | undefined;
-  const db = () => handle!.db;
+  const handle = migratedDatabase(engine, { poolSize: 4 });
+  const db = () => handle().db;
 
   beforeAll(async () => {
-    const created = await engine.create();
-    drop = created.drop;
-    handle = openDatabase(created.url, { poolSize: 4 });
-    await migrateToLatest(handle.db, handle.engine);
     await db().insertInto('ledgerAccounts').values({ id: FUNDING, kind: 'funding', ownerUserId: null, balanceWon: 0, createdAtMs: T0_MS }).execute();
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await drop?.();
   });
 
   const memoOf = async (id: string) => (await db().selectFrom('journalEntries').select('memo').where('id', '=', id).executeTakeFirst())?.memo;
-  const inTransaction = <T>(work: Parameters<typeof runWriteTransaction<T>>[2]) => runWriteTransaction(db(), handle!.engine, work);
+  const inTransaction = <T>(work: Parameters<typeof runWriteTransaction<T>>[2]) => runWriteTransaction(db(), handle().engine, work);
 
   it('writes everything in one go and answers each write’s row count, a conditional update that matched nothing included', async () => {
     const [a, b, before] = [randomUUID(), randomUUID(), randomUUID()];
@@ -76,7 +67,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
       await insertEntry.affected(trx, { id: before, memo: 'before' });
       batch.add(renameEntry, { id: before, from: 'before', to: 'renamed' });
       expect(batch.size).toBe(4);
-      const answered = await batch.flush(trx, handle!.engine);
+      const answered = await batch.flush(trx, handle().engine);
       expect(batch.size).toBe(0);
       return answered;
     });
@@ -93,7 +84,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
         batch.addBuilt(trx.insertInto('journalEntries').values(fresh.map((id) => ({ id, kind: 'test', memo: `built ${length}`, orderId: null, createdAtMs: T0_MS }))));
         batch.add(insertEntry, { id: randomUUID(), memo: `built ${length}` });
         batch.addBuilt(trx.updateTable('journalEntries').set({ memo: 'nobody' }).where('id', '=', randomUUID()), { rows: 0, otherwise: () => new Error('matched a row it could not') });
-        return batch.flush(trx, handle!.engine);
+        return batch.flush(trx, handle().engine);
       });
       expect(counts).toEqual([length, 1, 0]);
       expect(await db().selectFrom('journalEntries').select('id').where('memo', '=', `built ${length}`).execute()).toHaveLength(length + 1);
@@ -106,7 +97,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
       const batch = new WriteBatch();
       batch.add(insertEntry, { id: entryId, memo: 'parent' });
       batch.add(insertPosting, { id: randomUUID(), entryId, accountId: FUNDING, amountWon: 5 });
-      await batch.flush(trx, handle!.engine);
+      await batch.flush(trx, handle().engine);
     });
     expect(await db().selectFrom('postings').select('amountWon').where('entryId', '=', entryId).execute()).toHaveLength(1);
 
@@ -115,7 +106,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
       const batch = new WriteBatch();
       batch.add(insertEntry, { id: orphan, memo: 'kept only with its posting' });
       batch.add(insertPosting, { id: randomUUID(), entryId: randomUUID(), accountId: FUNDING, amountWon: 5 });
-      await batch.flush(trx, handle!.engine);
+      await batch.flush(trx, handle().engine);
     })).rejects.toThrow();
     expect(await memoOf(orphan)).toBeUndefined();
   });
@@ -128,7 +119,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
       batch.add(insertEntry, { id: kept, memo: 'would be written' });
       batch.add(renameEntry, { id: target, from: 'as it was', to: 'changed' }, { rows: 1, otherwise: () => new Error('not this one') });
       batch.add(renameEntry, { id: target, from: 'something else', to: 'x' }, { rows: 1, otherwise: () => new AppError('PAYMENT_COMMAND_USED') });
-      await batch.flush(trx, handle!.engine);
+      await batch.flush(trx, handle().engine);
     });
     await expect(failing).rejects.toMatchObject({ code: 'PAYMENT_COMMAND_USED' });
     expect([await memoOf(kept), await memoOf(target)]).toEqual([undefined, 'as it was']);
@@ -141,7 +132,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
       const batch = new WriteBatch();
       batch.add(insertEntry, { id: fresh, memo: 'new' });
       batch.add(insertEntry, { id: taken, memo: 'again' });
-      await batch.flush(trx, handle!.engine);
+      await batch.flush(trx, handle().engine);
     }).catch((e: unknown) => e);
     expect(isUniqueViolation(error)).toBe(true);
     expect([await memoOf(fresh), await memoOf(taken)]).toEqual([undefined, 'there first']);
@@ -154,7 +145,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('WriteBatch
       const batch = new WriteBatch();
       batch.add(insertEntry, { id, memo: 'placeholder' });
       batch.add(insertEntry, { id: randomUUID(), memo });
-      await batch.flush(trx, handle!.engine);
+      await batch.flush(trx, handle().engine);
       await renameEntry.affected(trx, { id, from: 'placeholder', to: memo });
     });
     expect(await memoOf(id)).toBe(memo);

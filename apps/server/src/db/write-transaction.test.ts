@@ -10,6 +10,7 @@ import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@coconutpay/core/errors';
 import { enginesUnderTest } from '../../test/helpers.js';
+import { migratedDatabase } from '../../test/migrated-database.js';
 import { openDatabase, type DatabaseHandle } from './database.js';
 import { migrateToLatest } from './migrate.js';
 import type { Database } from './schema.js';
@@ -38,20 +39,8 @@ describe('isRetryableConflict', () => {
 });
 
 describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('runWriteTransaction on %s', (_name, engine) => {
-  let handle: DatabaseHandle | undefined;
-  let drop: (() => Promise<void>) | undefined;
-  const db = () => handle!.db;
-
-  beforeAll(async () => {
-    const created = await engine.create();
-    drop = created.drop;
-    handle = openDatabase(created.url, { poolSize: 4 });
-    await migrateToLatest(handle.db, handle.engine);
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await drop?.();
-  });
+  const database = migratedDatabase(engine, { poolSize: 4 });
+  const db = () => database().db;
 
   const insertEntry = (trx: Kysely<Database>, memo: string) =>
     trx.insertInto('journalEntries').values({ id: randomUUID(), kind: 'test', memo, createdAtMs: T0_MS }).execute();
@@ -59,14 +48,14 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('runWriteTr
 
   it('commits what the work wrote and returns its result', async () => {
     const memo = `commit-${randomUUID()}`;
-    await expect(runWriteTransaction(db(), handle!.engine, async (trx) => (await insertEntry(trx, memo), 42))).resolves.toBe(42);
+    await expect(runWriteTransaction(db(), database().engine, async (trx) => (await insertEntry(trx, memo), 42))).resolves.toBe(42);
     expect(await count(memo)).toBe(1);
   });
 
   it('rolls everything back when the work throws, and does not retry an ordinary error', async () => {
     const memo = `rollback-${randomUUID()}`;
     let attempts = 0;
-    await expect(runWriteTransaction(db(), handle!.engine, async (trx) => {
+    await expect(runWriteTransaction(db(), database().engine, async (trx) => {
       attempts += 1;
       await insertEntry(trx, memo);
       throw new AppError('INSUFFICIENT_BALANCE');
@@ -78,10 +67,10 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('runWriteTr
   it('runs the work again after a conflict, keeping only the last attempt’s writes', async () => {
     const memo = `retry-${randomUUID()}`;
     let attempts = 0;
-    await runWriteTransaction(db(), handle!.engine, async (trx) => {
+    await runWriteTransaction(db(), database().engine, async (trx) => {
       attempts += 1;
       await insertEntry(trx, memo);
-      if (attempts < 3) throw conflict(handle!.engine);
+      if (attempts < 3) throw conflict(database().engine);
     });
     expect(attempts).toBe(3);
     expect(await count(memo)).toBe(1);
@@ -89,9 +78,9 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('runWriteTr
 
   it('gives up after a bounded number of conflicts', async () => {
     let attempts = 0;
-    await expect(runWriteTransaction(db(), handle!.engine, async () => {
+    await expect(runWriteTransaction(db(), database().engine, async () => {
       attempts += 1;
-      throw conflict(handle!.engine);
+      throw conflict(database().engine);
     })).rejects.toThrow('conflict');
     expect(attempts).toBe(WRITE_ATTEMPTS_MAX);
   });
