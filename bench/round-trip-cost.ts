@@ -34,56 +34,61 @@ export interface RoundTripFigures {
 const ROWS = 1_000;
 const IN_FLIGHT = 16;
 
-interface Session {
+/** What differs between the two drivers; the measured operations are the same on both. */
+interface Driver {
+  /** The prepared primary-key read, on any pooled connection. */
   read(id: number): Promise<unknown>;
-  writeTransaction(id: number): Promise<unknown>;
-  close(): Promise<void>;
+  /** A pooled connection: statements as text, the prepared one-row update, and its release. */
+  connection(): Promise<{ text(sql: string): Promise<unknown>; update(id: number): Promise<unknown>; release(): void }>;
+  /** A statement as text on any pooled connection (setup and cleanup). */
+  text(sql: string, values?: unknown[]): Promise<unknown>;
+  end(): Promise<void>;
 }
 
-async function postgresSession(url: string): Promise<Session> {
+function postgresDriver(url: string): Driver {
   const pool = new pg.Pool({ connectionString: url, max: IN_FLIGHT });
-  await pool.query('create table if not exists bench_round_trip (id integer primary key, n bigint not null)');
-  await pool.query('insert into bench_round_trip select g, 0 from generate_series(1, $1::int) g on conflict do nothing', [ROWS]);
   return {
     read: (id) => pool.query({ name: 'bench_rt_read', text: 'select id, n from bench_round_trip where id = $1', values: [id] }),
-    writeTransaction: async (id) => {
+    connection: async () => {
       const client = await pool.connect();
-      try {
-        await client.query('begin');
-        await client.query({ name: 'bench_rt_write', text: 'update bench_round_trip set n = n + 1 where id = $1', values: [id] });
-        await client.query('commit');
-      } finally {
-        client.release();
-      }
+      return {
+        text: (sql) => client.query(sql),
+        update: (id) => client.query({ name: 'bench_rt_write', text: 'update bench_round_trip set n = n + 1 where id = $1', values: [id] }),
+        release: () => client.release(),
+      };
     },
-    close: async () => {
-      await pool.query('drop table bench_round_trip');
-      await pool.end();
-    },
+    text: (sql, values) => pool.query(sql, values),
+    end: () => pool.end(),
   };
 }
 
-async function mysqlSession(url: string): Promise<Session> {
+function mysqlDriver(url: string): Driver {
   const pool = createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit: IN_FLIGHT });
-  await pool.query('create table if not exists bench_round_trip (id integer primary key, n bigint not null)');
-  await pool.query(`insert ignore into bench_round_trip (id, n) values ${Array.from({ length: ROWS }, (_, i) => `(${i + 1}, 0)`).join(',')}`);
   return {
     read: (id) => pool.execute('select id, n from bench_round_trip where id = ?', [id]),
-    writeTransaction: async (id) => {
+    connection: async () => {
       const connection = await pool.getConnection();
-      try {
-        await connection.query('begin');
-        await connection.execute('update bench_round_trip set n = n + 1 where id = ?', [id]);
-        await connection.query('commit');
-      } finally {
-        connection.release();
-      }
+      return {
+        text: (sql) => connection.query(sql),
+        update: (id) => connection.execute('update bench_round_trip set n = n + 1 where id = ?', [id]),
+        release: () => connection.release(),
+      };
     },
-    close: async () => {
-      await pool.query('drop table bench_round_trip');
-      await pool.end();
-    },
+    text: (sql, values) => pool.query(sql, values),
+    end: () => pool.end(),
   };
+}
+
+/** BEGIN, the one-row update, COMMIT: three round trips on one connection and a durable commit. */
+async function writeTransaction(driver: Driver, id: number): Promise<void> {
+  const connection = await driver.connection();
+  try {
+    await connection.text('begin');
+    await connection.update(id);
+    await connection.text('commit');
+  } finally {
+    connection.release();
+  }
 }
 
 async function measure(work: (id: number) => Promise<unknown>, measureMs: number): Promise<RoundTripFigures> {
@@ -111,13 +116,17 @@ async function measure(work: (id: number) => Promise<unknown>, measureMs: number
 
 export async function measureRoundTrips(url: string, measureMs: number): Promise<RoundTripCost> {
   const engine = url.startsWith('postgres') ? 'postgres' : 'mysql';
-  const session = engine === 'postgres' ? await postgresSession(url) : await mysqlSession(url);
+  const driver = engine === 'postgres' ? postgresDriver(url) : mysqlDriver(url);
   try {
-    const read = await measure((id) => session.read(id), measureMs);
-    const write = await measure((id) => session.writeTransaction(id), measureMs);
+    await driver.text('create table if not exists bench_round_trip (id integer primary key, n bigint not null)');
+    // One multi-row insert, the same SQL on both engines (the values are our own integers).
+    await driver.text(`insert into bench_round_trip (id, n) values ${Array.from({ length: ROWS }, (_, i) => `(${i + 1}, 0)`).join(',')}`);
+    const read = await measure((id) => driver.read(id), measureMs);
+    const write = await measure((id) => writeTransaction(driver, id), measureMs);
     return { engine, in_flight: IN_FLIGHT, read, write_transaction: write };
   } finally {
-    await session.close();
+    await driver.text('drop table bench_round_trip').catch(() => undefined);
+    await driver.end();
   }
 }
 

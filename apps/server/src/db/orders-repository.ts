@@ -287,12 +287,7 @@ export class OrdersRepository {
     };
   }
 
-  /** `awaiting_payment → paid`; false when the order was no longer awaiting payment. */
-  async markPaid(trx: Db, id: string, nowMs: number, evidenceRef: string | null): Promise<boolean> {
-    return (await markPaidRow.affected(trx, { id, paidAtMs: nowMs, evidenceRef })) === 1;
-  }
-
-  /** {@link markPaid} as one write of a batch (write-batch.ts): `otherwise` when the order was not awaiting payment. */
+  /** `awaiting_payment → paid`, as one write of a batch (write-batch.ts): `otherwise` when the order was no longer awaiting payment. */
   markPaidIn(batch: WriteBatch, id: string, nowMs: number, evidenceRef: string | null, otherwise: () => Error): void {
     batch.add(markPaidRow, { id, paidAtMs: nowMs, evidenceRef }, { rows: 1, otherwise });
   }

@@ -336,12 +336,10 @@ export class PaymentAuthRepository {
     return { command: commandOf(command), lockedUntilMs: n(callerLockedUntilMs) };
   }
 
-  /** Closes an issued command; conditional, so a command is decided once. */
-  async decideCommand(trx: Db, comId: string, status: 'authorized' | 'failed', nowMs: number, failureCode: string | null): Promise<boolean> {
-    return (await decideCommandRow.affected(trx, { comId, status, decidedAtMs: nowMs, failureCode })) === 1;
-  }
-
-  /** {@link decideCommand} as one write of the payment's batch: `otherwise` when the command was no longer issued. */
+  /**
+   * Closes an issued command, as one write of the payment's batch; conditional, so a
+   * command is decided once: `otherwise` when it was no longer issued.
+   */
   decideCommandIn(batch: WriteBatch, comId: string, status: 'authorized' | 'failed', nowMs: number, failureCode: string | null, otherwise: () => Error): void {
     batch.add(decideCommandRow, { comId, status, decidedAtMs: nowMs, failureCode }, { rows: 1, otherwise });
   }
@@ -374,12 +372,8 @@ export class PaymentAuthRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  async useCode(trx: Db, id: string, nowMs: number): Promise<boolean> {
-    const result = await trx.updateTable('verificationCodes').set({ usedAtMs: nowMs, codeDigest: null, codeSealed: null }).where('id', '=', id).where('usedAtMs', 'is', null).executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
-  }
 
-  /** {@link useCode} as one write of the payment's batch: `otherwise` when the code was used already. */
+  /** Marks a code used and forgets its digest, as one write of the payment's batch: `otherwise` when it was used already. */
   useCodeIn(batch: WriteBatch, id: string, nowMs: number, otherwise: () => Error): void {
     batch.add(useCodeRow, { id, usedAtMs: nowMs }, { rows: 1, otherwise });
   }
@@ -448,11 +442,7 @@ export class PaymentAuthRepository {
     return null;
   }
 
-  async insertEvidence(trx: Db, record: PaymentEvidenceRecord): Promise<void> {
-    await insertEvidenceRow.affected(trx, record);
-  }
-
-  /** {@link insertEvidence} as one write of the payment's batch. */
+  /** Stores a payment's evidence, as one write of the payment's batch. */
   insertEvidenceIn(batch: WriteBatch, record: PaymentEvidenceRecord): void {
     batch.add(insertEvidenceRow, record);
   }

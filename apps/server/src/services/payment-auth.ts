@@ -233,10 +233,12 @@ export class PaymentAuthService {
   }
 
   private async assertNotLocked(actor: Actor, nowMs: number): Promise<void> {
-    const lock = await this.deps.repo.lockout(actor.userId);
-    if (lock?.lockedUntilMs !== null && lock?.lockedUntilMs !== undefined && lock.lockedUntilMs > nowMs) {
-      throw lockedError(lock.lockedUntilMs, (await this.deps.repo.currentPolicy()).settings.failedAttemptsMax);
-    }
+    await this.refuseIfLocked((await this.deps.repo.lockout(actor.userId))?.lockedUntilMs ?? null, nowMs);
+  }
+
+  /** Throws the lock's refusal while a lock read from the database still holds. */
+  private async refuseIfLocked(lockedUntilMs: number | null, nowMs: number): Promise<void> {
+    if (lockedUntilMs !== null && lockedUntilMs > nowMs) throw lockedError(lockedUntilMs, (await this.deps.repo.currentPolicy()).settings.failedAttemptsMax);
   }
 
   /**
@@ -462,7 +464,7 @@ export class PaymentAuthService {
       await this.assertNotLocked(actor, nowMs);
       throw new AppError('PAYMENT_COMMAND_NOT_FOUND');
     }
-    if (found.lockedUntilMs !== null && found.lockedUntilMs > nowMs) throw lockedError(found.lockedUntilMs, (await this.deps.repo.currentPolicy()).settings.failedAttemptsMax);
+    await this.refuseIfLocked(found.lockedUntilMs, nowMs);
     const command = found.command;
     if (command.userId !== actor.userId) throw new AppError('PAYMENT_COMMAND_NOT_FOUND');
     // A command is authorized from the session that asked for it: the certificate binding of
