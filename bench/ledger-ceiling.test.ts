@@ -1,0 +1,46 @@
+/**
+ * The ledger ceiling and the payment's other durable steps really run (a small count on
+ * SQLite, not timed), and the report's budget line adds up what they measured.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { measureLedgerCeiling } from './ledger-ceiling.js';
+import { budgetOf, type EngineResult } from './lib/report.js';
+
+describe('ledger ceiling with the order and command steps', () => {
+  it('creates, commands and pays every order, and reports each step as a rate and CPU per call', async () => {
+    const result = await measureLedgerCeiling('sqlite', 24, 4);
+    expect(result.payments).toBe(24);
+    expect(result.per_s).toBeGreaterThan(0);
+    expect(result.cpu_us).toBeGreaterThan(0);
+    for (const step of [result.steps!.order, result.steps!.command]) {
+      expect(step.per_s).toBeGreaterThan(0);
+      expect(step.cpu_us).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
+
+describe('the report budget line', () => {
+  const recorded = JSON.parse(readFileSync(new URL('./results/2026-12-07-sqlite.json', import.meta.url), 'utf8')) as EngineResult;
+
+  it('is absent for a run recorded before the steps were measured', () => {
+    expect(budgetOf(recorded)).toBeNull();
+  });
+
+  it('adds the parts, finds the least CPU per payment, and adds the steps to the floor', () => {
+    const r = structuredClone(recorded);
+    const c = r.details.ceilings;
+    c.http.server.cpu_us_per_payment = 400;
+    c.crypto.server.us_per_payment = 450;
+    c.ledger.per_s = 4000; // 250 µs
+    c.ledger.cpu_us = 200;
+    c.ledger.steps = { order: { per_s: 3000, cpu_us: 300 }, command: { per_s: 5000, cpu_us: 150 } };
+    r.details.runs = r.details.runs.map((run, i) => ({ ...run, server: { ...run.server, cpu_us_per_payment: 3000 - i * 100 } }));
+    const least = r.details.runs.at(-1)!;
+    const line = budgetOf(r)!;
+    expect(line).toContain('= 1100 µs');
+    expect(line).toContain(`${3000 - (r.details.runs.length - 1) * 100} µs per payment at its least (${least.concurrency} clients)`);
+    // 400 + 450 + 200 + 300 + 150
+    expect(line).toContain('the floor is 1500 µs: 1.36 × the parts');
+  });
+});
