@@ -9,6 +9,7 @@
  *            --profile (CPU profiles of the server's measured windows, in bench/profiles/)
  *            --no-ceilings (protocol runs only, for profiling; no results are written)
  *            --render=<date> (rewrite that date's report from its JSON files)
+ *            --label=<name> (files named <date>-<name>: a second run of one day beside the first)
  *            --only=payments,overhead,issuance,chains,receipts,ledger-size,round-trips (the payment runs and
  *              ceilings, and the further scenarios of bench/scenarios.ts; default all)
  *
@@ -368,6 +369,18 @@ function renderStored(date: string): void {
   process.stdout.write(`rewrote bench/results/${date}-report.md\n`);
 }
 
+/**
+ * The name of this run's files: the day, and `--label=<name>` after it for a second run
+ * of the same day, so that a committed report is not written over.
+ */
+function runName(argv: string[]): string {
+  const day = new Date().toISOString().slice(0, 10);
+  const label = argv.find((a) => a.startsWith('--label='))?.slice('--label='.length);
+  if (label === undefined) return day;
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(label)) throw new Error(`--label=${label}: use lower-case letters, digits and dashes`);
+  return `${day}-${label}`;
+}
+
 async function main(): Promise<void> {
   const render = process.argv.find((a) => a.startsWith('--render='));
   if (render) return renderStored(render.slice('--render='.length));
@@ -376,7 +389,7 @@ async function main(): Promise<void> {
   const configured = enginesUnderTest().map((e) => e.engine);
   const engines = (wanted ?? configured).filter((e) => configured.includes(e));
   const started = startedAtMs;
-  const date = new Date().toISOString().slice(0, 10);
+  const date = runName(process.argv.slice(2));
   const machine = {
     cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', memory_gb: round(os.totalmem() / 2 ** 30, 1), node: process.version, pinned: PIN,
     load_average_at_start: round(os.loadavg()[0]!, 2),

@@ -12,7 +12,7 @@ import { createPool as createMysqlPool, type Pool as MysqlPoolOfDriver, type Poo
 import type { DatabaseEngine } from '../config.js';
 import { preparedStatementName } from './prepared.js';
 import type { Database } from './schema.js';
-import { startWalCheckpointer } from './wal-checkpointer.js';
+import { startWalCheckpointer, WAL_FRAMES_LIMIT, type WalCheckpointer } from './wal-checkpointer.js';
 import { IoFailureGuard, type StatementFault } from './io-failure-guard.js';
 import { enableGroupCommit, type SqliteGroupCommit } from './write-transaction.js';
 
@@ -22,6 +22,8 @@ export interface DatabaseHandle {
   engine: DatabaseEngine;
   /** SQLite's group commit (its counters show how many transactions each commit carried); null elsewhere. */
   groupCommit: SqliteGroupCommit | null;
+  /** SQLite's WAL checkpointer on a database file (its holds show how the WAL was kept bounded); null elsewhere. */
+  walCheckpointer: WalCheckpointer | null;
   /** Runs a WAL checkpoint on SQLite; a no-op elsewhere. */
   close(): Promise<void>;
 }
@@ -130,6 +132,9 @@ export interface OpenDatabaseOptions {
   onFatal?: (error: unknown) => void;
   /** Makes chosen SQLite statements fail (io-failure-guard.ts); tests only. */
   sqliteFault?: StatementFault;
+  /** The WAL's frame limit and the checkpoints' interval (wal-checkpointer.ts); tests set small ones. */
+  walFramesLimit?: number;
+  walCheckpointIntervalMs?: number;
 }
 
 export function openDatabase(url: string, options: OpenDatabaseOptions = {}): DatabaseHandle {
@@ -148,8 +153,14 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     // and let readers see commits not yet synced, so it went.)
     sqlite.pragma('synchronous = FULL');
     // A database file is checkpointed from a worker thread, off the event loop (wal-checkpointer.ts).
-    const checkpointer = file === ':memory:' ? null : startWalCheckpointer(path.resolve(file), options.onBackgroundError);
+    const framesLimit = options.walFramesLimit ?? WAL_FRAMES_LIMIT;
+    const checkpointer = file === ':memory:' ? null : startWalCheckpointer(path.resolve(file), {
+      onError: options.onBackgroundError, framesLimit, ...(options.walCheckpointIntervalMs ? { intervalMs: options.walCheckpointIntervalMs } : {}),
+    });
     if (checkpointer) sqlite.pragma('wal_autocheckpoint = 0');
+    // When the WAL starts over (after the checkpointer caught up), its file is cut back to
+    // the limit's size, its usual high-water mark.
+    sqlite.pragma(`journal_size_limit = ${Math.min(framesLimit * (sqlite.pragma("page_size", { simple: true }) as number), 2 ** 40)}`);
     // Group commit runs each transaction inside a savepoint, whose undo record (the statement
     // journal) spilled past 64 KiB into a temporary file: a file created, written and deleted
     // on the event loop, about as many writes as the WAL itself. In memory it needs none; it
@@ -173,9 +184,9 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       },
       plugins,
     });
-    const groupCommit = enableGroupCommit(db, sqlite);
+    const groupCommit = enableGroupCommit(db, sqlite, checkpointer ?? undefined);
     return {
-      db, engine: 'sqlite', groupCommit,
+      db, engine: 'sqlite', groupCommit, walCheckpointer: checkpointer,
       // The checkpointer stops first; closing the last connection then checkpoints what is left.
       close: async () => {
         await checkpointer?.stop();
@@ -196,7 +207,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     // pool; without a listener that would end the process. The pool replaces the connection.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingPreparedStatements(pool) }), plugins });
-    return { db, engine: 'postgres', groupCommit: null, close: () => db.destroy() };
+    return { db, engine: 'postgres', groupCommit: null, walCheckpointer: null, close: () => db.destroy() };
   }
   if (url.startsWith('mysql://') || url.startsWith('mariadb://')) {
     const pool = createMysqlPool({
@@ -214,7 +225,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       multipleStatements: true,
     });
     const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: executingPreparedStatements(pool) }), plugins });
-    return { db, engine: 'mysql', groupCommit: null, close: () => db.destroy() };
+    return { db, engine: 'mysql', groupCommit: null, walCheckpointer: null, close: () => db.destroy() };
   }
   throw new Error('unsupported DATABASE_URL scheme');
 }

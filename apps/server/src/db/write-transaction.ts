@@ -67,6 +67,14 @@ export const GROUP_COMMIT_UNITS_MAX = 64;
 
 type Work<T> = (trx: Kysely<Database>) => Promise<T>;
 
+/** What may hold group commit's next group back (the WAL checkpointer, wal-checkpointer.ts). */
+export interface WriteGate {
+  /** Null to go on now, or a promise to wait for. */
+  writable(): Promise<void> | null;
+  /** Told when group commit starts and stops running transactions. */
+  draining(active: boolean): void;
+}
+
 interface QueuedWork {
   work: Work<unknown>;
   resolve(value: unknown): void;
@@ -88,6 +96,8 @@ export class SqliteGroupCommit {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly sqlite: { readonly inTransaction: boolean },
+    /** The WAL checkpointer (wal-checkpointer.ts): asked before each group whether to wait while it catches up. */
+    private readonly gate: WriteGate | null = null,
   ) {}
 
   run<T>(work: Work<T>): Promise<T> {
@@ -95,6 +105,7 @@ export class SqliteGroupCommit {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
+        this.gate?.draining(true);
         // One turn of the event loop first: work that is ready in the same turn joins this group.
         setImmediate(() => void this.drain());
       }
@@ -104,12 +115,16 @@ export class SqliteGroupCommit {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
+        // While the checkpointer catches up, transactions queue here (and then share one commit).
+        const hold = this.gate?.writable();
+        if (hold) await hold;
         await this.commitGroup(this.queue.splice(0, GROUP_COMMIT_UNITS_MAX));
         // Let waiting I/O run: requests that arrive meanwhile join the next group.
         if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       this.draining = false;
+      this.gate?.draining(false);
     }
   }
 
@@ -176,8 +191,8 @@ export class SqliteGroupCommit {
 const groupCommits = new WeakMap<Kysely<Database>, SqliteGroupCommit>();
 
 /** Makes write transactions on this SQLite database share commits (`openDatabase` calls it). */
-export function enableGroupCommit(db: Kysely<Database>, sqlite: { readonly inTransaction: boolean }): SqliteGroupCommit {
-  const group = new SqliteGroupCommit(db, sqlite);
+export function enableGroupCommit(db: Kysely<Database>, sqlite: { readonly inTransaction: boolean }, gate?: WriteGate): SqliteGroupCommit {
+  const group = new SqliteGroupCommit(db, sqlite, gate ?? null);
   groupCommits.set(db, group);
   return group;
 }

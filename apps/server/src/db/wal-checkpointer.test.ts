@@ -1,0 +1,106 @@
+/**
+ * The WAL stays bounded under steady writes: past its frame limit, group commit pauses
+ * while the checkpointer catches up, and the WAL starts over — and a catch-up that cannot
+ * finish (another connection reading an old snapshot) never holds writes for longer than
+ * HOLD_MAX_MS.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle } from './database.js';
+import { HOLD_MAX_MS } from './wal-checkpointer.js';
+import { runWriteTransaction } from './write-transaction.js';
+
+/** 64 frames of 4 KiB: a limit a test passes many times over in a second. */
+const FRAMES_LIMIT = 64;
+const PAGE = 4_096;
+
+describe('WAL checkpointer', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function open(): Promise<{ handle: DatabaseHandle; file: string }> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cp-wal-'));
+    const file = path.join(dir, 'wal.db');
+    const handle = openDatabase(`sqlite:${file}`, { walFramesLimit: FRAMES_LIMIT, walCheckpointIntervalMs: 20 });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => handle.close());
+    await sql`create table blobs (id integer primary key, body text not null)`.execute(handle.db);
+    return { handle, file };
+  }
+
+  /** `waves` × 16 write transactions of about 3 KiB each, 16 at a time; the WAL file's size after each wave. */
+  async function write(handle: DatabaseHandle, file: string, waves: number): Promise<{ walSizes: number[]; largestWal: number; slowestMs: number }> {
+    const walSizes: number[] = [];
+    let slowestMs = 0;
+    for (let wave = 0; wave < waves; wave++) {
+      await Promise.all(Array.from({ length: 16 }, async (_, i) => {
+        const started = performance.now();
+        await runWriteTransaction(handle.db, 'sqlite', (trx) => sql`insert into blobs (body) values (${`${wave}-${i}-${'x'.repeat(3_000)}`})`.execute(trx));
+        slowestMs = Math.max(slowestMs, performance.now() - started);
+      }));
+      walSizes.push(statSync(`${file}-wal`).size);
+    }
+    return { walSizes, largestWal: Math.max(...walSizes), slowestMs };
+  }
+
+  it('keeps the WAL near its limit however much is written, and loses no write', async () => {
+    const { handle, file } = await open();
+    const waves = 150;
+    const { walSizes, largestWal } = await write(handle, file, waves);
+    const written = waves * 16 * 3_000;
+    // Written: about 7 MB, 27 times the limit's 256 KiB.
+    expect(written).toBeGreaterThan(25 * FRAMES_LIMIT * PAGE);
+    const holds = handle.walCheckpointer!.holds;
+    expect(holds.caughtUp).toBeGreaterThanOrEqual(2);
+    // The WAL started over and its file was cut back to the limit, more than once.
+    expect(walSizes.filter((size, i) => i > 0 && size < walSizes[i - 1]!).length).toBeGreaterThanOrEqual(2);
+    expect(Math.min(...walSizes.slice(50))).toBeLessThanOrEqual(FRAMES_LIMIT * PAGE);
+    // Between a hold's request and its end the WAL grows by what was already on its way (and
+    // before the worker's first look): some limits' worth, never most of what was written.
+    expect(largestWal).toBeLessThan(written / 2);
+    const count = await sql<{ n: number }>`select count(*) as n from blobs`.execute(handle.db);
+    expect(Number(count.rows[0]!.n)).toBe(waves * 16);
+  }, 60_000);
+
+  it('ends a hold the checkpointer cannot finish after HOLD_MAX_MS, and writes go on', async () => {
+    const { handle, file } = await open();
+    // Another connection keeps a read transaction open on an early snapshot: no checkpoint
+    // may copy frames past it, so the worker cannot catch up while it lasts.
+    await write(handle, file, 2);
+    const reader = new SQLite(file);
+    cleanups.push(() => {
+      reader.close();
+    });
+    reader.exec('begin');
+    reader.prepare('select count(*) from blobs').get();
+    const { slowestMs } = await write(handle, file, 120);
+    reader.exec('commit');
+    const holds = handle.walCheckpointer!.holds;
+    expect(holds.timedOut).toBeGreaterThanOrEqual(1);
+    // No write waited much longer than one hold (the margin is for a loaded machine).
+    expect(slowestMs).toBeLessThan(HOLD_MAX_MS + 1_500);
+    const count = await sql<{ n: number }>`select count(*) as n from blobs`.execute(handle.db);
+    expect(Number(count.rows[0]!.n)).toBe(122 * 16);
+  }, 60_000);
+
+  it('lets the WAL grow without bound when nothing holds writes (what the limit prevents)', async () => {
+    // The same writes on a database whose checkpointer never asks for a hold.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cp-wal-'));
+    const file = path.join(dir, 'wal.db');
+    const handle = openDatabase(`sqlite:${file}`, { walFramesLimit: Number.MAX_SAFE_INTEGER, walCheckpointIntervalMs: 20 });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => handle.close());
+    await sql`create table blobs (id integer primary key, body text not null)`.execute(handle.db);
+    const { largestWal } = await write(handle, file, 150);
+    const written = 150 * 16 * 3_000;
+    expect(handle.walCheckpointer!.holds.started).toBe(0);
+    // Checkpoints alone (almost) never let the WAL start over while writes keep coming.
+    expect(largestWal).toBeGreaterThan(written / 2);
+  }, 60_000);
+});
