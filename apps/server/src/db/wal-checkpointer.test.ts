@@ -89,6 +89,35 @@ describe('WAL checkpointer', () => {
     expect(Number(count.rows[0]!.n)).toBe(122 * 16);
   }, 60_000);
 
+  it('does not spin while a reader keeps it from catching up', async () => {
+    const { handle, file } = await open();
+    await write(handle, file, 2);
+    const reader = new SQLite(file);
+    cleanups.push(() => {
+      reader.close();
+    });
+    reader.exec('begin');
+    reader.prepare('select count(*) from blobs').get();
+    const holds = handle.walCheckpointer!.holds;
+    // Waves until one waits out a hold the worker cannot finish (HOLD_MAX_MS), the event
+    // loop idle meanwhile: that wave's process CPU is what the worker spent waiting.
+    let cpuUs = 0;
+    let wallUs = 0;
+    for (let wave = 0; wave < 400 && holds.timedOut === 0; wave++) {
+      const cpu0 = process.cpuUsage();
+      const started = performance.now();
+      await write(handle, file, 1);
+      wallUs = (performance.now() - started) * 1000;
+      const cpu = process.cpuUsage(cpu0);
+      cpuUs = cpu.user + cpu.system;
+    }
+    reader.exec('commit');
+    expect(holds.timedOut).toBe(1);
+    expect(wallUs).toBeGreaterThan(HOLD_MAX_MS * 1000 * 0.8);
+    // A worker checkpointing back to back would keep its thread busy the whole wait.
+    expect(cpuUs).toBeLessThan(wallUs / 2);
+  }, 60_000);
+
   it('lets the WAL grow without bound when nothing holds writes (what the limit prevents)', async () => {
     // The same writes on a database whose checkpointer never asks for a hold.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cp-wal-'));

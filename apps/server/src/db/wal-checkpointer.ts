@@ -59,9 +59,15 @@ let nextHoldAt = workerData.framesLimit;
 let lastLog = 0;
 let timer = null;
 let stopped = false;
+// Frames copied by the last checkpoint: catching up makes no progress while a reader pins them.
+let lastCheckpointed = -1;
+let stalled = false;
 function schedule() {
   if (timer) { clearTimeout(timer); clearImmediate(timer); }
-  timer = state === 'catching-up' ? setImmediate(checkpoint) : setTimeout(checkpoint, workerData.intervalMs);
+  // Back to back while catching up, but not in a loop that copies nothing: this thread
+  // shares the server's core, and a pinned WAL would keep it spinning until the hold ends.
+  if (state === 'catching-up') timer = stalled ? setTimeout(checkpoint, 5) : setImmediate(checkpoint);
+  else timer = setTimeout(checkpoint, workerData.intervalMs);
 }
 function checkpoint() {
   timer = null;
@@ -69,6 +75,8 @@ function checkpoint() {
   try {
     const [answer] = db.pragma('wal_checkpoint(PASSIVE)');
     failures = 0;
+    stalled = answer.checkpointed === lastCheckpointed;
+    lastCheckpointed = answer.checkpointed;
     lastLog = answer.log;
     if (answer.log < workerData.framesLimit) nextHoldAt = workerData.framesLimit;
     if (state === 'normal' && answer.log >= nextHoldAt) {
