@@ -96,7 +96,8 @@ export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: n
     const commands = new PaymentAuthRepository(db, kind, () => t.clock.nowMs);
     const command = await timed(made.length, inFlight, async (i) => {
       const { actor, orderId } = made[i]!;
-      const [record, payer] = [await orderRecords.findById(orderId), await users.findById(actor.userId)];
+      const record = await orderRecords.findById(orderId);
+      const payer = await users.findById(actor.userId);
       if (!record || !payer) throw new Error('order or payer missing');
       const nowMs = t.clock.nowMs;
       const comId = timeOrderedId(nowMs);

@@ -160,7 +160,8 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     if (checkpointer) sqlite.pragma('wal_autocheckpoint = 0');
     // When the WAL starts over (after the checkpointer caught up), its file is cut back to
     // the limit's size, its usual high-water mark.
-    sqlite.pragma(`journal_size_limit = ${Math.min(framesLimit * (sqlite.pragma("page_size", { simple: true }) as number), 2 ** 40)}`);
+    const pageBytes = sqlite.pragma('page_size', { simple: true }) as number;
+    sqlite.pragma(`journal_size_limit = ${Math.min(framesLimit * pageBytes, 2 ** 40)}`);
     // Group commit runs each transaction inside a savepoint, whose undo record (the statement
     // journal) spilled past 64 KiB into a temporary file: a file created, written and deleted
     // on the event loop, about as many writes as the WAL itself. In memory it needs none; it

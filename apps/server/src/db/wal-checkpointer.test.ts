@@ -24,14 +24,33 @@ describe('WAL checkpointer', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function open(): Promise<{ handle: DatabaseHandle; file: string }> {
+  async function open(framesLimit = FRAMES_LIMIT): Promise<{ handle: DatabaseHandle; file: string }> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cp-wal-'));
     const file = path.join(dir, 'wal.db');
-    const handle = openDatabase(`sqlite:${file}`, { walFramesLimit: FRAMES_LIMIT, walCheckpointIntervalMs: 20 });
+    const handle = openDatabase(`sqlite:${file}`, { walFramesLimit: framesLimit, walCheckpointIntervalMs: 20 });
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     cleanups.push(() => handle.close());
     await sql`create table blobs (id integer primary key, body text not null)`.execute(handle.db);
     return { handle, file };
+  }
+
+  /**
+   * Another connection with a read transaction open on the current snapshot: no checkpoint
+   * may copy frames past it, so the worker cannot catch up until it commits.
+   */
+  function pinSnapshot(file: string): SQLite.Database {
+    const reader = new SQLite(file);
+    cleanups.push(() => {
+      reader.close();
+    });
+    reader.exec('begin');
+    reader.prepare('select count(*) from blobs').get();
+    return reader;
+  }
+
+  async function rows(handle: DatabaseHandle): Promise<number> {
+    const count = await sql<{ n: number }>`select count(*) as n from blobs`.execute(handle.db);
+    return Number(count.rows[0]!.n);
   }
 
   /** `waves` × 16 write transactions of about 3 KiB each, 16 at a time; the WAL file's size after each wave. */
@@ -64,40 +83,26 @@ describe('WAL checkpointer', () => {
     // Between a hold's request and its end the WAL grows by what was already on its way (and
     // before the worker's first look): some limits' worth, never most of what was written.
     expect(largestWal).toBeLessThan(written / 2);
-    const count = await sql<{ n: number }>`select count(*) as n from blobs`.execute(handle.db);
-    expect(Number(count.rows[0]!.n)).toBe(waves * 16);
+    expect(await rows(handle)).toBe(waves * 16);
   }, 60_000);
 
   it('ends a hold the checkpointer cannot finish after HOLD_MAX_MS, and writes go on', async () => {
     const { handle, file } = await open();
-    // Another connection keeps a read transaction open on an early snapshot: no checkpoint
-    // may copy frames past it, so the worker cannot catch up while it lasts.
     await write(handle, file, 2);
-    const reader = new SQLite(file);
-    cleanups.push(() => {
-      reader.close();
-    });
-    reader.exec('begin');
-    reader.prepare('select count(*) from blobs').get();
+    const reader = pinSnapshot(file);
     const { slowestMs } = await write(handle, file, 120);
     reader.exec('commit');
     const holds = handle.walCheckpointer!.holds;
     expect(holds.timedOut).toBeGreaterThanOrEqual(1);
     // No write waited much longer than one hold (the margin is for a loaded machine).
     expect(slowestMs).toBeLessThan(HOLD_MAX_MS + 1_500);
-    const count = await sql<{ n: number }>`select count(*) as n from blobs`.execute(handle.db);
-    expect(Number(count.rows[0]!.n)).toBe(122 * 16);
+    expect(await rows(handle)).toBe(122 * 16);
   }, 60_000);
 
   it('does not spin while a reader keeps it from catching up', async () => {
     const { handle, file } = await open();
     await write(handle, file, 2);
-    const reader = new SQLite(file);
-    cleanups.push(() => {
-      reader.close();
-    });
-    reader.exec('begin');
-    reader.prepare('select count(*) from blobs').get();
+    const reader = pinSnapshot(file);
     const holds = handle.walCheckpointer!.holds;
     // Waves until one waits out a hold the worker cannot finish (HOLD_MAX_MS), the event
     // loop idle meanwhile: that wave's process CPU is what the worker spent waiting.
@@ -120,12 +125,7 @@ describe('WAL checkpointer', () => {
 
   it('lets the WAL grow without bound when nothing holds writes (what the limit prevents)', async () => {
     // The same writes on a database whose checkpointer never asks for a hold.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'cp-wal-'));
-    const file = path.join(dir, 'wal.db');
-    const handle = openDatabase(`sqlite:${file}`, { walFramesLimit: Number.MAX_SAFE_INTEGER, walCheckpointIntervalMs: 20 });
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    cleanups.push(() => handle.close());
-    await sql`create table blobs (id integer primary key, body text not null)`.execute(handle.db);
+    const { handle, file } = await open(Number.MAX_SAFE_INTEGER);
     const { largestWal } = await write(handle, file, 150);
     const written = 150 * 16 * 3_000;
     expect(handle.walCheckpointer!.holds.started).toBe(0);

@@ -34,14 +34,6 @@ export const WAL_FRAMES_LIMIT = 8_192;
 /** Longest pause of writes for one catch-up. */
 export const HOLD_MAX_MS = 250;
 
-/** What the worker reports after each checkpoint (SQLite's `wal_checkpoint` answer). */
-export interface CheckpointReport {
-  /** Frames in the WAL. */
-  log: number;
-  /** Of those, frames copied into the database file. */
-  checkpointed: number;
-}
-
 // Plain JavaScript evaluated by the worker, so it needs no TypeScript loader.
 // States: 'normal' (a checkpoint every interval), 'asked' (a hold was asked for; the
 // server has not yet stopped starting transactions), 'catching-up' (it has: checkpoints
