@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { measureLedgerCeiling } from './ledger-ceiling.js';
 import { budgetOf, type EngineResult } from './lib/report.js';
 
-describe('ledger ceiling with the order and command steps', () => {
-  it('creates, commands and pays every order, and reports each step as a rate and CPU per call', async () => {
+describe('ledger ceiling with the order, command and protocol steps', () => {
+  it('creates, commands and pays every order, runs the request and authorization steps, and reports each step as a rate and CPU per call', async () => {
     const result = await measureLedgerCeiling('sqlite', 24, 4);
     expect(result.payments).toBe(24);
     expect(result.per_s).toBeGreaterThan(0);
     expect(result.cpu_us).toBeGreaterThan(0);
-    for (const step of [result.steps!.order, result.steps!.command]) {
+    for (const step of [result.steps!.order, result.steps!.command, result.steps!.request!, result.steps!.authorize!]) {
       expect(step.per_s).toBeGreaterThan(0);
       expect(step.cpu_us).toBeGreaterThan(0);
     }
@@ -42,5 +42,18 @@ describe('the report budget line', () => {
     expect(line).toContain(`${3000 - (r.details.runs.length - 1) * 100} µs per payment at its least (${least.concurrency} clients)`);
     // 400 + 450 + 200 + 300 + 150
     expect(line).toContain('the floor is 1500 µs: 1.36 × the parts');
+    expect(line).not.toContain('whole server side');
+  });
+
+  it('adds the whole server side when the request and authorization steps were measured', () => {
+    const r = structuredClone(recorded);
+    const c = r.details.ceilings;
+    c.http.server.cpu_us_per_payment = 400;
+    c.ledger.cpu_us = 200;
+    c.ledger.steps = { order: { per_s: 3000, cpu_us: 300 }, command: { per_s: 5000, cpu_us: 150 }, request: { per_s: 1500, cpu_us: 700 }, authorize: { per_s: 1000, cpu_us: 1100 } };
+    r.details.runs = r.details.runs.map((run) => ({ ...run, server: { ...run.server, cpu_us_per_payment: 2900 } }));
+    const line = budgetOf(r)!;
+    // 400 + 300 + 700 + 1100 = 2500 µs: 400 payments/s on one core; 2900 - 2500 = 400 more
+    expect(line).toContain('400 + the order 300 + the request 700 (1500/s) + the authorization 1100 (1000/s) = 2500 µs, at most 400 payments/s on one core; the payment runs spent 400 µs more');
   });
 });

@@ -14,9 +14,20 @@
  *   on SQLite, a statement of its own elsewhere).
  * Each is reported as process CPU per call as well as calls per second.
  *
+ * And the two protocol steps as the routes run them, each alone (`PaymentAuthService`,
+ * no HTTP): the request (opening REQ, its checks and reads, the command's durable insert,
+ * A's signature, sealing COM) and the authorization (its checks, the CMS evidence, the
+ * time-stamp token, the ledger transaction). With the order step and the HTTP ceiling they
+ * are everything a payment's server side runs; the payer's own work (sealing REQ, opening
+ * COM, signing AUTH) is done between the timed phases, and the audit-log entries the steps
+ * append are written inside them.
+ *
  * Run as a child of bench/run.ts (IPC): receives {engine, orders, inFlight}.
  */
-import { randomBytes } from 'node:crypto';
+import { KeyObject, randomBytes } from 'node:crypto';
+import { buildCsr } from '@coconutpay/core/pki/csr';
+import { generateSigningKeyPair } from '@coconutpay/core/pki/key-pair';
+import { fromPem } from '@coconutpay/core/pki/pem';
 import { performance } from 'node:perf_hooks';
 import type { DatabaseEngine } from '../apps/server/src/config.js';
 import { OrdersRepository } from '../apps/server/src/db/orders-repository.js';
@@ -24,7 +35,10 @@ import { PaymentAuthRepository, type PaymentCommandRecord } from '../apps/server
 import { timeOrderedId } from '../apps/server/src/db/time-ordered-id.js';
 import { UsersRepository } from '../apps/server/src/db/users-repository.js';
 import { runWriteTransaction } from '../apps/server/src/db/write-transaction.js';
-import { enginesUnderTest, newClient, startTestApp } from '../apps/server/test/helpers.js';
+import type { IssuedCommand } from '../apps/server/src/services/payment-auth.js';
+import { p256PublicPoint } from '../apps/server/src/services/pki/compact-jwe.js';
+import { enginesUnderTest, newClient, startTestApp, type TestApp } from '../apps/server/test/helpers.js';
+import { CommandVerifier, sealPaymentRequest, signAuthorization, type PayingDevice } from './lib/payer.js';
 import { round, Samples, type LatencySummary } from './lib/stats.js';
 import { inBatches } from './lib/in-batches.js';
 
@@ -43,13 +57,13 @@ export interface LedgerCeiling {
   /** Process CPU per `payOrder` (the ceiling's rate is wall time). */
   cpu_us?: number;
   /** The payment's other durable steps, each alone (absent from reports before 2026-12-07's second run). */
-  steps?: { order: StepCost; command: StepCost };
+  steps?: { order: StepCost; command: StepCost; request?: StepCost; authorize?: StepCost };
 }
 
 const SELLERS = 8;
 
 /** Runs `count` calls of `work`, `inFlight` at a time, and returns their rate and CPU per call. */
-async function timed(count: number, inFlight: number, work: (i: number) => Promise<unknown>, latency?: Samples): Promise<StepCost> {
+async function timed(count: number, inFlight: number, work: (i: number) => Promise<unknown>, latency?: Samples, settle?: () => Promise<void>): Promise<StepCost> {
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   await inBatches(count, inFlight, async (i) => {
@@ -57,6 +71,8 @@ async function timed(count: number, inFlight: number, work: (i: number) => Promi
     await work(i);
     latency?.add(performance.now() - t0);
   });
+  // Work the calls left behind them (audit-log entries written in batches) is theirs too.
+  await settle?.();
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   return { per_s: round(count / seconds, 0), cpu_us: round((cpu.user + cpu.system) / count, 0) };
@@ -112,15 +128,71 @@ export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: n
       else await commands.insertCommand(db, row);
     });
 
+    const { request, authorize } = await protocolSteps(t, productIds, made.length, inFlight);
+
     const latency = new Samples();
     const ledgerStep = await timed(made.length, inFlight, async (i) => {
       const { actor, orderId } = made[i]!;
       await payments.payOrder(actor, orderId, { evidenceRef: `ledger-ceiling-${i}` });
     }, latency);
-    return { engine: engineName, payments: made.length, in_flight: inFlight, per_s: ledgerStep.per_s, latency: latency.summary(), cpu_us: ledgerStep.cpu_us, steps: { order, command } };
+    return { engine: engineName, payments: made.length, in_flight: inFlight, per_s: ledgerStep.per_s, latency: latency.summary(), cpu_us: ledgerStep.cpu_us, steps: { order, command, request, authorize } };
   } finally {
     await t.close();
   }
+}
+
+/**
+ * The request and authorization steps of `count` payments, each timed alone with
+ * `inFlight` calls at a time, by payers with master certificates as the protocol runs have.
+ */
+async function protocolSteps(t: TestApp, productIds: string[], count: number, inFlight: number): Promise<{ request: StepCost; authorize: StepCost }> {
+  const { ledger, orders, paymentAuth, audit, roles, ca, database, codeKey } = t.app.internals;
+  const payers = await inBatches(inFlight, 8, async () => {
+    const buyer = await newClient(t, 'buyer');
+    const keys = await generateSigningKeyPair();
+    const issued = await buyer.request('POST', '/api/certificates/master', { csrPem: await buildCsr(keys, 'ledger ceiling') });
+    if (issued.statusCode !== 201) throw new Error(`certificate: ${issued.body}`);
+    await ledger.fund(buyer.userId, 1_000_000_000n, 'top_up', 'ledger ceiling', t.clock.nowMs);
+    const device: PayingDevice = {
+      userId: buyer.userId, certificateId: issued.json().certificate.id as string, signingKey: KeyObject.from(keys.privateKey),
+      certificateDer: new Uint8Array(fromPem(issued.json().certificatePem as string, 'CERTIFICATE')),
+    };
+    return { actor: { userId: buyer.userId, role: 'buyer' as const, sessionId: buyer.sessionId }, device };
+  });
+  const context = { serverAgreementKey: p256PublicPoint(roles.paymentAgreement.publicJwk), commands: new CommandVerifier([new Uint8Array(ca.root.certificate.rawData)]) };
+  // A certificate's first payment asks for the code (the default policy), as in the
+  // protocol runs' setup: each payer pays once with it before anything is timed.
+  await inBatches(payers.length, 8, async (i) => {
+    const payer = payers[i]!;
+    const order = await orders.create(payer.actor, { source: 'product', productId: productIds[0]!, quantity: 1 });
+    const { sealedRequest, reply } = sealPaymentRequest(context, payer.device, order.id, t.clock.nowMs);
+    const first = await paymentAuth.request(payer.actor, sealedRequest, 'ko');
+    const row = await database.db.selectFrom('verificationCodes').select(['id', 'codeSealed']).where('comId', '=', first.comId).executeTakeFirstOrThrow();
+    const code = codeKey.open(row.id, row.codeSealed!);
+    await paymentAuth.authorize(payer.actor, await signAuthorization(context, payer.device, first, reply, { orderId: order.id, amountWon: Number(order.totalWon) }, code, t.clock.nowMs));
+  });
+  const payments = await inBatches(count, inFlight, async (i) => {
+    const payer = payers[i % payers.length]!;
+    const order = await orders.create(payer.actor, { source: 'product', productId: productIds[i % productIds.length]!, quantity: 1 });
+    return { payer, order, ...sealPaymentRequest(context, payer.device, order.id, t.clock.nowMs) };
+  });
+  await audit.settled();
+
+  const issued: IssuedCommand[] = [];
+  const request = await timed(count, inFlight, async (i) => {
+    const { payer, sealedRequest } = payments[i]!;
+    issued[i] = await paymentAuth.request(payer.actor, sealedRequest, 'ko');
+  }, undefined, () => audit.settled());
+  const bodies = await inBatches(count, inFlight, async (i) => {
+    const { payer, order, reply } = payments[i]!;
+    if (issued[i]!.codeRequired) throw new Error('the bench policy asks for no code');
+    return signAuthorization(context, payer.device, issued[i]!, reply, { orderId: order.id, amountWon: Number(order.totalWon) }, null, t.clock.nowMs);
+  });
+  const authorize = await timed(count, inFlight, async (i) => {
+    const receipt = await paymentAuth.authorize(payments[i]!.payer.actor, bodies[i]!);
+    if (receipt.orderId !== payments[i]!.order.id) throw new Error('the receipt is not for this order');
+  }, undefined, () => audit.settled());
+  return { request, authorize };
 }
 
 // Only as bench/run.ts's child: a test worker has an IPC channel of its own.

@@ -113,24 +113,11 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
   const order = expectStatus<{ id: string; totalWon: number; orderNumber: string }>('order', await client.request('POST', '/api/orders', orderBody), 201);
   const orderMs = performance.now() - t;
 
-  // A fresh reply key for this payment only.
-  const reply = randomBytes(REPLY_KEY_BYTES);
-  const request: PaymentRequest = {
-    v: 1, type: 'coconutpay-payment-request', orderId: order.id, payerUserId: client.userId, certificateId: holder.certificateId,
-    nonce: randomBytes(16).toString('base64url'), issuedAtMs: Date.now(), locale: 'ko',
-    replyKey: { kty: 'oct', k: reply.toString('base64url') },
-  };
-  const signature = sign('sha256', canonicalJsonBytes(request), { key: holder.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-  const sealedRequest = sealCompactJwe(canonicalJsonBytes({ request, signature }), context.serverAgreementKey, 'coconutpay-payment-request');
+  const { sealedRequest, reply } = sealPaymentRequest(context, holder, order.id, Date.now());
   t = performance.now();
   const issued = expectStatus<{ comId: string; sealedCommand: string; codeRequired: boolean }>('request', await client.request('POST', '/api/payments/requests', { sealedRequest, locale: 'ko' }), 201);
   const requestMs = performance.now() - t;
   if (issued.codeRequired !== (options.withCode === true)) throw new Error(`the command ${issued.codeRequired ? 'asks' : 'does not ask'} for the code`);
-
-  const { jws } = JSON.parse(openDirectJwe(issued.sealedCommand, reply, 'coconutpay-payment-command').toString('utf8')) as { jws: string };
-  const command = await context.commands.verify(jws, Date.now());
-  // What the person would be shown: it must be this order, at the server's total.
-  if (command.comId !== issued.comId || command.orderId !== order.id || command.amountWon !== order.totalWon) throw new Error('the command is not for this order');
 
   let codeImageMs: number | null = null;
   let code: string | null = null;
@@ -142,19 +129,7 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
     codeImageMs = performance.now() - t;
     code = await context.codeOf(issued.comId);
   }
-
-  const authorization: PaymentAuthorization = {
-    v: 1, type: 'coconutpay-payment-authorization', command, commandJws: jws, codeProof: code ? await codeProof(code, issued.comId) : null,
-  };
-  const content = authorizationContent(authorization);
-  const attributes = await signedAttributes(content, new Date(), holder.certificateDer);
-  const deviceSignature = sign('sha256', attributes, { key: holder.signingKey, dsaEncoding: 'ieee-p1363' });
-  const body = {
-    comId: issued.comId,
-    content: Buffer.from(content).toString('base64url'),
-    signedAttributes: Buffer.from(attributes).toString('base64url'),
-    signature: Buffer.from(p1363ToDer(deviceSignature)).toString('base64url'),
-  };
+  const body = await signAuthorization(context, holder, issued, reply, { orderId: order.id, amountWon: order.totalWon }, code, Date.now());
   t = performance.now();
   const receipt = expectStatus<{ orderId: string; amountWon: number }>('authorize', await client.request('POST', '/api/payments/authorizations', body), 200);
   const authorizeMs = performance.now() - t;
@@ -164,5 +139,48 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
   return {
     orderMs, requestMs, codeImageMs, authorizeMs, totalMs: performance.now() - started,
     bodyBytes: [JSON.stringify(orderBody).length, sealedRequest.length + 33, authorizationBytes],
+  };
+}
+
+/** What signs on the payer's side: the device's key and certificate, for its account. */
+export type PayingDevice = Pick<Holder, 'certificateId' | 'signingKey' | 'certificateDer'> & { userId: string };
+
+/** REQ for `orderId`, signed by the device and sealed to A, with the reply key A answers to. */
+export function sealPaymentRequest(context: Pick<PaymentContext, 'serverAgreementKey'>, device: PayingDevice | Holder, orderId: string, nowMs: number): { sealedRequest: string; reply: Buffer } {
+  const userId = 'client' in device ? device.client.userId : device.userId;
+  // A fresh reply key for this payment only.
+  const reply = randomBytes(REPLY_KEY_BYTES);
+  const request: PaymentRequest = {
+    v: 1, type: 'coconutpay-payment-request', orderId, payerUserId: userId, certificateId: device.certificateId,
+    nonce: randomBytes(16).toString('base64url'), issuedAtMs: nowMs, locale: 'ko',
+    replyKey: { kty: 'oct', k: reply.toString('base64url') },
+  };
+  const signature = sign('sha256', canonicalJsonBytes(request), { key: device.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  return { sealedRequest: sealCompactJwe(canonicalJsonBytes({ request, signature }), context.serverAgreementKey, 'coconutpay-payment-request'), reply };
+}
+
+/**
+ * Opens A's sealed command, checks A's signature and that it is for `expected` (what the
+ * person would be shown: this order, at the server's total), and signs the authorization
+ * as CMS signed attributes: the body of `POST /api/payments/authorizations`.
+ */
+export async function signAuthorization(
+  context: Pick<PaymentContext, 'commands'>, device: PayingDevice | Holder, issued: { comId: string; sealedCommand: string }, reply: Buffer,
+  expected: { orderId: string; amountWon: number }, code: string | null, nowMs: number,
+): Promise<{ comId: string; content: string; signedAttributes: string; signature: string }> {
+  const { jws } = JSON.parse(openDirectJwe(issued.sealedCommand, reply, 'coconutpay-payment-command').toString('utf8')) as { jws: string };
+  const command = await context.commands.verify(jws, nowMs);
+  if (command.comId !== issued.comId || command.orderId !== expected.orderId || command.amountWon !== expected.amountWon) throw new Error('the command is not for this order');
+  const authorization: PaymentAuthorization = {
+    v: 1, type: 'coconutpay-payment-authorization', command, commandJws: jws, codeProof: code ? await codeProof(code, issued.comId) : null,
+  };
+  const content = authorizationContent(authorization);
+  const attributes = await signedAttributes(content, new Date(nowMs), device.certificateDer);
+  const deviceSignature = sign('sha256', attributes, { key: device.signingKey, dsaEncoding: 'ieee-p1363' });
+  return {
+    comId: issued.comId,
+    content: Buffer.from(content).toString('base64url'),
+    signedAttributes: Buffer.from(attributes).toString('base64url'),
+    signature: Buffer.from(p1363ToDer(deviceSignature)).toString('base64url'),
   };
 }

@@ -68,7 +68,11 @@ export function budgetOf(r: EngineResult): string | null {
   const parts = http + cryptoUs + ledgerUs;
   const floor = http + cryptoUs + c.ledger.cpu_us + steps.order.cpu_us + steps.command.cpu_us;
   const x = (v: number) => `${(v / parts).toFixed(2)} ×`;
-  return `- **Budget**: the parts are ${http} (three signed requests) + ${Math.round(cryptoUs)} (crypto) + ${ledgerUs} (ledger, 1 ÷ its rate) = ${Math.round(parts)} µs; the server spent ${best.us} µs per payment at its least (${best.clients} clients), ${x(best.us)} the parts. The payment's other durable steps, each alone: the order ${steps.order.cpu_us} µs of CPU (${steps.order.per_s}/s), the command with its two reads ${steps.command.cpu_us} µs (${steps.command.per_s}/s). With the ledger's own ${c.ledger.cpu_us} µs of CPU, the floor is ${Math.round(floor)} µs: ${x(floor)} the parts before any read of the request and authorization steps.`;
+  // Since the protocol steps were measured too: the whole server side, each step alone.
+  const whole = steps.request && steps.authorize ? http + steps.order.cpu_us + steps.request.cpu_us + steps.authorize.cpu_us : null;
+  const wholeLine = whole === null || !steps.request || !steps.authorize ? '' :
+    ` The whole server side, each step alone (no HTTP but the three signed requests): ${http} + the order ${steps.order.cpu_us} + the request ${steps.request.cpu_us} (${steps.request.per_s}/s) + the authorization ${steps.authorize.cpu_us} (${steps.authorize.per_s}/s) = ${Math.round(whole)} µs, at most ${Math.floor(1e6 / whole)} payments/s on one core; the payment runs spent ${best.us - Math.round(whole)} µs more at their least.`;
+  return `- **Budget**: the parts are ${http} (three signed requests) + ${Math.round(cryptoUs)} (crypto) + ${ledgerUs} (ledger, 1 ÷ its rate) = ${Math.round(parts)} µs; the server spent ${best.us} µs per payment at its least (${best.clients} clients), ${x(best.us)} the parts. The payment's other durable steps, each alone: the order ${steps.order.cpu_us} µs of CPU (${steps.order.per_s}/s), the command with its two reads ${steps.command.cpu_us} µs (${steps.command.per_s}/s). With the ledger's own ${c.ledger.cpu_us} µs of CPU, the floor is ${Math.round(floor)} µs: ${x(floor)} the parts before any read of the request and authorization steps.${wholeLine}`;
 }
 
 const ENGINE_NAMES: Record<string, string> = { sqlite: 'SQLite (WAL, every commit synced before it is answered)', postgres: 'PostgreSQL', mysql: 'MariaDB' };
