@@ -1,10 +1,14 @@
 /**
  * `Idempotency-Key` through HTTP: a retry gets the stored answer and causes no second
  * effect, a key cannot be reused for another request, requests racing with one key have
- * one effect, and keys belong to one user for 24 hours.
+ * one effect, a claim a stopped process left in progress is taken over by a later retry,
+ * and keys belong to one user for 24 hours.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utf8 } from '@coconutpay/core/encoding';
+import { IDEMPOTENCY_CLAIM_ABANDONED_AFTER_MS } from '../src/db/idempotency-repository.js';
+import { requestFingerprint } from '../src/http/idempotency.js';
 import { enginesUnderTest, newClient, SignedClient, startTestApp, type TestApp } from './helpers.js';
 
 describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotency-Key on %s', (_name, engine) => {
@@ -148,6 +152,29 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotenc
     expect(headerOf(doc.paths['/api/cart/items/{productId}'].put)).toBeDefined();
     expect(headerOf(doc.paths['/api/orders'].get)).toBeUndefined();
     expect(headerOf(doc.paths['/api/auth/login'].post)).toBeUndefined();
+  });
+
+  it('runs a retry once the claim a stopped process left in progress is abandoned, and only once', async () => {
+    const buyer = await newClient(t, 'buyer');
+    const key = randomUUID();
+    // What a process that stopped between the claim and the answer leaves behind.
+    const nowMs = t.clock.nowMs;
+    await t.app.internals.database.db.insertInto('idempotencyKeys').values({
+      userId: buyer.userId, idempotencyKey: key, requestSha256Hex: requestFingerprint('POST', '/api/me/wallet/top-ups', utf8(JSON.stringify({ amountWon: 3_000 }))),
+      state: 'in_progress', responseStatus: null, responseContentType: null, responseBody: null, createdAtMs: nowMs, expiresAtMs: nowMs + 24 * 3_600_000,
+    }).execute();
+    const early = await topUp(buyer, 3_000, key);
+    expect(early.statusCode).toBe(409);
+    expect(early.json().code).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
+    t.clock.advance(IDEMPOTENCY_CLAIM_ABANDONED_AFTER_MS);
+    const retry = await topUp(buyer, 3_000, key);
+    expect(retry.statusCode).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    const again = await topUp(buyer, 3_000, key);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toBe(retry.body);
+    expect(await entryCount(buyer)).toBe(1);
+    expect(await balance(buyer)).toBe(3_000);
   });
 
   // Last: it moves the clock a day on, past every session's lifetime.

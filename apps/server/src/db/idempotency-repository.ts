@@ -22,8 +22,12 @@ export interface StoredResponse {
 
 /** What claiming a key found. */
 export type IdempotencyClaim =
-  /** The key is new: this request runs and its response is stored afterwards. */
-  | { state: 'claimed' }
+  /**
+   * The key is new (or its last claim was abandoned): this request runs and its response is
+   * stored afterwards. `claimedAtMs` tells this claim from an earlier one of the same key:
+   * storing or releasing needs it.
+   */
+  | { state: 'claimed'; claimedAtMs: number }
   /** The same request finished before: answer with its stored response. */
   | { state: 'completed'; status: number; contentType: string | null; body: string }
   /** The same request is still running. */
@@ -31,8 +35,18 @@ export type IdempotencyClaim =
   /** The key belongs to a different request. */
   | { state: 'reused' };
 
-/** Claim attempts: a row can vanish between the failed insert and the read (expiry, release). */
+/** Claim attempts: a row can vanish or change between the failed insert and the read (expiry, release, a takeover). */
 const CLAIM_ATTEMPTS_MAX = 3;
+
+/**
+ * How long a claim may stay in progress before a retry of the same request takes it over.
+ * A claim stays in progress for good when the process stops between the claim and the
+ * answer (a crash, a deploy): without a takeover the retries were told "in progress" until
+ * the key expired, 24 hours later. Far longer than a request runs; and safe even for one
+ * that is still running, since storing its answer needs its own claim time, which the
+ * takeover replaced: its effect's transaction then rolls back (`completeWithin`).
+ */
+export const IDEMPOTENCY_CLAIM_ABANDONED_AFTER_MS = 60_000;
 
 /** The `idempotency_keys` table. */
 export class IdempotencyRepository {
@@ -40,9 +54,10 @@ export class IdempotencyRepository {
 
   /**
    * Claims `key` for `userId` and a request hash, or reports what holds it. An expired
-   * row no longer counts: it is removed and the key claimed afresh.
+   * row no longer counts: it is removed and the key claimed afresh. A claim of the same
+   * request in progress for `abandonedAfterMs` or longer is taken over.
    */
-  async claim(userId: string, key: string, requestSha256Hex: string, nowMs: number, ttlMs: number): Promise<IdempotencyClaim> {
+  async claim(userId: string, key: string, requestSha256Hex: string, nowMs: number, ttlMs: number, abandonedAfterMs = IDEMPOTENCY_CLAIM_ABANDONED_AFTER_MS): Promise<IdempotencyClaim> {
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS_MAX; attempt += 1) {
       try {
         await this.db
@@ -53,13 +68,13 @@ export class IdempotencyRepository {
             createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs,
           })
           .execute();
-        return { state: 'claimed' };
+        return { state: 'claimed', claimedAtMs: nowMs };
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
       }
       const row = await this.db
         .selectFrom('idempotencyKeys')
-        .select(['requestSha256Hex', 'state', 'responseStatus', 'responseContentType', 'responseBody', 'expiresAtMs'])
+        .select(['requestSha256Hex', 'state', 'responseStatus', 'responseContentType', 'responseBody', 'createdAtMs', 'expiresAtMs'])
         .where('userId', '=', userId)
         .where('idempotencyKey', '=', key)
         .executeTakeFirst();
@@ -70,35 +85,50 @@ export class IdempotencyRepository {
         continue;
       }
       if (row.requestSha256Hex !== requestSha256Hex) return { state: 'reused' };
-      if (row.state === 'in_progress') return { state: 'in_progress' };
+      if (row.state === 'in_progress') {
+        const claimedAtMs = Number(row.createdAtMs);
+        if (nowMs - claimedAtMs < abandonedAfterMs) return { state: 'in_progress' };
+        // Abandoned: this request takes the claim over, if no other retry did meanwhile.
+        const taken = await this.db
+          .updateTable('idempotencyKeys')
+          .set({ createdAtMs: nowMs })
+          .where('userId', '=', userId)
+          .where('idempotencyKey', '=', key)
+          .where('state', '=', 'in_progress')
+          .where('createdAtMs', '=', claimedAtMs)
+          .executeTakeFirst();
+        if (Number(taken.numUpdatedRows) === 1) return { state: 'claimed', claimedAtMs: nowMs };
+        continue;
+      }
       return { state: 'completed', status: Number(row.responseStatus), contentType: row.responseContentType, body: row.responseBody ?? '' };
     }
     // Still contended after every attempt: the caller answers "in progress", which is retryable.
     return { state: 'in_progress' };
   }
 
-  /** Stores the response of a claimed key; a key no longer in progress keeps what it has. */
-  async complete(userId: string, key: string, response: StoredResponse): Promise<void> {
-    await this.completed(this.db, userId, key, response);
+  /** Stores the response of this claim of a key; a key no longer in progress, or claimed again since, keeps what it has. */
+  async complete(userId: string, key: string, claimedAtMs: number, response: StoredResponse): Promise<void> {
+    await this.completed(this.db, userId, key, claimedAtMs, response);
   }
 
   /**
    * Stores the response of a claimed key inside `trx`, the transaction of the effect it
    * answers: the answer commits with the effect or not at all. Throws (rolling the effect
    * back) unless this request's claim is still in progress, since an effect whose answer
-   * cannot be stored must not commit either.
+   * cannot be stored must not commit either — nor one whose claim a retry took over.
    */
-  async completeWithin(trx: Db, userId: string, key: string, response: StoredResponse): Promise<void> {
-    if (!(await this.completed(trx, userId, key, response))) throw new Error(`idempotency key of user ${userId} is not in progress; the effect is not committed`);
+  async completeWithin(trx: Db, userId: string, key: string, claimedAtMs: number, response: StoredResponse): Promise<void> {
+    if (!(await this.completed(trx, userId, key, claimedAtMs, response))) throw new Error(`idempotency key of user ${userId} is not in progress under this claim; the effect is not committed`);
   }
 
-  private async completed(db: Db, userId: string, key: string, response: StoredResponse): Promise<boolean> {
+  private async completed(db: Db, userId: string, key: string, claimedAtMs: number, response: StoredResponse): Promise<boolean> {
     const result = await db
       .updateTable('idempotencyKeys')
       .set({ state: 'completed', responseStatus: response.status, responseContentType: response.contentType, responseBody: response.body })
       .where('userId', '=', userId)
       .where('idempotencyKey', '=', key)
       .where('state', '=', 'in_progress')
+      .where('createdAtMs', '=', claimedAtMs)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
@@ -108,10 +138,11 @@ export class IdempotencyRepository {
    * progress: an answer stored with its effect (`completeWithin`) stays, whatever the
    * request answered afterwards. The delete waits on the row's lock while that transaction
    * is still being decided, so a commit that reported an error but went through is seen
-   * as committed, and one that did not as still in progress.
+   * as committed, and one that did not as still in progress. A claim a retry took over
+   * belongs to that retry, and stays.
    */
-  async release(userId: string, key: string): Promise<void> {
-    await this.db.deleteFrom('idempotencyKeys').where('userId', '=', userId).where('idempotencyKey', '=', key).where('state', '=', 'in_progress').execute();
+  async release(userId: string, key: string, claimedAtMs: number): Promise<void> {
+    await this.db.deleteFrom('idempotencyKeys').where('userId', '=', userId).where('idempotencyKey', '=', key).where('state', '=', 'in_progress').where('createdAtMs', '=', claimedAtMs).execute();
   }
 
   /**

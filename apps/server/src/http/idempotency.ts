@@ -36,21 +36,28 @@ export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 
 const STATE_CHANGING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** A claim held by a request: the key, and the claim's time, which storing and releasing must name. */
+interface IdempotencyClaimOfRequest {
+  userId: string;
+  key: string;
+  claimedAtMs: number;
+}
+
 /** What Fastify's JSON serializer answers with; stored with the body so a replay carries the same type. */
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /** Where claims are kept: the idempotency repository. */
 export interface IdempotencyStore {
   claim(userId: string, key: string, requestSha256Hex: string, nowMs: number, ttlMs: number): Promise<IdempotencyClaim>;
-  complete(userId: string, key: string, response: StoredResponse): Promise<void>;
-  completeWithin(trx: Db, userId: string, key: string, response: StoredResponse): Promise<void>;
-  release(userId: string, key: string): Promise<void>;
+  complete(userId: string, key: string, claimedAtMs: number, response: StoredResponse): Promise<void>;
+  completeWithin(trx: Db, userId: string, key: string, claimedAtMs: number, response: StoredResponse): Promise<void>;
+  release(userId: string, key: string, claimedAtMs: number): Promise<void>;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The key this request claimed, until its response is stored. */
-    idempotencyClaim: { userId: string; key: string } | null;
+    /** The key this request claimed (and when, which tells its claim from a later one), until its response is stored. */
+    idempotencyClaim: IdempotencyClaimOfRequest | null;
   }
   interface FastifyReply {
     /**
@@ -118,7 +125,7 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
     let stored: string | undefined;
     const commitWith: CommitWith<T> = async (trx, result) => {
       const body = serialize(result);
-      await store.completeWithin(trx, claim.userId, claim.key, { status, contentType: JSON_CONTENT_TYPE, body });
+      await store.completeWithin(trx, claim.userId, claim.key, claim.claimedAtMs, { status, contentType: JSON_CONTENT_TYPE, body });
       // A transaction attempt that rolls back may have set it; the attempt that commits sets it last.
       stored = body;
     };
@@ -151,7 +158,7 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
     const claim = await store.claim(userId, key, requestFingerprint(request.method, request.url, request.rawBody), options.clock(), options.ttlMs);
     switch (claim.state) {
       case 'claimed':
-        request.idempotencyClaim = { userId, key };
+        request.idempotencyClaim = { userId, key, claimedAtMs: claim.claimedAtMs };
         return;
       case 'completed':
         reply.code(claim.status).header(IDEMPOTENT_REPLAYED_HEADER, 'true');
@@ -180,14 +187,14 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
   // Answers not stored with an effect. After a failure, `complete` and `release` act only
   // on a key still in progress: for a route that answers through `sendEffect` that means its
   // effect did not commit, so the retry may run; a committed answer stays for the retry.
-  const storeAnswer = async (request: FastifyRequest, reply: FastifyReply, claim: { userId: string; key: string }, payload: unknown): Promise<void> => {
+  const storeAnswer = async (request: FastifyRequest, reply: FastifyReply, claim: IdempotencyClaimOfRequest, payload: unknown): Promise<void> => {
     const status = reply.statusCode;
     const header = reply.getHeader('content-type');
     const contentType = typeof header === 'string' ? header : null;
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) && isTextual(contentType) ? payload.toString('utf8') : payload == null ? '' : undefined;
     try {
-      if (body === undefined || mayChangeOnRetry(status, contentType, body)) await store.release(claim.userId, claim.key);
-      else await store.complete(claim.userId, claim.key, { status, contentType, body });
+      if (body === undefined || mayChangeOnRetry(status, contentType, body)) await store.release(claim.userId, claim.key, claim.claimedAtMs);
+      else await store.complete(claim.userId, claim.key, claim.claimedAtMs, { status, contentType, body });
     } catch (error) {
       // The key then stays claimed until it expires: a retry is told "in progress" rather
       // than running the request a second time.
