@@ -2,7 +2,8 @@
  * Smoke test of the benchmark's load generator (not a timed test): against a real
  * server on loopback it sets up a seller and two buyers, pays once per certificate with
  * the code, then runs complete payments for a moment — no errors, every payment paid
- * exactly once. Catches a protocol change the benchmark's client has not followed.
+ * exactly once, every order with an idempotency key as the web app sends it. Catches a
+ * protocol change the benchmark's client has not followed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../apps/server/test/helpers.js';
@@ -42,5 +43,9 @@ describe('benchmark load generator', () => {
     const entries = await db.selectFrom('journalEntries').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'payment').executeTakeFirstOrThrow();
     expect(Number(paid.n)).toBeGreaterThanOrEqual(run.completed + 2);
     expect(Number(entries.n)).toBe(Number(paid.n));
+    // Every order came with an Idempotency-Key, as the web app sends it, and its answer was stored.
+    const orders = await db.selectFrom('orders').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const keys = await db.selectFrom('idempotencyKeys').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'completed').where('responseStatus', '=', 201).executeTakeFirstOrThrow();
+    expect(Number(keys.n)).toBe(Number(orders.n));
   });
 });

@@ -7,7 +7,7 @@
  * compact-jwe.ts, tested against core's `seal`/`unseal`) so that the one load core can
  * keep the server busy; the server checks every byte either way.
  */
-import { createPublicKey, KeyObject, randomBytes, sign, verify } from 'node:crypto';
+import { createPublicKey, KeyObject, randomBytes, randomUUID, sign, verify } from 'node:crypto';
 import { canonicalJson, canonicalJsonBytes } from '@coconutpay/core/encoding/canonical-json';
 import { fromBase64Url } from '@coconutpay/core/encoding';
 import { authorizationContent, codeProof, REPLY_KEY_BYTES, verifyCommand, type PaymentAuthorization, type PaymentCommand, type PaymentRequest } from '@coconutpay/core/payment';
@@ -110,7 +110,9 @@ export async function payOnce(context: PaymentContext, holder: Holder, productId
 
   let t = performance.now();
   const orderBody = { source: 'product', productId, quantity: 1 };
-  const order = expectStatus<{ id: string; totalWon: number; orderNumber: string }>('order', await client.request('POST', '/api/orders', orderBody), 201);
+  // With an Idempotency-Key, as the web app's checkout sends every order: the key's claim and
+  // its answer stored in the order's transaction are part of what a buyer's payment costs.
+  const order = expectStatus<{ id: string; totalWon: number; orderNumber: string }>('order', await client.request('POST', '/api/orders', orderBody, { 'idempotency-key': randomUUID() }), 201);
   const orderMs = performance.now() - t;
 
   const { sealedRequest, reply } = sealPaymentRequest(context, holder, order.id, Date.now());

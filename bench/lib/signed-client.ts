@@ -54,9 +54,13 @@ export class SignedClient {
     return new SignedClient(connection, body.publicToken, fromBase64Url(body.secretToken), body.user.id);
   }
 
-  /** Sends a signed request; `body` is serialised once and the proof covers those bytes. */
-  async request(method: string, path: string, body?: unknown): Promise<HttpAnswer> {
+  /**
+   * Sends a signed request; `body` is serialised once and the proof covers those bytes.
+   * `extraHeaders` go beside the proof's (an `idempotency-key`, which the proof does not cover).
+   */
+  async request(method: string, path: string, body?: unknown, extraHeaders?: Record<string, string>): Promise<HttpAnswer> {
     const raw = body === undefined ? undefined : utf8(JSON.stringify(body));
-    return this.connection.send(method, path, signedHeaders(this.publicToken, this.secretToken, method, path, raw), raw);
+    const headers = signedHeaders(this.publicToken, this.secretToken, method, path, raw);
+    return this.connection.send(method, path, extraHeaders ? { ...headers, ...extraHeaders } : headers, raw);
   }
 }
