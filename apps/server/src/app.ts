@@ -263,7 +263,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
   });
   const carts = new CartService(new CartRepository(db), products, clock);
   const orderRecords = new OrdersRepository(db, database.engine);
-  const idempotency = new IdempotencyRepository(db);
+  const idempotency = new IdempotencyRepository(db, database.engine);
   const orders = new OrdersService({ db, engine: database.engine, orders: orderRecords, users, clock });
   const payments = new PaymentsService({ db, engine: database.engine, orders: orderRecords, ledger, clock });
   const tsa = await TimeStampAuthority.create({ identity: roles.tsa, clock });

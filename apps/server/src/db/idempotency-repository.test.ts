@@ -19,7 +19,7 @@ const HASH_B = 'b'.repeat(64);
 
 describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('IdempotencyRepository on %s', (_name, engine) => {
   const database = migratedDatabase(engine, { poolSize: 8 });
-  const keys = () => new IdempotencyRepository(database().db);
+  const keys = () => new IdempotencyRepository(database().db, database().engine);
 
   async function user(): Promise<string> {
     const id = randomUUID();
@@ -169,5 +169,27 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('Idempotenc
     expect(await refusal(row().set({ state: 'completed' }).execute())).toEqual(check('idempotency_keys_response_check'));
     expect(await refusal(row().set({ state: 'done' as 'completed' }).execute())).toEqual(check('idempotency_keys_state_check'));
     expect(await refusal(row().set({ responseStatus: 200, responseBody: '{}' }).execute())).toEqual(check('idempotency_keys_response_check'));
+  });
+});
+
+describe('IdempotencyRepository on a SQLite file', () => {
+  const database = migratedDatabase(enginesUnderTest().find((e) => e.engine === 'sqlite')!);
+
+  it('writes claims, answers and releases through group commit, sharing its sync, never as a commit of their own', async () => {
+    const { db, engine, groupCommit } = database();
+    if (!groupCommit) throw new Error('a SQLite database file commits in groups');
+    const userId = randomUUID();
+    await runWriteTransaction(db, engine, (trx) => new UsersRepository(db).insert(trx, {
+      id: userId, loginId: `idem-g-${userId.slice(0, 8)}`, passwordHash: 'x', role: 'buyer', name: 'n', phone: '010-0000-0000', address: 'a', email: `g-${userId.slice(0, 8)}@example.test`, createdAtMs: T0_MS, store: null,
+    }));
+    const keys = new IdempotencyRepository(db, engine);
+    const before = groupCommit.counts.transactions;
+    const claims = await Promise.all(['g1', 'g2', 'g3'].map((key) => keys.claim(userId, key, HASH_A, T0_MS, TTL_MS)));
+    expect(claims.map((c) => c.state)).toEqual(['claimed', 'claimed', 'claimed']);
+    await keys.complete(userId, 'g1', T0_MS, { status: 200, contentType: null, body: '{}' });
+    await keys.release(userId, 'g2', T0_MS);
+    expect(groupCommit.counts.transactions - before).toBe(5);
+    await expect(keys.claim(userId, 'g1', HASH_A, T0_MS, TTL_MS)).resolves.toMatchObject({ state: 'completed', status: 200 });
+    await expect(keys.claim(userId, 'g2', HASH_A, T0_MS, TTL_MS)).resolves.toEqual({ state: 'claimed', claimedAtMs: T0_MS });
   });
 });
