@@ -10,7 +10,7 @@
  *            --no-ceilings (protocol runs only, for profiling; no results are written)
  *            --render=<date> (rewrite that date's report from its JSON files)
  *            --label=<name> (files named <date>-<name>: a second run of one day beside the first)
- *            --only=payments,overhead,issuance,chains,receipts,ledger-size,round-trips (the payment runs and
+ *            --only=payments,overhead,issuance,chains,receipts,ledger-size,round-trips,idle-gaps (the payment runs and
  *              ceilings, and the further scenarios of bench/scenarios.ts; default all)
  *
  * Processes: the server (bench/server-process.ts) on core 0, the load generator

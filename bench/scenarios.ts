@@ -19,6 +19,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { RoundTripCost } from './round-trip-cost.js';
+import type { IdleGapCost, IdleGapPlan } from './idle-gap-cost.js';
 import type { DatabaseEngine } from '../apps/server/src/config.js';
 import { enginesUnderTest } from '../apps/server/test/helpers.js';
 import type { PkiPlan, PkiThroughput } from './pki-throughput.js';
@@ -27,7 +28,7 @@ import type { HistoryResult, LoadCommand, LoadMessage, RunResult, Scenario, Setu
 import { round } from './lib/stats.js';
 
 /** The scenarios `--only` can name besides `payments` (the payment runs and ceilings). */
-export const EXTRA_SCENARIOS = ['overhead', 'issuance', 'chains', 'receipts', 'ledger-size', 'round-trips'] as const;
+export const EXTRA_SCENARIOS = ['overhead', 'issuance', 'chains', 'receipts', 'ledger-size', 'round-trips', 'idle-gaps'] as const;
 export type ExtraScenario = (typeof EXTRA_SCENARIOS)[number];
 
 /** Target of the overhead: signed requests/s at least this share of anonymous ones. */
@@ -65,6 +66,8 @@ export interface ExtraPlan {
   pki: Omit<PkiPlan, 'dataDir'>;
   /** Window of each round-trip measurement (bench/round-trip-cost.ts). */
   roundTripMeasureMs: number;
+  /** Rounds, units and gaps of the idle-gap measurement (bench/idle-gap-cost.ts). */
+  idleGaps: IdleGapPlan;
 }
 
 /** The plan of a run; a quick run keeps to SQLite unless `--engines` named the engines. */
@@ -73,6 +76,7 @@ export function extraPlan(mode: 'quick' | 'full', engines: DatabaseEngine[], eng
     ? {
       mode, engines: enginesNamed ? engines : engines.filter((e) => e === 'sqlite'), overheadConcurrency: 16, overheadRounds: 1, overheadWarmupMs: 300, overheadMeasureMs: 1_000,
       ledgerSizes: [10_000, 100_000], ledgerConcurrency: 8, ledgerWarmupMs: 300, ledgerFirstWarmupMs: 300, ledgerMeasureMs: 1_500, topUpMeasureMs: 500, pki: { certificates: 20, checkMs: 300 }, roundTripMeasureMs: 1_000,
+      idleGaps: { rounds: 1, units: 200, gapsMs: [0.25, 1, 2] },
     }
     : {
       // ledgerMeasureMs: a p99 is the 1 % tail, so a window needs well over a thousand payments
@@ -81,6 +85,7 @@ export function extraPlan(mode: 'quick' | 'full', engines: DatabaseEngine[], eng
       // while its p50 stayed at 84-87 ms.
       mode, engines, overheadConcurrency: 32, overheadRounds: 2, overheadWarmupMs: 2_000, overheadMeasureMs: 4_000,
       ledgerSizes: [10_000, 100_000, 1_000_000], ledgerConcurrency: 8, ledgerWarmupMs: 2_000, ledgerFirstWarmupMs: 6_000, ledgerMeasureMs: 20_000, topUpMeasureMs: 2_000, pki: { certificates: 1_000, checkMs: 4_000 }, roundTripMeasureMs: 5_000,
+      idleGaps: { rounds: 5, units: 1_000, gapsMs: [0.25, 1, 2] },
     };
 }
 
@@ -146,6 +151,7 @@ export interface ScenarioResults {
   pki?: PkiThroughput;
   ledger_size?: LedgerSizeResult[];
   round_trips?: RoundTripCost[];
+  idle_gaps?: IdleGapCost;
 }
 
 /** The server's environment for a run, as bench/run.ts gives it for the payment runs. */
@@ -303,6 +309,16 @@ export async function measureRoundTripCost(h: Harness, plan: ExtraPlan, engine: 
   }
 }
 
+/** What an idle core costs the work after it, in its own process on the server's core. */
+export async function measureIdleGapCost(h: Harness, plan: ExtraPlan): Promise<IdleGapCost> {
+  const child = h.startChild('idle-gap-cost.ts', { cpu: 0 });
+  const answer = h.nextMessage<{ result: IdleGapCost }>(child, 'idle-gaps');
+  child.send(plan.idleGaps);
+  const { result } = await answer;
+  await h.exited(child);
+  return result;
+}
+
 /** Runs the wanted extra scenarios; what was not wanted is left out of the result. */
 export async function runExtraScenarios(h: Harness, plan: ExtraPlan, wanted: ReadonlySet<ExtraScenario>): Promise<Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds' | 'redis'>> {
   const out: Omit<ScenarioResults, 'date' | 'mode' | 'machine' | 'seconds' | 'redis'> = {};
@@ -328,6 +344,12 @@ export async function runExtraScenarios(h: Harness, plan: ExtraPlan, wanted: Rea
       h.say(`  read ${cost.read.client_us} µs here + ${cost.read.database_us} µs in the database; write transaction ${cost.write_transaction.client_us} + ${cost.write_transaction.database_us} µs`);
       (out.round_trips ??= []).push(cost);
     }
+  }
+  if (wanted.has('idle-gaps')) {
+    h.say('the cost of work after an idle core…');
+    const gaps = await measureIdleGapCost(h, plan);
+    h.say(`  back to back ${gaps.back_to_back_us} µs; ${gaps.points.map((p) => `after ${p.gap_ms} ms idle ${p.work_us} µs (${p.ratio} ×) + ${p.wait_us} µs the wake-up`).join('; ')}`);
+    out.idle_gaps = gaps;
   }
   return out;
 }

@@ -105,5 +105,13 @@ export function renderScenarioSections(results: ScenarioResults, payments: Engin
     lines.push('| engine | reads/s | µs here per read | µs in the database per read | write transactions/s | µs here per transaction | µs in the database per transaction |', '|---|---:|---:|---:|---:|---:|---:|');
     for (const r of results.round_trips) lines.push(`| ${engineName(r.engine)} | ${r.read.per_s} | ${r.read.client_us} | ${r.read.database_us} | ${r.write_transaction.per_s} | ${r.write_transaction.client_us} | ${r.write_transaction.database_us} |`);
   }
+  if (results.idle_gaps) {
+    const g = results.idle_gaps;
+    lines.push('', '## Work after an idle core', '');
+    lines.push(`One fixed unit of the kinds of work a payment is made of (an ECDSA P-256 signature and its verification, a payment command put in canonical JSON and parsed back, a SHA-256 of 2 KiB), in one process on the server's core: back to back, and each after the thread slept for a gap (a futex wait, as the event loop sleeps between events and the main thread in \`fsync\`). The wake-up's own CPU, measured alone, is shown apart and not counted in the unit. Medians of ${g.rounds} round(s) of ${grouped(g.units_per_measure)} units, every gap in each round. At low concurrency the server's core idles between the steps of a payment; this is what that costs the same instructions on this machine, apart from any code of ours.`, '');
+    lines.push('| before each unit | µs CPU per unit | × back to back | µs CPU of the wake-up itself |', '|---|---:|---:|---:|');
+    lines.push(`| nothing (back to back) | ${g.back_to_back_us} | 1 | – |`);
+    for (const p of g.points) lines.push(`| ${p.gap_ms} ms idle | ${p.work_us} | ${p.ratio} | ${p.wait_us} |`);
+  }
   return lines.join('\n');
 }
