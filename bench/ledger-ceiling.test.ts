@@ -8,7 +8,7 @@ import { measureLedgerCeiling } from './ledger-ceiling.js';
 import { budgetOf, type EngineResult } from './lib/report.js';
 
 describe('ledger ceiling with the order, command and protocol steps', () => {
-  it('creates, commands and pays every order, runs the request and authorization steps, and reports each step as a rate and CPU per call', async () => {
+  it('creates every order under a claimed Idempotency-Key (the answer stored with the order, or the step throws), commands and pays it, runs the request and authorization steps, and reports each step as a rate and CPU per call', async () => {
     const result = await measureLedgerCeiling('sqlite', 24, 4);
     expect(result.payments).toBe(24);
     expect(result.per_s).toBeGreaterThan(0);
@@ -43,6 +43,9 @@ describe('the report budget line', () => {
     // 400 + 450 + 200 + 300 + 150
     expect(line).toContain('the floor is 1500 µs: 1.36 × the parts');
     expect(line).not.toContain('whole server side');
+    expect(line).toContain('the order 300 µs of CPU (3000/s)');
+    c.ledger.steps.order.with_key = true;
+    expect(budgetOf(r)).toContain('the order 300 µs of CPU (3000/s, its Idempotency-Key claimed and its answer stored)');
   });
 
   it('adds the whole server side when the request and authorization steps were measured', () => {

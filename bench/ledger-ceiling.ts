@@ -8,7 +8,9 @@
  * for the budget of docs/performance.md (they are not among the issue's "parts", but a
  * payment cannot skip them: each step is committed before it is answered):
  * - the order: `OrdersService.create` — the buyer, the stock, the product, the order
- *   with its items, one durable transaction;
+ *   with its items, one durable transaction — with an `Idempotency-Key` as the web app's
+ *   checkout sends it and the benchmark's orders carry: the key's claim (a durable write
+ *   of its own) before, its answer stored in the order's transaction;
  * - the command: the two reads that fill a payment command (the order with its items,
  *   the payer) and its durable insert, as the REQ step does them (in a write transaction
  *   on SQLite, a statement of its own elsewhere).
@@ -24,12 +26,13 @@
  *
  * Run as a child of bench/run.ts (IPC): receives {engine, orders, inFlight}.
  */
-import { KeyObject, randomBytes } from 'node:crypto';
+import { KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import { buildCsr } from '@coconutpay/core/pki/csr';
 import { generateSigningKeyPair } from '@coconutpay/core/pki/key-pair';
 import { fromPem } from '@coconutpay/core/pki/pem';
 import { performance } from 'node:perf_hooks';
 import type { DatabaseEngine } from '../apps/server/src/config.js';
+import { IdempotencyRepository } from '../apps/server/src/db/idempotency-repository.js';
 import { OrdersRepository } from '../apps/server/src/db/orders-repository.js';
 import { PaymentAuthRepository, type PaymentCommandRecord } from '../apps/server/src/db/payment-auth-repository.js';
 import { timeOrderedId } from '../apps/server/src/db/time-ordered-id.js';
@@ -46,6 +49,8 @@ import { inBatches } from './lib/in-batches.js';
 export interface StepCost {
   per_s: number;
   cpu_us: number;
+  /** The order step: whether it claimed an Idempotency-Key and stored its answer (absent before 2026-12-07's seventh run). */
+  with_key?: boolean;
 }
 
 export interface LedgerCeiling {
@@ -97,11 +102,18 @@ export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: n
       return { userId: buyer.userId, role: 'buyer' as const, sessionId: buyer.sessionId };
     });
 
-    // The order step (timed; its orders are the ones paid below).
+    // The order step (timed; its orders are the ones paid below), with its key as the
+    // route runs it (http/idempotency.ts): claimed first, the answer stored with the order.
+    const keys = new IdempotencyRepository(database.db, database.engine);
     const made: { actor: (typeof buyers)[number]; orderId: string }[] = [];
     const order = await timed(orders, inFlight, async (i) => {
       const actor = buyers[i % buyers.length]!;
-      const created = await orderService.create(actor, { source: 'product', productId: productIds[i % productIds.length]!, quantity: 1 });
+      const key = randomUUID();
+      const claim = await keys.claim(actor.userId, key, randomBytes(32).toString('hex'), t.clock.nowMs, t.config.idempotencyKeyTtlMs);
+      if (claim.state !== 'claimed') throw new Error(`key ${claim.state}`);
+      const created = await orderService.create(actor, { source: 'product', productId: productIds[i % productIds.length]!, quantity: 1 }, {
+        commitWith: (trx, result) => keys.completeWithin(trx, actor.userId, key, claim.claimedAtMs, { status: 201, contentType: 'application/json; charset=utf-8', body: JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) }),
+      });
       made[i] = { actor, orderId: created.id };
     });
 
@@ -135,7 +147,7 @@ export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: n
       const { actor, orderId } = made[i]!;
       await payments.payOrder(actor, orderId, { evidenceRef: `ledger-ceiling-${i}` });
     }, latency);
-    return { engine: engineName, payments: made.length, in_flight: inFlight, per_s: ledgerStep.per_s, latency: latency.summary(), cpu_us: ledgerStep.cpu_us, steps: { order, command, request, authorize } };
+    return { engine: engineName, payments: made.length, in_flight: inFlight, per_s: ledgerStep.per_s, latency: latency.summary(), cpu_us: ledgerStep.cpu_us, steps: { order: { ...order, with_key: true }, command, request, authorize } };
   } finally {
     await t.close();
   }
