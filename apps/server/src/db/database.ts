@@ -15,6 +15,7 @@ import type { Database } from './schema.js';
 import { startWalCheckpointer, WAL_FRAMES_LIMIT, type WalCheckpointer } from './wal-checkpointer.js';
 import { IoFailureGuard, type StatementFault } from './io-failure-guard.js';
 import { enableGroupCommit, type SqliteGroupCommit } from './write-transaction.js';
+import { namingRows, SqliteCamelCasePlugin, type DriverStatement } from './sqlite-rows.js';
 
 /** An open database and how to close it. */
 export interface DatabaseHandle {
@@ -33,19 +34,26 @@ const PG_INT8_OID = 20;
 /** Prepared SQLite statements kept for reuse, by SQL text (the app has a few hundred distinct queries). */
 export const SQLITE_STATEMENTS_CACHED_MAX = 1_000;
 
+/** Statements that change the schema: after one, every cached statement is prepared afresh. */
+const SCHEMA_CHANGE = /^\s*(create|alter|drop)\b/i;
+
 /**
  * The SQLite connection as Kysely's dialect sees it, with prepared statements reused:
  * Kysely prepares every query afresh, and preparing costs more than running most of ours.
- * A statement still being iterated is busy, so a fresh one is prepared beside it.
+ * A statement still being iterated is busy, so a fresh one is prepared beside it. Rows come
+ * back named in camelCase already (sqlite-rows.ts); a schema change (a migration) empties
+ * the cache, so no statement keeps the column names it had before.
  */
-function withStatementCache(sqlite: SQLite.Database): { prepare(sqlText: string): SQLite.Statement; close(): void } {
-  const statements = new Map<string, SQLite.Statement>();
+function withStatementCache(sqlite: SQLite.Database, camelCase: (name: string) => string): { prepare(sqlText: string): DriverStatement; close(): void } {
+  const statements = new Map<string, DriverStatement>();
   return {
     prepare(sqlText: string) {
       const cached = statements.get(sqlText);
       if (cached && !cached.busy) return cached;
-      const statement = sqlite.prepare(sqlText);
-      if (!cached) {
+      const statement = namingRows(sqlite.prepare(sqlText), camelCase);
+      if (SCHEMA_CHANGE.test(sqlText)) {
+        statements.clear();
+      } else if (!cached) {
         if (statements.size >= SQLITE_STATEMENTS_CACHED_MAX) statements.delete(statements.keys().next().value as string);
         statements.set(sqlText, statement);
       }
@@ -171,7 +179,9 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     sqlite.pragma('busy_timeout = 5000');
     // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
     sqlite.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
-    const dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
+    // The driver names the rows (sqlite-rows.ts); the plugin still names the query's columns.
+    const camelCasePlugin = new SqliteCamelCasePlugin();
+    const dialect = new SqliteDialect({ database: withStatementCache(sqlite, camelCasePlugin.nameOf) });
     const onIoFailure = (error: unknown) => {
       options.onBackgroundError?.(`SQLite reported an I/O failure; no statement runs again and the process stops: ${String(error)}`);
       options.onFatal?.(error);
@@ -183,7 +193,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
         createQueryCompiler: () => dialect.createQueryCompiler(),
         createIntrospector: (kysely) => dialect.createIntrospector(kysely),
       },
-      plugins,
+      plugins: [camelCasePlugin],
     });
     const groupCommit = enableGroupCommit(db, sqlite, checkpointer ?? undefined);
     return {
