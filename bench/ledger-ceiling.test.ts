@@ -58,5 +58,8 @@ describe('the report budget line', () => {
     const line = budgetOf(r)!;
     // 400 + 300 + 700 + 1100 = 2500 µs: 400 payments/s on one core; 2900 - 2500 = 400 more
     expect(line).toContain('400 + the order 300 + the request 700 (1500/s) + the authorization 1100 (1000/s) = 2500 µs, at most 400 payments/s on one core; the payment runs spent 400 µs more');
+    // A run that spent less than the steps alone says so, not "-100 µs more".
+    r.details.runs = r.details.runs.map((run) => ({ ...run, server: { ...run.server, cpu_us_per_payment: 2400 } }));
+    expect(budgetOf(r)).toContain('the payment runs spent 100 µs less at their least (each step alone ran at another moment of the machine');
   });
 });
