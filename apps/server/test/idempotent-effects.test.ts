@@ -7,10 +7,14 @@
  * product's own code.
  */
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IdempotencyRepository } from '../src/db/idempotency-repository.js';
 import { enginesUnderTest, newClient, type SignedClient, startTestApp, type TestApp } from './helpers.js';
 import { authorizationBody, buyerWithCertificate, codeOf, requestCommand, sealedRequest, type Holder } from './payment-client.js';
+
+// Every reply's serializer (Fastify's own module, as the app loaded it), to count how often an answer is serialized.
+const Reply = createRequire(import.meta.url)('fastify/lib/reply.js') as { prototype: { serialize(payload: unknown): string } };
 
 /** Runs the real method, then fails as if something after its commit broke (a lost connection, a serializer). */
 function failAfter<T extends object, K extends keyof T>(target: T, method: K): void {
@@ -107,6 +111,28 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('money rout
     expectFailedThenReplayed(first, retry, 201);
     const issued = await t.app.internals.database.db.selectFrom('paymentCommands').select('comId').where('orderId', '=', orderId).execute();
     expect(issued).toEqual([{ comId: retry.json().comId }]);
+  });
+
+  it('answers each effect with the very text stored with it: serialized once', async () => {
+    const holder = await funded(50_000);
+    const [forRequest, forPayment] = [await order(holder), await order(holder)];
+    const opened = await requestCommand(t, holder, forPayment);
+    const authorization = await authorizationBody(t, holder, opened, { code: await codeOf(t, opened.comId) });
+    const { sealed } = await sealedRequest(t, holder, forRequest);
+    const calls: [string, Record<string, unknown>][] = [
+      ['/api/me/wallet/top-ups', { amountWon: 1_000 }],
+      ['/api/orders', { source: 'product', productId, quantity: 1 }],
+      ['/api/payments/requests', { sealedRequest: sealed, locale: 'ko' }],
+      ['/api/payments/authorizations', authorization],
+    ];
+    for (const [url, body] of calls) {
+      const serialize = vi.spyOn(Reply.prototype, 'serialize');
+      const res = await holder.client.request('POST', url, body, withKey(randomUUID()));
+      expect(res.statusCode, `${url}: ${res.body}`).toBeLessThan(300);
+      expect(serialize, url).toHaveBeenCalledTimes(1);
+      expect(serialize.mock.results[0]!.value, url).toBe(res.body);
+      serialize.mockRestore();
+    }
   });
 
   it('a payment that failed after its commit is answered with its receipt on retry, and moves the money once', async () => {

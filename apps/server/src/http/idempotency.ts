@@ -123,13 +123,17 @@ export function installIdempotency(app: FastifyInstance, store: IdempotencyStore
       return body;
     };
     let stored: string | undefined;
+    let storedResult: T | undefined;
     const commitWith: CommitWith<T> = async (trx, result) => {
       const body = serialize(result);
       await store.completeWithin(trx, claim.userId, claim.key, claim.claimedAtMs, { status, contentType: JSON_CONTENT_TYPE, body });
-      // A transaction attempt that rolls back may have set it; the attempt that commits sets it last.
+      // A transaction attempt that rolls back may have set them; the attempt that commits sets them last.
       stored = body;
+      storedResult = result;
     };
-    const body = serialize(await run({ commitWith }));
+    const result = await run({ commitWith });
+    // The very result whose answer was stored is answered with the stored text: serialized once.
+    const body = stored !== undefined && result === storedResult ? stored : serialize(result);
     this.type(JSON_CONTENT_TYPE);
     // Stored and committed: the onSend hook has nothing left to do, and the client gets the
     // very bytes a retry will. Otherwise (a use case that ended without storing its answer)

@@ -521,6 +521,8 @@ export class PaymentAuthService {
       orderId: order.id, orderNumber: order.orderNumber, amountWon: order.totalWon, paidAtMs: order.paidAtMs,
       evidenceId, signatureHex: Buffer.from(signatureDer).toString('hex'),
     });
+    // The receipt stored with the payment (an Idempotency-Key's answer) is the one answered.
+    let receipt: PaymentReceipt | undefined;
     const result = await this.deps.payments.payOrder(actor, command.orderId, {
       evidenceRef: evidenceId,
       dailyLimitWon,
@@ -543,7 +545,8 @@ export class PaymentAuthService {
         });
         // A QR payment the PC cancelled a moment ago rolls back here, whole.
         if (qrSessionId !== undefined) await this.deps.qr!.markPaidWithin(trx, actor, qrSessionId, command.orderId, nowMs);
-        await effect.commitWith?.(trx, receiptOf(order));
+        receipt = receiptOf(order);
+        await effect.commitWith?.(trx, receipt);
       },
     });
     if (qrSessionId !== undefined) this.deps.qr!.announcePaid(qrSessionId, command.orderId, result.order.paidAtMs);
@@ -558,7 +561,7 @@ export class PaymentAuthService {
         channel: qrSessionId === undefined ? 'direct' : 'qr', qrSessionId: qrSessionId ?? null, codeRequired: command.codeRequired,
       },
     });
-    return receiptOf(result.order);
+    return receipt ?? receiptOf(result.order);
   }
 
   /** The certificates the evidence carries beside the signer's: the master of a device, the issuing CA and the root. */
