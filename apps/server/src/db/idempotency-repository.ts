@@ -11,6 +11,7 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import { isUniqueViolation } from './database.js';
+import { prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { runWriteTransaction, type Db } from './write-transaction.js';
 
@@ -50,6 +51,21 @@ const CLAIM_ATTEMPTS_MAX = 3;
 export const IDEMPOTENCY_CLAIM_ABANDONED_AFTER_MS = 60_000;
 
 /** The `idempotency_keys` table. */
+// What every order sent with a key runs here (the web app's checkout sends each one with a
+// key): its claim and its stored answer, built once (prepared.ts).
+const insertClaim = prepare((db, v: { userId: string; key: string; requestSha256Hex: string; claimedAtMs: number; expiresAtMs: number }) =>
+  db.insertInto('idempotencyKeys').values({
+    userId: v.userId, idempotencyKey: v.key, requestSha256Hex: v.requestSha256Hex, state: 'in_progress',
+    responseStatus: null, responseContentType: null, responseBody: null, createdAtMs: v.claimedAtMs, expiresAtMs: v.expiresAtMs,
+  }));
+const completeClaim = prepare((db, v: { userId: string; key: string; claimedAtMs: number; status: number; contentType: string | null; body: string }) =>
+  db.updateTable('idempotencyKeys')
+    .set({ state: 'completed', responseStatus: v.status, responseContentType: v.contentType, responseBody: v.body })
+    .where('userId', '=', v.userId)
+    .where('idempotencyKey', '=', v.key)
+    .where('state', '=', 'in_progress')
+    .where('createdAtMs', '=', v.claimedAtMs));
+
 export class IdempotencyRepository {
   constructor(private readonly db: Kysely<Database>, private readonly engine: DatabaseEngine) {}
 
@@ -78,14 +94,7 @@ export class IdempotencyRepository {
   private async claimOn(db: Db, userId: string, key: string, requestSha256Hex: string, nowMs: number, ttlMs: number, abandonedAfterMs: number): Promise<IdempotencyClaim> {
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS_MAX; attempt += 1) {
       try {
-        await db
-          .insertInto('idempotencyKeys')
-          .values({
-            userId, idempotencyKey: key, requestSha256Hex, state: 'in_progress',
-            responseStatus: null, responseContentType: null, responseBody: null,
-            createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs,
-          })
-          .execute();
+        await insertClaim.affected(db, { userId, key, requestSha256Hex, claimedAtMs: nowMs, expiresAtMs: nowMs + ttlMs });
         return { state: 'claimed', claimedAtMs: nowMs };
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
@@ -140,15 +149,7 @@ export class IdempotencyRepository {
   }
 
   private async completed(db: Db, userId: string, key: string, claimedAtMs: number, response: StoredResponse): Promise<boolean> {
-    const result = await db
-      .updateTable('idempotencyKeys')
-      .set({ state: 'completed', responseStatus: response.status, responseContentType: response.contentType, responseBody: response.body })
-      .where('userId', '=', userId)
-      .where('idempotencyKey', '=', key)
-      .where('state', '=', 'in_progress')
-      .where('createdAtMs', '=', claimedAtMs)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return (await completeClaim.affected(db, { userId, key, claimedAtMs, status: response.status, contentType: response.contentType, body: response.body })) === 1;
   }
 
   /**
