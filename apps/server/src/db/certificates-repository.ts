@@ -13,6 +13,10 @@ const CERTIFICATE_COLUMNS = [
   'revokedAtMs', 'revocationReason', 'deviceNickname', 'approvedByCertificateId', 'lastUsedAtMs', 'createdAtMs',
 ] as const;
 const certificateById = prepare((db, v: { id: string }) => db.selectFrom('certificates').select(CERTIFICATE_COLUMNS).where('id', '=', v.id));
+// The payment transaction's re-check of a signer (and of its master, for a device's certificate).
+const statusOfOne = prepare((db, v: { id: string }) => db.selectFrom('certificates').select(['id', 'status']).where('id', '=', v.id));
+const statusOfTwo = prepare((db, v: { id: string; other: string }) =>
+  db.selectFrom('certificates').select(['id', 'status']).where((eb) => eb.or([eb('id', '=', v.id), eb('id', '=', v.other)])));
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -70,7 +74,11 @@ export class CertificatesRepository {
    */
   async notActiveAmong(trx: Db, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    const rows = await trx.selectFrom('certificates').select(['id', 'status']).where('id', 'in', ids).execute();
+    const rows = ids.length === 1
+      ? await statusOfOne.rows(trx, { id: ids[0]! })
+      : ids.length === 2
+        ? await statusOfTwo.rows(trx, { id: ids[0]!, other: ids[1]! })
+        : await trx.selectFrom('certificates').select(['id', 'status']).where('id', 'in', ids).execute();
     const active = new Set(rows.filter((r) => r.status === 'active').map((r) => r.id));
     return ids.filter((id) => !active.has(id));
   }

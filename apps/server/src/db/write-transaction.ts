@@ -19,7 +19,7 @@
  *   the same guarantees at one fsync per group instead of one per transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
 
@@ -61,6 +61,10 @@ export function isRetryableConflict(error: unknown): boolean {
 export function lockingRead<DB, TB extends keyof DB, O>(engine: DatabaseEngine, query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O> {
   return engine === 'sqlite' ? query : query.forUpdate();
 }
+
+/** Each unit's savepoint and its release, compiled once: every write transaction runs both. */
+const SAVEPOINT_UNIT = CompiledQuery.raw('savepoint unit');
+const RELEASE_UNIT = CompiledQuery.raw('release unit');
 
 /** Most write transactions one SQLite commit carries. */
 export const GROUP_COMMIT_UNITS_MAX = 64;
@@ -161,10 +165,10 @@ export class SqliteGroupCommit {
   private async runGroup(connection: Kysely<Database>, group: QueuedWork[], outcomes: { unit: QueuedWork; ok: boolean; value: unknown }[]): Promise<QueuedWork[]> {
     await sql`begin immediate`.execute(connection);
     for (const [index, unit] of group.entries()) {
-      await sql`savepoint unit`.execute(connection);
+      await connection.executeQuery(SAVEPOINT_UNIT);
       try {
         const value = await unit.work(connection);
-        await sql`release unit`.execute(connection);
+        await connection.executeQuery(RELEASE_UNIT);
         outcomes.push({ unit, ok: true, value });
       } catch (error) {
         if (!this.sqlite.inTransaction) {
