@@ -67,6 +67,9 @@ export interface LedgerCeiling {
 
 const SELLERS = 8;
 
+/** A JSON replacer for the rows' 64-bit amounts, as the API's serializers write them. */
+const bigintsAsNumbers = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? Number(value) : value);
+
 /** Runs `count` calls of `work`, `inFlight` at a time, and returns their rate and CPU per call. */
 async function timed(count: number, inFlight: number, work: (i: number) => Promise<unknown>, latency?: Samples, settle?: () => Promise<void>): Promise<StepCost> {
   const cpu0 = process.cpuUsage();
@@ -112,7 +115,7 @@ export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: n
       const claim = await keys.claim(actor.userId, key, randomBytes(32).toString('hex'), t.clock.nowMs, t.config.idempotencyKeyTtlMs);
       if (claim.state !== 'claimed') throw new Error(`key ${claim.state}`);
       const created = await orderService.create(actor, { source: 'product', productId: productIds[i % productIds.length]!, quantity: 1 }, {
-        commitWith: (trx, result) => keys.completeWithin(trx, actor.userId, key, claim.claimedAtMs, { status: 201, contentType: 'application/json; charset=utf-8', body: JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) }),
+        commitWith: (trx, result) => keys.completeWithin(trx, actor.userId, key, claim.claimedAtMs, { status: 201, contentType: 'application/json; charset=utf-8', body: JSON.stringify(result, bigintsAsNumbers) }),
       });
       made[i] = { actor, orderId: created.id };
     });
@@ -130,7 +133,7 @@ export async function measureLedgerCeiling(engineName: DatabaseEngine, orders: n
       const nowMs = t.clock.nowMs;
       const comId = timeOrderedId(nowMs);
       // A command of the size the protocol stores (its canonical JSON and A's JWS).
-      const commandJson = JSON.stringify({ comId, orderId, payer: { userId: payer.id, loginId: payer.loginId, name: payer.name }, items: record.items, pad: 'x'.repeat(600) }, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
+      const commandJson = JSON.stringify({ comId, orderId, payer: { userId: payer.id, loginId: payer.loginId, name: payer.name }, items: record.items, pad: 'x'.repeat(600) }, bigintsAsNumbers);
       const row: PaymentCommandRecord = {
         comId, orderId, userId: actor.userId, sessionId: actor.sessionId, certificateId: timeOrderedId(nowMs), requestNonce: randomBytes(16).toString('base64url'),
         commandJson, commandJws: randomBytes(700).toString('base64url'), amountWon: record.totalWon, codeRequired: false,

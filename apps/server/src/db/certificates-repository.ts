@@ -13,9 +13,8 @@ const CERTIFICATE_COLUMNS = [
   'revokedAtMs', 'revocationReason', 'deviceNickname', 'approvedByCertificateId', 'lastUsedAtMs', 'createdAtMs',
 ] as const;
 const certificateById = prepare((db, v: { id: string }) => db.selectFrom('certificates').select(CERTIFICATE_COLUMNS).where('id', '=', v.id));
-// The payment transaction's re-check of a signer (and of its master, for a device's certificate).
-const statusOfOne = prepare((db, v: { id: string }) => db.selectFrom('certificates').select(['id', 'status']).where('id', '=', v.id));
-const statusOfTwo = prepare((db, v: { id: string; other: string }) =>
+// The payment transaction's re-check of a signer and, for a device's certificate, its master (a lone signer passes its id twice).
+const statusOfPair = prepare((db, v: { id: string; other: string }) =>
   db.selectFrom('certificates').select(['id', 'status']).where((eb) => eb.or([eb('id', '=', v.id), eb('id', '=', v.other)])));
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -74,11 +73,9 @@ export class CertificatesRepository {
    */
   async notActiveAmong(trx: Db, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    const rows = ids.length === 1
-      ? await statusOfOne.rows(trx, { id: ids[0]! })
-      : ids.length === 2
-        ? await statusOfTwo.rows(trx, { id: ids[0]!, other: ids[1]! })
-        : await trx.selectFrom('certificates').select(['id', 'status']).where('id', 'in', ids).execute();
+    const rows = ids.length <= 2
+      ? await statusOfPair.rows(trx, { id: ids[0]!, other: ids[1] ?? ids[0]! })
+      : await trx.selectFrom('certificates').select(['id', 'status']).where('id', 'in', ids).execute();
     const active = new Set(rows.filter((r) => r.status === 'active').map((r) => r.id));
     return ids.filter((id) => !active.has(id));
   }

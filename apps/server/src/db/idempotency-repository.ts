@@ -50,7 +50,6 @@ const CLAIM_ATTEMPTS_MAX = 3;
  */
 export const IDEMPOTENCY_CLAIM_ABANDONED_AFTER_MS = 60_000;
 
-/** The `idempotency_keys` table. */
 // What every order sent with a key runs here (the web app's checkout sends each one with a
 // key): its claim and its stored answer, built once (prepared.ts).
 const insertClaim = prepare((db, v: { userId: string; key: string; requestSha256Hex: string; claimedAtMs: number; expiresAtMs: number }) =>
@@ -66,6 +65,7 @@ const completeClaim = prepare((db, v: { userId: string; key: string; claimedAtMs
     .where('state', '=', 'in_progress')
     .where('createdAtMs', '=', v.claimedAtMs));
 
+/** The `idempotency_keys` table. */
 export class IdempotencyRepository {
   constructor(private readonly db: Kysely<Database>, private readonly engine: DatabaseEngine) {}
 
