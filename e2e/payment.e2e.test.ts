@@ -245,6 +245,8 @@ describe.skipIf(unavailable !== undefined)('direct payment in Chromium', () => {
     const serverVerdict = visitor.getByTestId('verdict-server');
     await expect.poll(() => serverVerdict.getAttribute('data-valid')).toBe('true');
     await expect.poll(() => visitor.getByTestId('verdict-local').getAttribute('data-valid')).toBe('true');
+    // Both tell the payer's certificate's status now: the browser fetched the CAs' current CRLs.
+    for (const id of ['verdict-server', 'verdict-local']) expect(await visitor.getByTestId(id).getByTestId('verdict-status-now').getAttribute('data-status')).toBe('good');
     expect(await serverVerdict.getByTestId('verdict-order-number').textContent()).toBe(orderNumber);
     expect(await serverVerdict.getByTestId('verdict-amount').textContent()).toBe('800,000원');
     expect(await serverVerdict.getByTestId('verdict-payer').textContent()).toContain(buyerId);

@@ -228,6 +228,26 @@ describe.skipIf(unavailable !== undefined)('receipts in Chromium', () => {
     await visitor.getByTestId('verify-receipt-file').setInputFiles(p7s);
     await visitor.getByTestId('verify-receipt-submit').click();
     await expect.poll(() => visitor.getByTestId('receipt-verdict-server').getAttribute('data-valid')).toBe('true');
+    await expect.poll(() => visitor.getByTestId('receipt-verdict-local').getAttribute('data-valid')).toBe('true');
+    // The status now, in the browser's verdict as in the server's: the browser fetched the
+    // CAs' current CRLs (leaf, issuing CA; the root is the anchor).
+    const statusesNow = (id: string) => visitor.getByTestId(id).getByTestId('verdict-chain').locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status-now')));
+    expect(await statusesNow('receipt-verdict-local')).toEqual(['good', 'good', 'trusted']);
+    expect(await statusesNow('receipt-verdict-server')).toEqual(['good', 'good', 'trusted']);
+
+    // An operator revokes the seller's certificate (its record and the CRL, as the console
+    // does). The receipt stays valid, signed and time-stamped before; both verdicts show the
+    // revocation on the next check.
+    const { certificates, crls, database } = server.app.internals;
+    const signer = await database.db.selectFrom('receipts').select('certificateId').where('orderId', '=', orderId).executeTakeFirstOrThrow();
+    const signerRecord = (await certificates.findById(signer.certificateId))!;
+    await database.db.transaction().execute((trx) => certificates.revoke(trx, signerRecord.id, 'keyCompromise', Date.now()));
+    crls.invalidate(signerRecord.issuerId);
+    await visitor.getByTestId('verify-receipt-file').setInputFiles(p7s);
+    await visitor.getByTestId('verify-receipt-submit').click();
+    await expect.poll(() => statusesNow('receipt-verdict-local')).toEqual(['revoked', 'good', 'trusted']);
+    expect(await statusesNow('receipt-verdict-server')).toEqual(['revoked', 'good', 'trusted']);
+    expect(await visitor.getByTestId('receipt-verdict-local').getAttribute('data-valid')).toBe('true');
     await visitorContext.close();
 
     // The sales history now names the receipt.

@@ -398,6 +398,18 @@ export async function getText(path: string): Promise<string> {
   return raw.text;
 }
 
+/** GET a binary document without a login (a DER CRL); never from the browser's cache. */
+export async function getBytes(path: string, accept: string): Promise<Bytes> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: { accept }, credentials: 'same-origin', cache: 'no-store' });
+    if (response.status < 400) return new Uint8Array(await response.arrayBuffer());
+  } catch {
+    throw new ApiError({ status: 0, code: 'NETWORK_ERROR', title: 'The server could not be reached' });
+  }
+  throw toApiError({ status: response.status, contentType: response.headers.get('content-type') ?? '', dateHeader: response.headers.get('date'), text: await response.text() });
+}
+
 /** Signed request helpers, one per method. */
 export const authed = {
   get: <T>(path: string, query?: Query) => authedRequest<T>('GET', path, query ? { query } : {}),

@@ -4,10 +4,11 @@
  * authorization; and the public check of an evidence file. The CA chain that
  * anchors every check in the page comes from `/pki/ca.pem`.
  */
-import type { Bytes } from '@coconutpay/core/encoding';
+import { toHex, type Bytes } from '@coconutpay/core/encoding';
 import type { EvidenceVerdict } from '@coconutpay/core/payment/evidence';
+import { parseCertificate } from '@coconutpay/core/pki/path-certificate';
 import { allPemBlocks } from '@coconutpay/core/pki/pem';
-import { authed, authedBlob, getText, post } from './client.js';
+import { authed, authedBlob, getBytes, getText, post } from './client.js';
 
 /** A's key agreement key (requests are sealed to it) and A's certificate chain. */
 export interface PaymentServerKey {
@@ -116,4 +117,21 @@ export function loadRootCertificate(): Promise<Bytes> {
     rootPromise = undefined;
   });
   return rootPromise;
+}
+
+/**
+ * The current CRL of each CA in the service's chain, for a check's "status now": the
+ * issuing CA's (which revokes user certificates) and the root's. Fetched afresh for every
+ * check, so a revocation shows at once. Each lives where the certificates below the CA name
+ * it in their CRL distribution points: /pki/crl/ and the first 16 hex digits of the CA's
+ * subject key identifier. The bytes are trusted no more than the file being checked: the
+ * verifier takes a CRL only with a valid signature of the certificate's issuer.
+ */
+export async function loadCurrentCrls(): Promise<Bytes[]> {
+  const chain = allPemBlocks(await getCaChainPem(), 'CERTIFICATE');
+  return Promise.all(chain.map((der) => {
+    const keyId = parseCertificate(der).subjectKeyId;
+    if (!keyId) throw new TypeError('a CA certificate without a subject key identifier');
+    return getBytes(`/pki/crl/${toHex(keyId).slice(0, 16)}.crl`, 'application/pkix-crl');
+  }));
 }

@@ -3,9 +3,14 @@
  * browser with core's verifier, both against the service's root. The two verdicts are shown
  * side by side; one failing to run does not hide the other. Payment evidence and receipts
  * are checked this way (use-evidence-check.ts, use-receipt-check.ts).
+ *
+ * The browser's check is given the CAs' current CRLs, fetched for each check, so it too
+ * tells whether the signer's certificate is revoked now. When they cannot be fetched it runs
+ * without them and says the status now was not checked, rather than not running at all.
  */
 import { ref, shallowRef, type Ref, type ShallowRef } from 'vue';
-import { loadRootCertificate } from '../api/payments.js';
+import type { Bytes } from '@coconutpay/core/encoding';
+import { loadCurrentCrls, loadRootCertificate } from '../api/payments.js';
 import { errorMessage, type MessageRef } from './use-message.js';
 
 /** The state of one check: each side's verdict or the reason it could not run. */
@@ -22,8 +27,24 @@ export interface TwoVerdicts<S, L> {
   clear(): void;
 }
 
+/** What the browser's check is given beside the file: the root, and the current CRLs when they could be fetched. */
+export interface LocalAnchors {
+  root: Bytes;
+  currentCrls: Bytes[] | undefined;
+}
+
+/** Core's verifier options for `anchors`: the status now needs the CRLs and the time they are judged at. */
+export function statusNowOptions(anchors: LocalAnchors): { currentCrls?: Bytes[]; now?: Date } {
+  return anchors.currentCrls ? { currentCrls: anchors.currentCrls, now: new Date() } : {};
+}
+
+async function localAnchors(): Promise<LocalAnchors> {
+  const [root, crls] = await Promise.all([loadRootCertificate(), loadCurrentCrls().then((c) => c, () => undefined)]);
+  return { root, currentCrls: crls };
+}
+
 /** Creates the state of one check with the server's and the browser's verifier. */
-export function useTwoVerdicts<S, L>(onServer: (der: Uint8Array) => Promise<S>, here: (der: Uint8Array, root: Uint8Array) => Promise<L>): TwoVerdicts<S, L> {
+export function useTwoVerdicts<S, L>(onServer: (der: Uint8Array) => Promise<S>, here: (der: Uint8Array, anchors: LocalAnchors) => Promise<L>): TwoVerdicts<S, L> {
   const checking = ref(false);
   const server = shallowRef<S | null>(null) as ShallowRef<S | null>;
   const local = shallowRef<L | null>(null) as ShallowRef<L | null>;
@@ -41,7 +62,7 @@ export function useTwoVerdicts<S, L>(onServer: (der: Uint8Array) => Promise<S>, 
     clear();
     checking.value = true;
     try {
-      const [remote, mine] = await Promise.allSettled([known !== undefined ? Promise.resolve(known) : onServer(der), loadRootCertificate().then((root) => here(der, root))]);
+      const [remote, mine] = await Promise.allSettled([known !== undefined ? Promise.resolve(known) : onServer(der), localAnchors().then((anchors) => here(der, anchors))]);
       if (remote.status === 'fulfilled') server.value = remote.value;
       else serverError.value = errorMessage(remote.reason);
       if (mine.status === 'fulfilled') local.value = mine.value;
