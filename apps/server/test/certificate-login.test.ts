@@ -42,7 +42,7 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('certificat
   }
 
   /** The browser's side of the login, step by step; answers every message, for replaying. */
-  async function login(t: TestApp, holder: Holder, loginId: string, verifier: PinVerifier, options: { password?: string; helloTimeMs?: number } = {}) {
+  async function login(t: TestApp, holder: Holder, loginId: string, verifier: PinVerifier, options: { password?: string; helloTimeMs?: number; helloFrom?: string; confirmFrom?: string } = {}) {
     const published = (await t.app.inject({ method: 'GET', url: '/api/auth/certificate-login/server-key' })).json();
     const checked = await verifyAuthServerKey(published, [rootDer(t)], new Date(t.clock.nowMs));
     if (!checked.ok) throw new Error(checked.reason);
@@ -51,10 +51,10 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('certificat
       loginId, certificateId: holder.certificateId, password: options.password ?? PASSWORD, verifier, signingKey: holder.keys.privateKey,
       serverAgreementKey, nowMs: options.helloTimeMs ?? t.clock.nowMs, random, seal,
     });
-    const hello = await t.app.inject({ method: 'POST', url: '/api/auth/certificate-login/hello', payload: { sealedHello } });
+    const hello = await t.app.inject({ method: 'POST', url: '/api/auth/certificate-login/hello', payload: { sealedHello }, ...(options.helloFrom ? { remoteAddress: options.helloFrom } : {}) });
     if (hello.statusCode !== 200) return { hello, sealedHello };
     const confirm = await continueCertificateLogin({ state, sealedChallenge: hello.json().sealedChallenge, trustAnchors: [rootDer(t)], nowMs: t.clock.nowMs, signingKey: holder.keys.privateKey, unseal });
-    const session = await t.app.inject({ method: 'POST', url: '/api/auth/certificate-login/confirm', payload: { loginId, confirm } });
+    const session = await t.app.inject({ method: 'POST', url: '/api/auth/certificate-login/confirm', payload: { loginId, confirm }, ...(options.confirmFrom ? { remoteAddress: options.confirmFrom } : {}) });
     return { hello, sealedHello, confirm, session };
   }
 
@@ -147,6 +147,29 @@ describe.each(enginesUnderTest().map((e) => [e.engine, e] as const))('certificat
       expect(after.json().code).toBe('SESSION_REVOKED');
       // The password session of the master device goes on.
       expect((await master.client.get('/api/me')).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a success gives its place back to the address its attempt was counted against at message (1), wherever message (3) comes from', async () => {
+    const t = await startTestApp({ engine });
+    try {
+      const { phone, loginId } = await buyerWithPhone(t);
+      const verifier = await enable(phone);
+      const [helloFrom, confirmFrom] = ['203.0.113.7', '198.51.100.9'];
+      const failuresAt = async (address: string) =>
+        Number((await t.app.internals.database.db.selectFrom('loginAddressThrottles').select('failures').where('address', '=', address).executeTakeFirst())?.failures ?? 0);
+      // A wrong password from the address message (3) will come from: one attempt counted there.
+      const wrong = await t.app.inject({ method: 'POST', url: '/api/auth/login', payload: { loginId, password: 'wrong password!' }, remoteAddress: confirmFrom });
+      expect(wrong.json().code).toBe('LOGIN_FAILED');
+      expect(await failuresAt(confirmFrom)).toBe(1);
+
+      const loggedIn = await login(t, phone, loginId, verifier, { helloFrom, confirmFrom });
+      expect(loggedIn.session!.statusCode, loggedIn.session!.body).toBe(200);
+      // Message (1) counted an attempt at its address; the success gave that one back, and the other address keeps its failure.
+      expect(await failuresAt(helloFrom)).toBe(0);
+      expect(await failuresAt(confirmFrom)).toBe(1);
     } finally {
       await t.close();
     }

@@ -43,7 +43,7 @@ export class CertificateLoginRepository implements LoginServerStore {
       .where('id', '=', id).where('usedAtMs', 'is', null).where('expiresAtMs', '>', nowMs)
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) return undefined;
-    const row = await this.db.selectFrom('loginHandshakes').select(['id', 'userId', 'certificateId', 'nc', 'ns', 'expiresAtMs']).where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('loginHandshakes').select(['id', 'userId', 'certificateId', 'nc', 'ns', 'expiresAtMs', 'admission']).where('id', '=', id).executeTakeFirst();
     return row ? { ...row, expiresAtMs: Number(row.expiresAtMs) } : undefined;
   }
 }

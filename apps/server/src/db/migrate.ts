@@ -24,6 +24,7 @@ import { policyVersionsMigration } from './migrations/0016-policy-versions.js';
 import { sessionCertificatesMigration } from './migrations/0017-session-certificates.js';
 import { policySettingsMigration } from './migrations/0018-policy-settings.js';
 import { postingsByAccountAndEntryMigration } from './migrations/0019-postings-by-account-and-entry.js';
+import { loginHandshakeAdmissionMigration } from './migrations/0020-login-handshake-admission.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -47,6 +48,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0017-session-certificates': sessionCertificatesMigration(),
     '0018-policy-settings': policySettingsMigration(),
     '0019-postings-by-account-and-entry': postingsByAccountAndEntryMigration(engine),
+    '0020-login-handshake-admission': loginHandshakeAdmissionMigration(),
   };
 }
 

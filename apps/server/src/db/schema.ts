@@ -168,6 +168,8 @@ export interface LoginHandshakesTable {
   ns: string;
   expiresAtMs: number;
   usedAtMs: number | null;
+  /** The address the attempt was counted against at message (1) (migration 0020); null in rows from before it. */
+  admission: string | null;
 }
 
 export interface QrSessionsTable {

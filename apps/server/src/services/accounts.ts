@@ -179,14 +179,15 @@ export class AccountsService {
   /**
    * Step (4) of the certificate login: the attempt succeeded; a session bound to the
    * certificate that logged in (its id rides in the public token, so every request of the
-   * session knows it without a lookup).
+   * session knows it without a lookup). `admittedAddress` is the address the attempt was
+   * counted against at message (1): its success gives that address its place back.
    */
-  async openCertificateSession(userId: string, certificateId: string, loginId: string, clientAddress: string): Promise<LoginResult> {
+  async openCertificateSession(userId: string, certificateId: string, loginId: string, clientAddress: string, admittedAddress: string): Promise<LoginResult> {
     const nowMs = this.deps.clock();
     const user = await this.deps.users.findById(userId);
     if (!user || user.loginId !== loginId) throw new AppError('CERTIFICATE_LOGIN_INVALID');
     await this.refuseIfLocked(user, clientAddress);
-    await this.deps.throttles.recordSuccess(loginId, clientAddress, nowMs);
+    await this.deps.throttles.recordSuccess(loginId, admittedAddress, nowMs);
     const result = await this.openUnlockedSession(user, nowMs, clientAddress, certificateId);
     await this.deps.audit.append('certificate-login.succeeded', { actor: user.id, subject: loginId, detail: { address: clientAddress, method: 'certificate', certificateId, sessionId: result.sessionId } });
     return result;

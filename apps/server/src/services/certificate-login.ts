@@ -93,7 +93,11 @@ export class CertificateLoginService {
   /** Messages (1) → (2). Counts toward the account's login lock like a password attempt. */
   async hello(sealedHello: string, clientAddress: string): Promise<{ handshakeId: string; sealedChallenge: string }> {
     try {
-      const answered = await this.core.hello(sealedHello, (loginId, nowMs) => this.deps.accounts.admitLoginAttempt(loginId, clientAddress, nowMs));
+      // The address the attempt is counted against goes with the handshake: its success at (3) is recorded against it.
+      const answered = await this.core.hello(sealedHello, async (loginId, nowMs) => {
+        await this.deps.accounts.admitLoginAttempt(loginId, clientAddress, nowMs);
+        return clientAddress;
+      });
       return { handshakeId: answered.handshakeId, sealedChallenge: answered.sealedChallenge };
     } catch (error) {
       return refusal(error);
@@ -102,12 +106,12 @@ export class CertificateLoginService {
 
   /** Messages (3) → (4): the session, bound to the certificate. */
   async confirm(loginId: string, signed: SignedLoginMessage<LoginConfirm>, clientAddress: string): Promise<LoginResult> {
-    let proven: { userId: string; certificateId: string };
+    let proven: { userId: string; certificateId: string; admission: string | null };
     try {
       proven = await this.core.confirm(loginId, signed);
     } catch (error) {
       return refusal(error);
     }
-    return this.deps.accounts.openCertificateSession(proven.userId, proven.certificateId, loginId, clientAddress);
+    return this.deps.accounts.openCertificateSession(proven.userId, proven.certificateId, loginId, clientAddress, proven.admission ?? clientAddress);
   }
 }

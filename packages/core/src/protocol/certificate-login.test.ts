@@ -144,7 +144,19 @@ describe('certificate login (seed 004 §3.2)', () => {
     nowMs += 2_000;
     const three = await continueCertificateLogin({ state, sealedChallenge: two.sealedChallenge, trustAnchors: [der(root)], nowMs, signingKey: device.privateKey, unseal });
     expect(three.message).toMatchObject({ type: 'coconutpay-login-3', handshakeId: two.handshakeId, nc: state.hello.nc });
-    expect(await server.confirm('buyer1', three)).toEqual({ userId: 'user-1', certificateId: CERT_ID });
+    expect(await server.confirm('buyer1', three)).toEqual({ userId: 'user-1', certificateId: CERT_ID, admission: null });
+  });
+
+  it("hands back at (3) what the server's admission of (1) answered", async () => {
+    const { sealedHello, state } = await hello();
+    const admitted: string[] = [];
+    const two = await server.hello(sealedHello, async (loginId) => {
+      admitted.push(loginId);
+      return '203.0.113.7';
+    });
+    expect(admitted).toEqual(['buyer1']);
+    const three = await continueCertificateLogin({ state, sealedChallenge: two.sealedChallenge, trustAnchors: [der(root)], nowMs, signingKey: device.privateKey, unseal });
+    expect(await server.confirm('buyer1', three)).toEqual({ userId: 'user-1', certificateId: CERT_ID, admission: '203.0.113.7' });
   });
 
   it('refuses each message replayed', async () => {

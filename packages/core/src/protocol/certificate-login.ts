@@ -230,6 +230,12 @@ export interface LoginHandshake {
   nc: string;
   ns: string;
   expiresAtMs: number;
+  /**
+   * What `admit` answered when it counted the attempt (the server notes the client's
+   * address there), or null: `confirm` hands it back, so the attempt's success is recorded
+   * against what its start was counted against, wherever message (3) comes from.
+   */
+  admission: string | null;
 }
 
 /** What S needs to remember: each (certificate, time, N_c) seen, and open handshakes. */
@@ -310,11 +316,12 @@ export class CertificateLoginServer {
   ) {}
 
   /**
-   * `admit` is called once, before the certificate, signature and PIN are checked: the
-   * server counts the attempt toward the account's login lock there (and refuses a locked
-   * account), as it counts a password attempt before checking the password.
+   * `admit` is called once, before the PIN is checked: the server counts the attempt
+   * toward the account's login lock there (and refuses a locked account), as it counts a
+   * password attempt before checking the password. What it answers is kept with the
+   * handshake and handed back by `confirm` ({@link LoginHandshake.admission}).
    */
-  async hello(sealedHello: string, admit?: (loginId: string, nowMs: number) => Promise<void>): Promise<{ loginId: string; userId: string; certificateId: string; handshakeId: string; sealedChallenge: string }> {
+  async hello(sealedHello: string, admit?: (loginId: string, nowMs: number) => Promise<string | void>): Promise<{ loginId: string; userId: string; certificateId: string; handshakeId: string; sealedChallenge: string }> {
     const nowMs = this.deps.clock();
     let signed: SignedLoginMessage<LoginHello>;
     try {
@@ -351,13 +358,13 @@ export class CertificateLoginServer {
     // lock the account through this door, and the PIN guesses of whoever holds the key are
     // counted toward the account's lock (which they cannot pass: the PIN is what is guessed).
     if (!certificate.verifier) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_NOT_ENABLED', 'certificate login was not enabled for this certificate');
-    await admit?.(hello.loginId, nowMs);
+    const admission = (await admit?.(hello.loginId, nowMs)) ?? null;
     if (!(await pinProofMatches(hello.pinProof, certificate.verifier, loginAuthMessage(hello)))) {
       throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the PIN commitment does not match');
     }
     const handshake: LoginHandshake = {
       id: this.deps.newId(), userId: certificate.userId, certificateId: hello.certificateId, nc: hello.nc,
-      ns: toBase64Url(this.deps.random(LOGIN_NONCE_BYTES)), expiresAtMs: nowMs + CERTIFICATE_LOGIN_HANDSHAKE_TTL_MS,
+      ns: toBase64Url(this.deps.random(LOGIN_NONCE_BYTES)), expiresAtMs: nowMs + CERTIFICATE_LOGIN_HANDSHAKE_TTL_MS, admission,
     };
     await this.deps.store.saveHandshake(handshake);
     const challenge: LoginChallenge = {
@@ -368,7 +375,8 @@ export class CertificateLoginServer {
     return { loginId: hello.loginId, userId: certificate.userId, certificateId: hello.certificateId, handshakeId: handshake.id, sealedChallenge };
   }
 
-  async confirm(loginId: string, signed: SignedLoginMessage<LoginConfirm>): Promise<{ userId: string; certificateId: string }> {
+  /** Takes message (3): the account and certificate the session is for, and what `admit` answered at (1). */
+  async confirm(loginId: string, signed: SignedLoginMessage<LoginConfirm>): Promise<{ userId: string; certificateId: string; admission: string | null }> {
     const nowMs = this.deps.clock();
     const confirm = signed?.message;
     if (confirm?.type !== 'coconutpay-login-3' || confirm.v !== 1 || typeof confirm.handshakeId !== 'string' || typeof signed.signature !== 'string') {
@@ -385,7 +393,7 @@ export class CertificateLoginServer {
     const certificate = await this.deps.certificateOf(loginId, handshake.certificateId, nowMs);
     if (certificate.userId !== handshake.userId) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the handshake belongs to another account');
     if (!(await verifyLoginSignature(certificate.publicKey, signed))) throw new CertificateLoginRefused('CERTIFICATE_LOGIN_INVALID', 'the certificate signature does not verify');
-    return { userId: handshake.userId, certificateId: handshake.certificateId };
+    return { userId: handshake.userId, certificateId: handshake.certificateId, admission: handshake.admission };
   }
 }
 
