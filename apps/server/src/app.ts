@@ -285,6 +285,7 @@ export async function buildApp(config: Readonly<Config>, options: BuildOptions =
     db, engine: database.engine, repo: paymentRecords, orders: orderRecords, users, devices, payments, roles, ca, verifier, clock, codeKey, codeRelay, qr,
     revocationData: async () => Promise.all([crls.current(ca.issuing), crls.current(ca.root)]),
     timeStamps: tsa, audit,
+    onAfterCommitError: (error, what) => app.log.error({ err: error }, `${what} failed after the payment committed`),
   });
   const certificateLogins = new CertificateLoginService({ repo: new CertificateLoginRepository(db), users, devices, accounts, roles, clock });
   const wallet = new WalletService({ db, engine: database.engine, ledger, clock, topUpDailyLimitWon: config.topUpDailyLimitWon });

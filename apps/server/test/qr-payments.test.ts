@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QR_NUMERIC_CODE_TRIES_MAX, QR_PAY_WINDOW_MS, QR_TOKEN_TTL_MS, qrTokenFromText } from '@coconutpay/core/payment/qr';
 import { enginesUnderTest, newClient, SignedClient, startTestApp, type TestApp } from './helpers.js';
-import { authorizationBody, buyerWithCertificate, codeOf, sealedRequest, rootDer, type Holder, type OpenedCommand } from './payment-client.js';
+import { authorizationBody, buyerWithCertificate, codeOf, requestCommand, sealedRequest, rootDer, type Holder, type OpenedCommand } from './payment-client.js';
 import { unseal, verifyCommand } from '@coconutpay/core/payment';
 
 /** An SSE reader over a real connection: the text so far, and a wait for a pattern in it. */
@@ -235,6 +235,52 @@ for (const engine of enginesUnderTest()) {
       const late = await pc.request('POST', `/api/qr-sessions/${qr.id}/cancel`);
       expect(late.statusCode).toBe(409);
       expect(late.json().code).toBe('QR_SESSION_USED');
+    });
+
+    it('an order paid directly while the PC shows its code (open or taken): each code ends and the PC hears paid, live or on reconnect', async () => {
+      const { phone, pc } = await buyer();
+      const order = await orderOf(pc);
+      const shown = await openQr(pc, order.id);
+      // A second PC session of the account shows one too, and the phone has taken that one.
+      const otherPc = await SignedClient.login(t, (await phone.client.get('/api/me')).json().user.loginId as string);
+      const taken = await openQr(otherPc, order.id);
+      expect((await phone.client.request('POST', '/api/qr-sessions/claim', { token: taken.token })).statusCode).toBe(200);
+      const stream = await openStream(baseUrl, pc, `/api/qr-sessions/${shown.id}/events`);
+      expect(await stream.readUntil(/event: ready\n/)).toBe(true);
+
+      // The phone pays the order directly, not through either code.
+      const paid = await pay(phone, await requestCommand(t, phone, order.id));
+      expect(paid.statusCode, paid.body).toBe(200);
+      expect(await stream.readUntil(/event: paid\n/)).toBe(true);
+      await stream.readUntil(/(?!)/, 500);
+      expect(stream.ended()).toBe(true);
+      const events = eventsIn(stream.text());
+      expect(events.map((e) => [e.id, e.type])).toEqual([['1', 'ready'], ['3', 'paid']]);
+      expect(events[1]!.data).toEqual({ type: 'paid', orderId: order.id, paidAtMs: paid.json().paidAtMs });
+
+      // Both rows ended with the reason; a stream opened afterwards hears the same end.
+      const rows = await t.app.internals.database.db.selectFrom('qrSessions').select(['id', 'status', 'endedBy']).where('orderId', '=', order.id).orderBy('createdAtMs').execute();
+      expect(rows.map((r) => [r.status, r.endedBy])).toEqual([['cancelled', 'order-paid'], ['cancelled', 'order-paid']]);
+      const later = await openStream(baseUrl, otherPc, `/api/qr-sessions/${taken.id}/events`, '2');
+      await later.readUntil(/(?!)/, 500);
+      expect(eventsIn(later.text()).map((e) => [e.id, e.type, e.data.orderId])).toEqual([['3', 'paid', order.id]]);
+      const history = (await pc.get(`/api/orders/${order.id}/history`)).json().items as { kind: string; detail: string | null }[];
+      expect(history.filter((e) => e.kind === 'qr.cancelled').map((e) => e.detail)).toEqual(['order-paid', 'order-paid']);
+      // Neither code takes anyone anywhere now, and a late cancel on the PC learns the order was paid.
+      expect((await phone.client.request('POST', '/api/qr-sessions/claim', { token: shown.token })).json().code).toBe('QR_SESSION_USED');
+      const late = await pc.request('POST', `/api/qr-sessions/${shown.id}/cancel`);
+      expect([late.statusCode, late.json().code]).toEqual([409, 'QR_SESSION_USED']);
+    });
+
+    it('a cancel on the PC is told apart from one on the phone after a reconnect', async () => {
+      const { phone, pc } = await buyer();
+      const order = await orderOf(pc);
+      const qr = await openQr(pc, order.id);
+      expect((await phone.client.request('POST', '/api/qr-sessions/claim', { token: qr.token })).statusCode).toBe(200);
+      expect((await phone.client.request('POST', `/api/qr-sessions/${qr.id}/cancel`)).statusCode).toBe(204);
+      const later = await openStream(baseUrl, pc, `/api/qr-sessions/${qr.id}/events`, '2');
+      await later.readUntil(/(?!)/, 500);
+      expect(eventsIn(later.text()).map((e) => [e.type, e.data.by])).toEqual([['cancelled', 'phone']]);
     });
 
     it('renewing replaces the code: the old token is cancelled, the new one works', async () => {

@@ -25,6 +25,7 @@ import { sessionCertificatesMigration } from './migrations/0017-session-certific
 import { policySettingsMigration } from './migrations/0018-policy-settings.js';
 import { postingsByAccountAndEntryMigration } from './migrations/0019-postings-by-account-and-entry.js';
 import { loginHandshakeAdmissionMigration } from './migrations/0020-login-handshake-admission.js';
+import { qrSessionEndedByMigration } from './migrations/0021-qr-session-ended-by.js';
 import type { Database } from './schema.js';
 
 function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
@@ -49,6 +50,7 @@ function migrationsFor(engine: DatabaseEngine): Record<string, Migration> {
     '0018-policy-settings': policySettingsMigration(),
     '0019-postings-by-account-and-entry': postingsByAccountAndEntryMigration(engine),
     '0020-login-handshake-admission': loginHandshakeAdmissionMigration(),
+    '0021-qr-session-ended-by': qrSessionEndedByMigration(),
   };
 }
 

@@ -158,12 +158,16 @@ const EVIDENCE_COLUMNS = ['id', 'orderId', 'comId', 'userId', 'certificateId', '
 const lockoutOf = prepare((db, v: { userId: string }) =>
   db.selectFrom('paymentLockouts').select(['userId', 'consecutiveFailures', 'lockedUntilMs', 'updatedAtMs']).where('userId', '=', v.userId));
 const commandById = prepare((db, v: { comId: string }) => db.selectFrom('paymentCommands').select(COMMAND_COLUMNS).where('comId', '=', v.comId));
-// A command and its caller's payment lock in one round trip (the authorization's first read).
+// A command, its caller's payment lock and how many QR sessions of its order are live, in one
+// round trip (the authorization's first read). The count is almost always 0 (an index probe):
+// only when it is not does a paid order's QR sessions need ending (qr-payments.ts).
 const commandWithLockout = prepare((db, v: { comId: string; userId: string }) =>
   db.selectFrom('paymentCommands')
     .leftJoin('paymentLockouts', (join) => join.on('paymentLockouts.userId', '=', v.userId))
     .select(COMMAND_COLUMNS.map((c) => `paymentCommands.${c}` as const))
     .select('paymentLockouts.lockedUntilMs as callerLockedUntilMs')
+    .select((eb) => eb.selectFrom('qrSessions').select((q) => q.fn.countAll().as('n'))
+      .whereRef('qrSessions.orderId', '=', 'paymentCommands.orderId').where('qrSessions.status', 'in', ['open', 'scanned']).as('liveQrSessions'))
     .where('paymentCommands.comId', '=', v.comId));
 // Only a row that holds failures or a lock is written: most payments follow none.
 const resetFailuresRow = prepare((db, v: { userId: string; updatedAtMs: number }) =>
@@ -326,14 +330,15 @@ export class PaymentAuthRepository {
   }
 
   /**
-   * A command (whoever's it is), with the payment lock of `userId` as it stands; undefined
-   * when there is no such command, and then nothing is known of the lock.
+   * A command (whoever's it is), with the payment lock of `userId` as it stands and the
+   * number of live QR sessions of its order; undefined when there is no such command, and
+   * then nothing is known of the rest.
    */
-  async findCommandWithLockout(comId: string, userId: string): Promise<{ command: PaymentCommandRecord; lockedUntilMs: number | null } | undefined> {
+  async findCommandWithLockout(comId: string, userId: string): Promise<{ command: PaymentCommandRecord; lockedUntilMs: number | null; liveQrSessions: number } | undefined> {
     const row = await commandWithLockout.first(this.db, { comId, userId });
     if (!row) return undefined;
-    const { callerLockedUntilMs, ...command } = row;
-    return { command: commandOf(command), lockedUntilMs: n(callerLockedUntilMs) };
+    const { callerLockedUntilMs, liveQrSessions, ...command } = row;
+    return { command: commandOf(command), lockedUntilMs: n(callerLockedUntilMs), liveQrSessions: Number(liveQrSessions ?? 0) };
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
-import type { Database, OrderEventsTable, QrSessionsTable } from './schema.js';
+import type { Database, OrderEventsTable, QrSessionEndedBy, QrSessionsTable } from './schema.js';
 import { runWriteTransaction, type Db } from './write-transaction.js';
 
 export type QrSessionRecord = QrSessionsTable;
@@ -67,20 +67,26 @@ export class QrSessionsRepository {
   }
 
   /**
-   * open or scanned → `status` (expired or cancelled), with its history entry; false when the
-   * session had already ended. `onlyIfDueAt` makes it an expiry: it applies only once the
-   * session's time is up, so a timer in any process may try it.
+   * open or scanned → expired or cancelled (and by whom), with its history entry; false when
+   * the session had already ended. An expiry applies only once the session's time is up
+   * (`dueAt`), so a timer in any process may try it.
    */
-  async end(id: string, status: 'expired' | 'cancelled', nowMs: number, event: OrderEventRecord, onlyIfDueAt?: number): Promise<boolean> {
+  async end(id: string, ending: { status: 'expired'; dueAt: number } | { status: 'cancelled'; by: QrSessionEndedBy }, nowMs: number, event: OrderEventRecord): Promise<boolean> {
     return runWriteTransaction(this.db, this.engine, async (trx) => {
-      let update = trx.updateTable('qrSessions').set({ status, endedAtMs: nowMs, numericCodeDigest: null })
+      let update = trx.updateTable('qrSessions')
+        .set({ status: ending.status, endedAtMs: nowMs, numericCodeDigest: null, endedBy: ending.status === 'cancelled' ? ending.by : null })
         .where('id', '=', id).where('status', 'in', ['open', 'scanned']);
-      if (onlyIfDueAt !== undefined) update = update.where('expiresAtMs', '<=', onlyIfDueAt);
+      if (ending.status === 'expired') update = update.where('expiresAtMs', '<=', ending.dueAt);
       const result = await update.executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return false;
       await trx.insertInto('orderEvents').values(event).execute();
       return true;
     });
+  }
+
+  /** The live sessions of an order, whichever PC opened them: ended when the order is paid another way. */
+  async liveOfAnyPc(orderId: string): Promise<QrSessionRecord[]> {
+    return this.db.selectFrom('qrSessions').selectAll().where('orderId', '=', orderId).where('status', 'in', ['open', 'scanned']).execute();
   }
 
   /** The live sessions of one order and PC session, which a new QR code replaces. */

@@ -187,7 +187,16 @@ export interface QrSessionsTable {
   expiresAtMs: number;
   scannedAtMs: number | null;
   endedAtMs: number | null;
+  /**
+   * Who or what cancelled it (migration 0021): the PC, the phone, a newer code for the same
+   * order (`superseded`), or the order paid another way (`order-paid`); null otherwise, and in
+   * rows cancelled before the column.
+   */
+  endedBy: QrSessionEndedBy | null;
 }
+
+/** Why a QR session was cancelled (`qr_sessions.ended_by`). */
+export type QrSessionEndedBy = 'pc' | 'phone' | 'superseded' | 'order-paid';
 
 export interface OrderEventsTable {
   id: string;

@@ -221,6 +221,8 @@ export class PaymentAuthService {
       qr?: QrPaymentService;
       /** Authorized payments, refused factors and locks go to the audit log. */
       audit: AuditSink;
+      /** Work after a payment committed that failed without undoing it (the server logs it). */
+      onAfterCommitError?: (error: unknown, what: string) => void;
     },
   ) {
     this.agreementKey = p256AgreementKey(KeyObject.from(deps.roles.paymentAgreement.privateKey).export({ format: 'jwk' }));
@@ -550,6 +552,14 @@ export class PaymentAuthService {
       },
     });
     if (qrSessionId !== undefined) this.deps.qr!.announcePaid(qrSessionId, command.orderId, result.order.paidAtMs);
+    else if (found.liveQrSessions > 0 && this.deps.qr) {
+      // Paid directly while a PC shows a QR code for the order: the code ends and the PC hears
+      // the order is paid. Counted in the first read, so other payments pay nothing for it; a
+      // code opened in the moment between that read and the commit stays until its time is up
+      // (and no phone can pay through it: the order is paid). The payment stands either way.
+      await this.deps.qr.endForPaidOrder(command.orderId, result.order.paidAtMs)
+        .catch((error: unknown) => this.deps.onAfterCommitError?.(error, 'ending the QR sessions of a paid order'));
+    }
     // After the commit, and only its place in the next batch is awaited (at once unless the
     // audit queue is full, then the payer waits for room): the payment's own transaction
     // stays as short as before, and a failed append is reported (onError) without undoing

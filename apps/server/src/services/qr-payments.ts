@@ -113,7 +113,7 @@ export class QrPaymentService {
       {
         id, tokenDigest: tokenDigest(token), userId: actor.userId, orderId, pcSessionId: actor.sessionId, status: 'open', confirmationCode,
         numericCodeDigest: this.numericDigest(id, numericCode), numericTries: 0, phoneSessionId: null,
-        createdAtMs: nowMs, expiresAtMs, scannedAtMs: null, endedAtMs: null,
+        createdAtMs: nowMs, expiresAtMs, scannedAtMs: null, endedAtMs: null, endedBy: null,
       },
       this.event(orderId, 'qr.opened', nowMs, id),
     );
@@ -170,6 +170,8 @@ export class QrPaymentService {
       await this.deps.repo.appendEvent(this.event(session.orderId, kind, nowMs, session.id));
       throw error;
     };
+    // Ended because the order was paid another way: for the phone, as for a session paid through.
+    if (session.status === 'cancelled' && session.endedBy === 'order-paid') await refuse('qr.refused.used', new AppError('QR_SESSION_USED', { detail: 'The order has already been paid.' }));
     if (session.status === 'cancelled') await refuse('qr.refused.cancelled', new AppError('QR_SESSION_CANCELLED'));
     if (session.status === 'expired') await refuse('qr.refused.expired', new AppError('QR_SESSION_EXPIRED'));
     if (session.status === 'paid' || session.status === 'scanned') await refuse('qr.refused.used', new AppError('QR_SESSION_USED'));
@@ -207,18 +209,35 @@ export class QrPaymentService {
   async cancel(actor: Actor, id: string): Promise<void> {
     const session = await this.deps.repo.findById(id);
     if (!session || session.userId !== actor.userId) throw new AppError('QR_SESSION_NOT_FOUND');
-    if (session.status === 'paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
+    if (session.status === 'paid' || session.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
     if (await this.cancelRecord(session, this.deps.clock(), session.pcSessionId === actor.sessionId ? 'pc' : 'phone')) return;
     // The row moved on between the read and the cancel: a payment that committed first wins, and the PC must hear it.
     const now = await this.deps.repo.findById(id);
-    if (now?.status === 'paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
+    if (now?.status === 'paid' || now?.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
   }
 
   /** Ends a live session as cancelled; false when it had already ended (paid, expired, cancelled). */
   private async cancelRecord(session: QrSessionRecord, nowMs: number, by: 'pc' | 'phone' | 'superseded'): Promise<boolean> {
-    if (!(await this.deps.repo.end(session.id, 'cancelled', nowMs, this.event(session.orderId, 'qr.cancelled', nowMs, session.id, by)))) return false;
+    if (!(await this.deps.repo.end(session.id, { status: 'cancelled', by }, nowMs, this.event(session.orderId, 'qr.cancelled', nowMs, session.id, by)))) return false;
     this.deps.hub.publish(session.id, { type: 'cancelled', atMs: nowMs, by });
     return true;
+  }
+
+  /**
+   * After an order was paid another way (a direct payment, from any device of the account):
+   * its live sessions end, and each PC showing one hears `paid`, as if the phone had paid
+   * through it. Without this the PC kept showing a code nobody could pay any more until its
+   * time ran out, and then said "expired" of a paid order. The row says `cancelled` by
+   * `order-paid` (only a phone that took the session can have paid through it).
+   */
+  async endForPaidOrder(orderId: string, paidAtMs: number): Promise<number> {
+    let ended = 0;
+    for (const session of await this.deps.repo.liveOfAnyPc(orderId)) {
+      if (!(await this.deps.repo.end(session.id, { status: 'cancelled', by: 'order-paid' }, paidAtMs, this.event(orderId, 'qr.cancelled', paidAtMs, session.id, 'order-paid')))) continue;
+      this.deps.hub.publish(session.id, { type: 'paid', orderId, paidAtMs });
+      ended += 1;
+    }
+    return ended;
   }
 
   /** Marks a session expired once its time is up (any process's timer may try; one wins). Answers the row as it is now. */
@@ -226,7 +245,7 @@ export class QrPaymentService {
     const nowMs = this.deps.clock();
     const session = await this.deps.repo.findById(id);
     if (!session || (session.status !== 'open' && session.status !== 'scanned') || session.expiresAtMs > nowMs) return session;
-    if (await this.deps.repo.end(id, 'expired', nowMs, this.event(session.orderId, 'qr.expired', nowMs, id), nowMs)) {
+    if (await this.deps.repo.end(id, { status: 'expired', dueAt: nowMs }, nowMs, this.event(session.orderId, 'qr.expired', nowMs, id))) {
       this.deps.hub.publish(id, { type: 'expired', atMs: nowMs });
     }
     return this.deps.repo.findById(id);
@@ -247,10 +266,11 @@ export class QrPaymentService {
     if (afterId < QR_EVENT_IDS.scanned && session.scannedAtMs !== null) events.push({ id: QR_EVENT_IDS.scanned, event: { type: 'scanned', scannedAtMs: session.scannedAtMs, expiresAtMs: session.expiresAtMs } });
     if (afterId < QR_EVENT_IDS.paid && !live) {
       const atMs = session.endedAtMs ?? this.deps.clock();
+      // The same end a listening stream heard (cancelled sessions say by whom; before migration 0021 they did not: the PC).
       const end: QrSessionEvent =
-        session.status === 'paid' ? { type: 'paid', orderId: session.orderId, paidAtMs: atMs }
+        session.status === 'paid' || session.endedBy === 'order-paid' ? { type: 'paid', orderId: session.orderId, paidAtMs: atMs }
         : session.status === 'expired' ? { type: 'expired', atMs }
-        : { type: 'cancelled', atMs, by: 'pc' };
+        : { type: 'cancelled', atMs, by: session.endedBy ?? 'pc' };
       events.push({ id: QR_EVENT_IDS.paid, event: end });
     }
     return events;
@@ -263,6 +283,7 @@ export class QrPaymentService {
   async channelFor(actor: Actor, qrSessionId: string, orderId: string, nowMs: number): Promise<{ channel: { kind: 'qr'; qrSessionId: string; confirmationCode: string }; payUntilMs: number }> {
     const session = await this.deps.repo.findById(qrSessionId);
     if (!session || session.userId !== actor.userId || session.orderId !== orderId) throw new AppError('QR_SESSION_NOT_FOUND');
+    if (session.status === 'cancelled' && session.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The order has already been paid.' });
     if (session.status === 'cancelled') throw new AppError('QR_SESSION_CANCELLED');
     if (session.status === 'expired' || session.expiresAtMs <= nowMs) throw new AppError('QR_SESSION_EXPIRED');
     if (session.status !== 'scanned' || session.phoneSessionId !== actor.sessionId) throw new AppError('QR_SESSION_USED');
@@ -277,6 +298,7 @@ export class QrPaymentService {
     if (!(await this.deps.repo.markPaid(trx, qrSessionId, actor.sessionId, nowMs))) {
       // Read through the transaction: on SQLite its one connection is busy with it.
       const session = await this.deps.repo.findById(qrSessionId, trx);
+      if (session?.status === 'cancelled' && session.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The order has already been paid.' });
       if (session?.status === 'cancelled') throw new AppError('QR_SESSION_CANCELLED');
       if (session?.status === 'expired' || (session && session.expiresAtMs <= nowMs)) throw new AppError('QR_SESSION_EXPIRED');
       throw new AppError('QR_SESSION_USED');

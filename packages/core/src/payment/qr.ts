@@ -60,7 +60,9 @@ export type QrSessionStatus = 'open' | 'scanned' | 'paid' | 'expired' | 'cancell
 /**
  * The events of a session's stream, in the order they can happen, each with its event id:
  * `ready` (1) when the stream opens, `scanned` (2) when a phone took the session, and one
- * end (3): `paid`, `expired` or `cancelled`. A client that reconnects with `Last-Event-ID`
+ * end (3): `paid`, `expired` or `cancelled`. `paid` means the order is paid: through this
+ * session, or another way while it was live (then no phone can pay through it any more,
+ * and the PC moves on all the same). A client that reconnects with `Last-Event-ID`
  * gets every later one again, read from the database, so no end is ever missed.
  */
 export type QrSessionEvent =
