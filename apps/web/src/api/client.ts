@@ -398,12 +398,18 @@ export async function getText(path: string): Promise<string> {
   return raw.text;
 }
 
-/** GET a binary document without a login (a DER CRL); never from the browser's cache. */
-export async function getBytes(path: string, accept: string): Promise<Bytes> {
+/**
+ * GET a binary document without a login (a DER CRL); never from the browser's cache. With
+ * the server's time when it answered (its `Date` header, to the second), when it sent one.
+ */
+export async function getBytes(path: string, accept: string): Promise<{ bytes: Bytes; serverTimeMs: number | null }> {
   let response: Response;
   try {
     response = await fetch(path, { headers: { accept }, credentials: 'same-origin', cache: 'no-store' });
-    if (response.status < 400) return new Uint8Array(await response.arrayBuffer());
+    if (response.status < 400) {
+      const date = Date.parse(response.headers.get('date') ?? '');
+      return { bytes: new Uint8Array(await response.arrayBuffer()), serverTimeMs: Number.isFinite(date) ? date : null };
+    }
   } catch {
     throw new ApiError({ status: 0, code: 'NETWORK_ERROR', title: 'The server could not be reached' });
   }

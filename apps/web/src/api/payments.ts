@@ -126,12 +126,19 @@ export function loadRootCertificate(): Promise<Bytes> {
  * it in their CRL distribution points: /pki/crl/ and the first 16 hex digits of the CA's
  * subject key identifier. The bytes are trusted no more than the file being checked: the
  * verifier takes a CRL only with a valid signature of the certificate's issuer.
+ *
+ * With the server's time when it sent them (the latest `Date` header), to judge them at: a
+ * CRL re-issued at a revocation starts at the server's current second, and a browser whose
+ * clock is a second behind would find it not yet valid, the status "unknown" exactly when a
+ * revocation should show. Null when the server sent no time.
  */
-export async function loadCurrentCrls(): Promise<Bytes[]> {
+export async function loadCurrentCrls(): Promise<{ crls: Bytes[]; serverTimeMs: number | null }> {
   const chain = allPemBlocks(await getCaChainPem(), 'CERTIFICATE');
-  return Promise.all(chain.map((der) => {
+  const answers = await Promise.all(chain.map((der) => {
     const keyId = parseCertificate(der).subjectKeyId;
     if (!keyId) throw new TypeError('a CA certificate without a subject key identifier');
     return getBytes(`/pki/crl/${toHex(keyId).slice(0, 16)}.crl`, 'application/pkix-crl');
   }));
+  const times = answers.map((a) => a.serverTimeMs).filter((ms): ms is number => ms !== null);
+  return { crls: answers.map((a) => a.bytes), serverTimeMs: times.length > 0 ? Math.max(...times) : null };
 }

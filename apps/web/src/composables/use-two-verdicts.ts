@@ -5,8 +5,10 @@
  * are checked this way (use-evidence-check.ts, use-receipt-check.ts).
  *
  * The browser's check is given the CAs' current CRLs, fetched for each check, so it too
- * tells whether the signer's certificate is revoked now. When they cannot be fetched it runs
- * without them and says the status now was not checked, rather than not running at all.
+ * tells whether the signer's certificate is revoked now; they are judged at the server's time
+ * when it sent them, so a browser clock a little off does not make them "not yet valid". When
+ * they cannot be fetched it runs without them and says the status now was not checked (both
+ * verdict components show that), rather than not running at all.
  */
 import { ref, shallowRef, type Ref, type ShallowRef } from 'vue';
 import type { Bytes } from '@coconutpay/core/encoding';
@@ -31,16 +33,18 @@ export interface TwoVerdicts<S, L> {
 export interface LocalAnchors {
   root: Bytes;
   currentCrls: Bytes[] | undefined;
+  /** When the CRLs are judged: the server's time when it sent them, or this browser's when it sent none (loadCurrentCrls). */
+  crlTime: Date;
 }
 
 /** Core's verifier options for `anchors`: the status now needs the CRLs and the time they are judged at. */
 export function statusNowOptions(anchors: LocalAnchors): { currentCrls?: Bytes[]; now?: Date } {
-  return anchors.currentCrls ? { currentCrls: anchors.currentCrls, now: new Date() } : {};
+  return anchors.currentCrls ? { currentCrls: anchors.currentCrls, now: anchors.crlTime } : {};
 }
 
 async function localAnchors(): Promise<LocalAnchors> {
-  const [root, crls] = await Promise.all([loadRootCertificate(), loadCurrentCrls().then((c) => c, () => undefined)]);
-  return { root, currentCrls: crls };
+  const [root, current] = await Promise.all([loadRootCertificate(), loadCurrentCrls().then((c) => c, () => undefined)]);
+  return { root, currentCrls: current?.crls, crlTime: new Date(current?.serverTimeMs ?? Date.now()) };
 }
 
 /** Creates the state of one check with the server's and the browser's verifier. */

@@ -590,6 +590,7 @@ export const en: Messages = {
       revokedLater: 'Revoked on {revokedAt}, after this payment was made. The payment stays valid: the certificate was valid when it was signed.',
       revokedBefore: 'Revoked on {revokedAt}, before this payment was made.',
       unknown: 'Could not be checked today.',
+      notChecked: 'Not checked: the current revocation lists could not be fetched.',
     },
     checks: {
       format: 'A payment signature file',

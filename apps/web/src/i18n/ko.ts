@@ -594,6 +594,7 @@ export const ko = {
       revokedLater: '{revokedAt}에 폐기되었지만 이 결제보다 나중의 일입니다. 서명할 때는 유효한 인증서였으므로 결제는 그대로 유효합니다.',
       revokedBefore: '이 결제보다 먼저 {revokedAt}에 폐기된 인증서입니다.',
       unknown: '오늘 기준 상태는 확인하지 못했습니다.',
+      notChecked: '확인하지 않았습니다: 현재 폐기 목록(CRL)을 받아 오지 못했습니다.',
     },
     checks: {
       format: '결제 서명 파일 형식',
