@@ -224,4 +224,38 @@ describe.skipIf(unavailable !== undefined)('QR payment in Chromium', () => {
     ]);
     expect(problems).toEqual([]);
   });
+
+  it('an order paid directly on the phone while the PC shows its code: the PC moves on, and the phone page that took the code says the order is paid', async () => {
+    expect(productHref, 'the first scenario sets up the product').not.toBe('');
+    const pc = await pcContext.newPage();
+    watchPage(pc, problems, 'pc');
+    const { orderId } = await qrOnPc(pc);
+    const phoneQr = await phoneContext.newPage();
+    watchPage(phoneQr, problems, 'phone (QR page)');
+    await phoneQr.goto((await linkShownBy(pc)).link);
+    await phoneQr.getByTestId('qr-ready').waitFor();
+
+    // The person pays the order on the phone's order page instead, with its certificate.
+    const phone = await phoneContext.newPage();
+    watchPage(phone, problems, 'phone');
+    await phone.goto(`${server.baseUrl}/orders/${orderId}/pay`);
+    await phone.getByTestId('pay-open').click();
+    await phone.getByTestId('payment-password').fill(certificatePassword);
+    await phone.getByTestId('payment-request').click();
+    await phone.getByTestId('payment-command').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
+    if ((await phone.getByTestId('payment-code').count()) > 0) await phone.getByTestId('payment-code').fill(await codeOfOrder(server, orderId));
+    await phone.getByTestId('payment-pay').click();
+    await phone.waitForURL(`**/orders/${orderId}/complete`, { timeout: CRYPTO_TIMEOUT_MS });
+
+    // The PC moves to the completion page by itself; the phone's QR page has nothing left to pay.
+    await pc.waitForURL(`**/orders/${orderId}/complete`, { timeout: 5_000 });
+    await phoneQr.getByTestId('qr-paid').waitFor({ timeout: 5_000 });
+    expect(await phoneQr.getByTestId('qr-paid').textContent()).toContain('이미 다른 방법으로 결제되었어요');
+    await pc.goto(`${server.baseUrl}/orders/${orderId}`);
+    const entries = pc.getByTestId('order-history-entry');
+    await expect.poll(() => entries.count()).toBe(3);
+    expect(await entries.evaluateAll((items) => items.map((item) => item.getAttribute('data-kind')))).toEqual(['qr.opened', 'qr.scanned', 'qr.cancelled']);
+    expect(await entries.last().textContent()).toContain('다른 방법으로 결제되어 QR 코드를 끝냈어요');
+    expect(problems).toEqual([]);
+  });
 });

@@ -552,11 +552,12 @@ export class PaymentAuthService {
       },
     });
     if (qrSessionId !== undefined) this.deps.qr!.announcePaid(qrSessionId, command.orderId, result.order.paidAtMs);
-    else if (found.liveQrSessions > 0 && this.deps.qr) {
-      // Paid directly while a PC shows a QR code for the order: the code ends and the PC hears
-      // the order is paid. Counted in the first read, so other payments pay nothing for it; a
-      // code opened in the moment between that read and the commit stays until its time is up
-      // (and no phone can pay through it: the order is paid). The payment stands either way.
+    // Other live QR codes of the order — every one for a direct payment; for a QR payment those
+    // beside the one paid through (another PC's, say) — end, and their PCs hear the order is
+    // paid. Counted in the first read, so payments without any pay nothing for it; a code opened
+    // between that read and the commit ends as paid when its time is up (expireIfDue), and no
+    // phone can pay through it meanwhile. The payment stands whatever this does.
+    if (found.liveQrSessions > (qrSessionId === undefined ? 0 : 1) && this.deps.qr) {
       await this.deps.qr.endForPaidOrder(command.orderId, result.order.paidAtMs)
         .catch((error: unknown) => this.deps.onAfterCommitError?.(error, 'ending the QR sessions of a paid order'));
     }

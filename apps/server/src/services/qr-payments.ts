@@ -232,19 +232,33 @@ export class QrPaymentService {
    */
   async endForPaidOrder(orderId: string, paidAtMs: number): Promise<number> {
     let ended = 0;
-    for (const session of await this.deps.repo.liveOfAnyPc(orderId)) {
-      if (!(await this.deps.repo.end(session.id, { status: 'cancelled', by: 'order-paid' }, paidAtMs, this.event(orderId, 'qr.cancelled', paidAtMs, session.id, 'order-paid')))) continue;
-      this.deps.hub.publish(session.id, { type: 'paid', orderId, paidAtMs });
-      ended += 1;
-    }
+    for (const session of await this.deps.repo.liveOfAnyPc(orderId)) if (await this.endAsPaid(session, paidAtMs)) ended += 1;
     return ended;
   }
 
-  /** Marks a session expired once its time is up (any process's timer may try; one wins). Answers the row as it is now. */
+  /** Ends one live session of a paid order; false when it had already ended. */
+  private async endAsPaid(session: QrSessionRecord, paidAtMs: number): Promise<boolean> {
+    if (!(await this.deps.repo.end(session.id, { status: 'cancelled', by: 'order-paid' }, paidAtMs, this.event(session.orderId, 'qr.cancelled', paidAtMs, session.id, 'order-paid')))) return false;
+    this.deps.hub.publish(session.id, { type: 'paid', orderId: session.orderId, paidAtMs });
+    return true;
+  }
+
+  /**
+   * Marks a session expired once its time is up (any process's timer may try; one wins), or
+   * ended as paid when its order was paid meanwhile. Answers the row as it is now.
+   */
   async expireIfDue(id: string): Promise<QrSessionRecord | undefined> {
     const nowMs = this.deps.clock();
     const session = await this.deps.repo.findById(id);
     if (!session || (session.status !== 'open' && session.status !== 'scanned') || session.expiresAtMs > nowMs) return session;
+    // A code opened while a direct payment of its order was being authorized is not among the
+    // live codes that payment counted, so it was not ended with it: its end is the payment, not
+    // "expired". One order read, only when a code's time is up.
+    const order = await this.deps.orders.findById(session.orderId);
+    if (order?.status === 'paid') {
+      await this.endAsPaid(session, order.paidAtMs ?? nowMs);
+      return this.deps.repo.findById(id);
+    }
     if (await this.deps.repo.end(id, { status: 'expired', dueAt: nowMs }, nowMs, this.event(session.orderId, 'qr.expired', nowMs, id))) {
       this.deps.hub.publish(id, { type: 'expired', atMs: nowMs });
     }
