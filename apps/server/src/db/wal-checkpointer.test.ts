@@ -70,19 +70,22 @@ describe('WAL checkpointer', () => {
 
   it('keeps the WAL near its limit however much is written, and loses no write', async () => {
     const { handle, file } = await open();
-    const waves = 150;
+    const waves = 450;
     const { walSizes, largestWal } = await write(handle, file, waves);
     const written = waves * 16 * 3_000;
-    // Written: about 7 MB, 27 times the limit's 256 KiB.
-    expect(written).toBeGreaterThan(25 * FRAMES_LIMIT * PAGE);
+    // Written: about 22 MB, 80 times the limit's 256 KiB.
+    expect(written).toBeGreaterThan(80 * FRAMES_LIMIT * PAGE);
     const holds = handle.walCheckpointer!.holds;
     expect(holds.caughtUp).toBeGreaterThanOrEqual(2);
     // The WAL started over and its file was cut back to the limit, more than once.
     expect(walSizes.filter((size, i) => i > 0 && size < walSizes[i - 1]!).length).toBeGreaterThanOrEqual(2);
     expect(Math.min(...walSizes.slice(50))).toBeLessThanOrEqual(FRAMES_LIMIT * PAGE);
-    // Between a hold's request and its end the WAL grows by what was already on its way (and
-    // before the worker's first look): some limits' worth, never most of what was written.
-    expect(largestWal).toBeLessThan(written / 2);
+    // Between a hold's request and its end the WAL grows by what was already on its way, and by
+    // whatever is written while the worker's thread waits for the core: the writes here run at
+    // tens of MB a second, so a loaded machine that kept the worker off the core for 80 ms let the
+    // WAL reach 3.7 MB (a CI run, when this wrote 7 MB). Bounded by time, not by what is written:
+    // over 22 MB it stays a fraction, where without holds (the last test) it is all of it.
+    expect(largestWal).toBeLessThan(written / 3);
     expect(await rows(handle)).toBe(waves * 16);
   }, 60_000);
 
@@ -126,8 +129,8 @@ describe('WAL checkpointer', () => {
   it('lets the WAL grow without bound when nothing holds writes (what the limit prevents)', async () => {
     // The same writes on a database whose checkpointer never asks for a hold.
     const { handle, file } = await open(Number.MAX_SAFE_INTEGER);
-    const { largestWal } = await write(handle, file, 150);
-    const written = 150 * 16 * 3_000;
+    const { largestWal } = await write(handle, file, 450);
+    const written = 450 * 16 * 3_000;
     expect(handle.walCheckpointer!.holds.started).toBe(0);
     // Checkpoints alone (almost) never let the WAL start over while writes keep coming.
     expect(largestWal).toBeGreaterThan(written / 2);
