@@ -186,3 +186,18 @@ export async function masterCertificateAndMoneyInPage(page: Page, baseUrl: strin
   await page.getByTestId('top-up-submit').click();
   await page.getByTestId('top-up-done').waitFor();
 }
+
+/**
+ * Pays the order whose pay page `page` shows, directly with this device's certificate: the
+ * dialog, the password, A's command, the code when the policy asks for one, and the wait for
+ * the completion page.
+ */
+export async function payOrderInPage(page: Page, server: E2eServer, orderId: string, certificatePassword: string, cryptoTimeoutMs: number): Promise<void> {
+  await page.getByTestId('pay-open').click();
+  await page.getByTestId('payment-password').fill(certificatePassword);
+  await page.getByTestId('payment-request').click();
+  await page.getByTestId('payment-command').waitFor({ timeout: cryptoTimeoutMs });
+  if ((await page.getByTestId('payment-code').count()) > 0) await page.getByTestId('payment-code').fill(await codeOfOrder(server, orderId));
+  await page.getByTestId('payment-pay').click();
+  await page.waitForURL(`**/orders/${orderId}/complete`, { timeout: cryptoTimeoutMs });
+}

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 import {
-  addProductInPage, browserUnavailableReason, codeOfOrder, E2E_LOGIN_PASSWORD, launchBrowser, masterCertificateAndMoneyInPage, qrLuma, qrModulesFromSvg, registerInPage, startServer, writeStillY4m, type E2eServer,
+  addProductInPage, browserUnavailableReason, codeOfOrder, E2E_LOGIN_PASSWORD, launchBrowser, masterCertificateAndMoneyInPage, payOrderInPage, qrLuma, qrModulesFromSvg, registerInPage, startServer, writeStillY4m, type E2eServer,
 } from './harness.js';
 
 const unavailable = browserUnavailableReason();
@@ -239,13 +239,7 @@ describe.skipIf(unavailable !== undefined)('QR payment in Chromium', () => {
     const phone = await phoneContext.newPage();
     watchPage(phone, problems, 'phone');
     await phone.goto(`${server.baseUrl}/orders/${orderId}/pay`);
-    await phone.getByTestId('pay-open').click();
-    await phone.getByTestId('payment-password').fill(certificatePassword);
-    await phone.getByTestId('payment-request').click();
-    await phone.getByTestId('payment-command').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
-    if ((await phone.getByTestId('payment-code').count()) > 0) await phone.getByTestId('payment-code').fill(await codeOfOrder(server, orderId));
-    await phone.getByTestId('payment-pay').click();
-    await phone.waitForURL(`**/orders/${orderId}/complete`, { timeout: CRYPTO_TIMEOUT_MS });
+    await payOrderInPage(phone, server, orderId, certificatePassword, CRYPTO_TIMEOUT_MS);
 
     // The PC moves to the completion page by itself; the phone's QR page has nothing left to pay.
     await pc.waitForURL(`**/orders/${orderId}/complete`, { timeout: 5_000 });

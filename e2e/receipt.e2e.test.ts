@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { browserUnavailableReason, codeOfOrder, launchBrowser, registerInPage, startServer, type E2eServer } from './harness.js';
+import { browserUnavailableReason, launchBrowser, payOrderInPage, registerInPage, startServer, type E2eServer } from './harness.js';
 import { runAxe, seriousOrWorse, describeViolations } from './accessibility.js';
 import { announceSkip } from '../apps/server/test/announce-skip.js';
 import { drawProductPicture } from '../apps/server/src/services/png-image.js';
@@ -128,13 +128,7 @@ describe.skipIf(unavailable !== undefined)('receipts in Chromium', () => {
     await buyer.getByTestId('checkout-submit').click();
     await buyer.waitForURL(/\/orders\/[0-9a-f-]+\/pay$/);
     const orderId = new URL(buyer.url()).pathname.split('/')[2]!;
-    await buyer.getByTestId('pay-open').click();
-    await buyer.getByTestId('payment-password').fill(password);
-    await buyer.getByTestId('payment-request').click();
-    await buyer.getByTestId('payment-command').waitFor({ timeout: CRYPTO_TIMEOUT_MS });
-    if ((await buyer.getByTestId('payment-code').count()) > 0) await buyer.getByTestId('payment-code').fill(await codeOfOrder(server, orderId));
-    await buyer.getByTestId('payment-pay').click();
-    await buyer.waitForURL(`**/orders/${orderId}/complete`, { timeout: CRYPTO_TIMEOUT_MS });
+    await payOrderInPage(buyer, server, orderId, password, CRYPTO_TIMEOUT_MS);
 
     // The buyer's order page, open before the receipt exists.
     await buyer.goto(`${server.baseUrl}/orders/${orderId}`);

@@ -40,6 +40,21 @@ export type QrHistoryKind =
   | 'qr.opened' | 'qr.scanned' | 'qr.paid' | 'qr.expired' | 'qr.cancelled'
   | 'qr.refused.other-account' | 'qr.refused.used' | 'qr.refused.expired' | 'qr.refused.cancelled';
 
+/** Ended because its order was paid another way while it was live (cancelled with `order-paid`). */
+function endedByOtherPayment(session: QrSessionRecord | undefined): boolean {
+  return session?.endedBy === 'order-paid';
+}
+
+/** Its order is paid: through this session, or another way while it was live. */
+function orderPaid(session: QrSessionRecord | undefined): boolean {
+  return session?.status === 'paid' || endedByOtherPayment(session);
+}
+
+/** What a phone hears of a session whose order was paid another way: as of one paid through. */
+function orderAlreadyPaid(): AppError {
+  return new AppError('QR_SESSION_USED', { detail: 'The order has already been paid.' });
+}
+
 function tokenDigest(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('base64url');
 }
@@ -171,7 +186,7 @@ export class QrPaymentService {
       throw error;
     };
     // Ended because the order was paid another way: for the phone, as for a session paid through.
-    if (session.status === 'cancelled' && session.endedBy === 'order-paid') await refuse('qr.refused.used', new AppError('QR_SESSION_USED', { detail: 'The order has already been paid.' }));
+    if (endedByOtherPayment(session)) await refuse('qr.refused.used', orderAlreadyPaid());
     if (session.status === 'cancelled') await refuse('qr.refused.cancelled', new AppError('QR_SESSION_CANCELLED'));
     if (session.status === 'expired') await refuse('qr.refused.expired', new AppError('QR_SESSION_EXPIRED'));
     if (session.status === 'paid' || session.status === 'scanned') await refuse('qr.refused.used', new AppError('QR_SESSION_USED'));
@@ -209,11 +224,11 @@ export class QrPaymentService {
   async cancel(actor: Actor, id: string): Promise<void> {
     const session = await this.deps.repo.findById(id);
     if (!session || session.userId !== actor.userId) throw new AppError('QR_SESSION_NOT_FOUND');
-    if (session.status === 'paid' || session.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
+    if (orderPaid(session)) throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
     if (await this.cancelRecord(session, this.deps.clock(), session.pcSessionId === actor.sessionId ? 'pc' : 'phone')) return;
     // The row moved on between the read and the cancel: a payment that committed first wins, and the PC must hear it.
     const now = await this.deps.repo.findById(id);
-    if (now?.status === 'paid' || now?.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
+    if (orderPaid(now)) throw new AppError('QR_SESSION_USED', { detail: 'The payment has already been made.' });
   }
 
   /** Ends a live session as cancelled; false when it had already ended (paid, expired, cancelled). */
@@ -224,7 +239,8 @@ export class QrPaymentService {
   }
 
   /**
-   * After an order was paid another way (a direct payment, from any device of the account):
+   * After an order was paid another way (directly from any device of the account, or through
+   * another of its codes):
    * its live sessions end, and each PC showing one hears `paid`, as if the phone had paid
    * through it. Without this the PC kept showing a code nobody could pay any more until its
    * time ran out, and then said "expired" of a paid order. The row says `cancelled` by
@@ -297,7 +313,7 @@ export class QrPaymentService {
   async channelFor(actor: Actor, qrSessionId: string, orderId: string, nowMs: number): Promise<{ channel: { kind: 'qr'; qrSessionId: string; confirmationCode: string }; payUntilMs: number }> {
     const session = await this.deps.repo.findById(qrSessionId);
     if (!session || session.userId !== actor.userId || session.orderId !== orderId) throw new AppError('QR_SESSION_NOT_FOUND');
-    if (session.status === 'cancelled' && session.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The order has already been paid.' });
+    if (endedByOtherPayment(session)) throw orderAlreadyPaid();
     if (session.status === 'cancelled') throw new AppError('QR_SESSION_CANCELLED');
     if (session.status === 'expired' || session.expiresAtMs <= nowMs) throw new AppError('QR_SESSION_EXPIRED');
     if (session.status !== 'scanned' || session.phoneSessionId !== actor.sessionId) throw new AppError('QR_SESSION_USED');
@@ -312,7 +328,7 @@ export class QrPaymentService {
     if (!(await this.deps.repo.markPaid(trx, qrSessionId, actor.sessionId, nowMs))) {
       // Read through the transaction: on SQLite its one connection is busy with it.
       const session = await this.deps.repo.findById(qrSessionId, trx);
-      if (session?.status === 'cancelled' && session.endedBy === 'order-paid') throw new AppError('QR_SESSION_USED', { detail: 'The order has already been paid.' });
+      if (endedByOtherPayment(session)) throw orderAlreadyPaid();
       if (session?.status === 'cancelled') throw new AppError('QR_SESSION_CANCELLED');
       if (session?.status === 'expired' || (session && session.expiresAtMs <= nowMs)) throw new AppError('QR_SESSION_EXPIRED');
       throw new AppError('QR_SESSION_USED');

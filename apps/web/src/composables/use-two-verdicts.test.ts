@@ -69,13 +69,19 @@ describe('the browser verdict gets the current CRLs', () => {
     expect(requested.filter((url) => url.startsWith('/pki/crl/'))).toEqual([...chain.crlPaths, ...chain.crlPaths]);
   });
 
-  it("hands them to the local check with the server's time they are judged at", async () => {
+  /** Runs one check whose local side only records what it was given. */
+  async function checkOnce() {
     let given: LocalAnchors | undefined;
     const check = useTwoVerdicts(async () => 'server', async (_der, anchors) => {
       given = anchors;
       return 'local';
     });
     await check.run(new Uint8Array([1]));
+    return { check, given };
+  }
+
+  it("hands them to the local check with the server's time they are judged at", async () => {
+    const { check, given } = await checkOnce();
     expect(check.local.value).toBe('local');
     expect(given?.currentCrls).toEqual([new Uint8Array([0x30, 0]), new Uint8Array([0x30, 1])]);
     const options = statusNowOptions(given!);
@@ -86,12 +92,7 @@ describe('the browser verdict gets the current CRLs', () => {
 
   it('still checks the file when a CRL cannot be fetched, without a status now', async () => {
     crlStatus = 404;
-    let given: LocalAnchors | undefined;
-    const check = useTwoVerdicts(async () => 'server', async (_der, anchors) => {
-      given = anchors;
-      return 'local';
-    });
-    await check.run(new Uint8Array([1]));
+    const { check, given } = await checkOnce();
     expect(check.local.value).toBe('local');
     expect(check.localError.value).toBeNull();
     expect(given?.root).toBeInstanceOf(Uint8Array);
