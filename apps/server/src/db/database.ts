@@ -15,6 +15,7 @@ import type { Database } from './schema.js';
 import { startWalCheckpointer, WAL_FRAMES_LIMIT, type WalCheckpointer } from './wal-checkpointer.js';
 import { IoFailureGuard, type StatementFault } from './io-failure-guard.js';
 import { enableGroupCommit, type SqliteGroupCommit } from './write-transaction.js';
+import { bindDatabaseHandle } from './sqlite-direct.js';
 import { namingRows, SqliteCamelCasePlugin, type DriverStatement } from './sqlite-rows.js';
 
 /** An open database and how to close it. */
@@ -44,23 +45,53 @@ const SCHEMA_CHANGE = /^\s*(create|alter|drop)\b/i;
  * back named in camelCase already (sqlite-rows.ts); a schema change (a migration) empties
  * the cache, so no statement keeps the column names it had before.
  */
-function withStatementCache(sqlite: SQLite.Database, camelCase: (name: string) => string): { prepare(sqlText: string): DriverStatement; close(): void } {
+interface StatementCache {
+  prepare(sqlText: string): DriverStatement;
+  /** Forgets every statement (after a schema change). */
+  clear(): void;
+  /** Told after this connection prepared a schema change. */
+  onSchemaChange?: () => void;
+  close(): void;
+}
+
+function withStatementCache(sqlite: SQLite.Database, camelCase: (name: string) => string): StatementCache {
   const statements = new Map<string, DriverStatement>();
-  return {
+  const cache: StatementCache = {
     prepare(sqlText: string) {
       const cached = statements.get(sqlText);
       if (cached && !cached.busy) return cached;
       const statement = namingRows(sqlite.prepare(sqlText), camelCase);
       if (SCHEMA_CHANGE.test(sqlText)) {
         statements.clear();
+        cache.onSchemaChange?.();
       } else if (!cached) {
         if (statements.size >= SQLITE_STATEMENTS_CACHED_MAX) statements.delete(statements.keys().next().value as string);
         statements.set(sqlText, statement);
       }
       return statement;
     },
+    clear: () => statements.clear(),
     close: () => sqlite.close(),
   };
+  return cache;
+}
+
+/**
+ * The read-only connection beside the writer (sqlite-direct.ts): the writer has made the
+ * file a WAL database already, and reads need what the writer's have — a busy wait rather
+ * than an error while the WAL is being started over, sorts in memory, and `lower()`.
+ */
+function openSqliteReader(file: string): SQLite.Database {
+  const reader = new SQLite(file, { readonly: true });
+  reader.pragma('busy_timeout = 5000');
+  reader.pragma('temp_store = MEMORY');
+  reader.function('lower', { deterministic: true }, foldLower);
+  return reader;
+}
+
+/** SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do. */
+function foldLower(text: unknown): unknown {
+  return typeof text === 'string' ? text.toLowerCase() : text;
 }
 
 /**
@@ -177,30 +208,37 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
     sqlite.pragma('temp_store = MEMORY');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    // SQLite's built-in lower() folds ASCII only; search must fold 'É' like the other engines do.
-    sqlite.function('lower', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+    sqlite.function('lower', { deterministic: true }, foldLower);
     // The driver names the rows (sqlite-rows.ts); the plugin still names the query's columns.
     const camelCasePlugin = new SqliteCamelCasePlugin();
-    const dialect = new SqliteDialect({ database: withStatementCache(sqlite, camelCasePlugin.nameOf) });
+    const writer = withStatementCache(sqlite, camelCasePlugin.nameOf);
+    // A second, read-only connection for the reads the direct path runs outside
+    // transactions (sqlite-direct.ts); a schema change on the writer empties its cache too.
+    const reader = file === ':memory:' ? null : withStatementCache(openSqliteReader(file), camelCasePlugin.nameOf);
+    writer.onSchemaChange = () => reader?.clear();
+    const dialect = new SqliteDialect({ database: writer });
     const onIoFailure = (error: unknown) => {
       options.onBackgroundError?.(`SQLite reported an I/O failure; no statement runs again and the process stops: ${String(error)}`);
       options.onFatal?.(error);
     };
+    const guard = new IoFailureGuard(dialect.createDriver(), onIoFailure, options.sqliteFault);
     const db = new Kysely<Database>({
       dialect: {
         createAdapter: () => dialect.createAdapter(),
-        createDriver: () => new IoFailureGuard(dialect.createDriver(), onIoFailure, options.sqliteFault),
+        createDriver: () => guard,
         createQueryCompiler: () => dialect.createQueryCompiler(),
         createIntrospector: (kysely) => dialect.createIntrospector(kysely),
       },
       plugins: [camelCasePlugin],
     });
+    bindDatabaseHandle(db, { writer, reader, sqlite, guard });
     const groupCommit = enableGroupCommit(db, sqlite, checkpointer ?? undefined);
     return {
       db, engine: 'sqlite', groupCommit, walCheckpointer: checkpointer,
       // The checkpointer stops first; closing the last connection then checkpoints what is left.
       close: async () => {
         await checkpointer?.stop();
+        reader?.close();
         await db.destroy();
       },
     };

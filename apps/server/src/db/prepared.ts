@@ -7,14 +7,15 @@
  * own work. Here the query is built with placeholders standing for the values, compiled
  * once per database dialect, and each run passes the stored SQL with the values put in
  * the placeholders' places — the same SQL and parameter order Kysely would have made,
- * through the same executor, so transactions, the statement cache and result plugins
- * behave as before.
+ * through the same executor (on SQLite, the same statement cache run directly:
+ * sqlite-direct.ts), so transactions, the statement cache and result plugins behave as before.
  *
  * Limits, by design: a placeholder must be a single value (not a list for `in`, not a
  * `null` compared with `is`), since its place in the SQL is fixed when it is compiled.
  */
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { runDirect } from './sqlite-direct.js';
 import type { Db } from './write-transaction.js';
 
 /**
@@ -93,7 +94,9 @@ export class PreparedQuery<V extends Values, O> {
   }
 
   private async run(db: Db, values: V) {
-    return db.executeQuery<O>(this.bound(db, values));
+    const query = this.bound(db, values);
+    // On SQLite, the statement itself where that keeps Kysely's guarantees (sqlite-direct.ts).
+    return runDirect<O>(db, query) ?? db.executeQuery<O>(query);
   }
 
   /** The rows of a select. */

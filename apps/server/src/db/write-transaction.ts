@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CompiledQuery, sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
+import { bindTransactionHandle, runDirect } from './sqlite-direct.js';
 
 /** A database handle or an open transaction: repositories take either. */
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -65,6 +66,9 @@ export function lockingRead<DB, TB extends keyof DB, O>(engine: DatabaseEngine, 
 /** Each unit's savepoint and its release, compiled once: every write transaction runs both. */
 const SAVEPOINT_UNIT = CompiledQuery.raw('savepoint unit');
 const RELEASE_UNIT = CompiledQuery.raw('release unit');
+/** A group's begin and commit, likewise. */
+const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
+const COMMIT = CompiledQuery.raw('commit');
 
 /** Most write transactions one SQLite commit carries. */
 export const GROUP_COMMIT_UNITS_MAX = 64;
@@ -138,6 +142,7 @@ export class SqliteGroupCommit {
     try {
       // COMMIT syncs the WAL (synchronous=FULL): nobody is answered before the group is on disk.
       await this.db.connection().execute(async (connection) => {
+        bindTransactionHandle(connection, this.db);
         try {
           again = await this.runGroup(connection, group, outcomes);
         } catch (error) {
@@ -163,12 +168,12 @@ export class SqliteGroupCommit {
 
   /** One `BEGIN IMMEDIATE … COMMIT` of the group; answers the units to run again when SQLite abandoned it. */
   private async runGroup(connection: Kysely<Database>, group: QueuedWork[], outcomes: { unit: QueuedWork; ok: boolean; value: unknown }[]): Promise<QueuedWork[]> {
-    await sql`begin immediate`.execute(connection);
+    runDirect(connection, BEGIN_IMMEDIATE) ?? (await connection.executeQuery(BEGIN_IMMEDIATE));
     for (const [index, unit] of group.entries()) {
-      await connection.executeQuery(SAVEPOINT_UNIT);
+      runDirect(connection, SAVEPOINT_UNIT) ?? (await connection.executeQuery(SAVEPOINT_UNIT));
       try {
         const value = await unit.work(connection);
-        await connection.executeQuery(RELEASE_UNIT);
+        runDirect(connection, RELEASE_UNIT) ?? (await connection.executeQuery(RELEASE_UNIT));
         outcomes.push({ unit, ok: true, value });
       } catch (error) {
         if (!this.sqlite.inTransaction) {
@@ -183,7 +188,7 @@ export class SqliteGroupCommit {
       }
     }
     try {
-      await sql`commit`.execute(connection);
+      runDirect(connection, COMMIT) ?? (await connection.executeQuery(COMMIT));
     } catch (error) {
       if (this.sqlite.inTransaction) await sql`rollback`.execute(connection).catch(() => undefined);
       throw error;
@@ -208,6 +213,7 @@ async function once<T>(db: Kysely<Database>, engine: DatabaseEngine, work: (trx:
   // Kysely's SQLite transactions begin DEFERRED; the connection API lets us say IMMEDIATE
   // while still holding the one connection for the whole unit of work.
   return db.connection().execute(async (connection) => {
+    bindTransactionHandle(connection, db);
     await sql`begin immediate`.execute(connection);
     let result: T;
     try {
