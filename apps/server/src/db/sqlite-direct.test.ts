@@ -22,6 +22,8 @@ const T0_MS = 1_767_225_600_000;
 
 const insertAccount = prepare((db, v: { id: string; balanceWon: number }) =>
   db.insertInto('ledgerAccounts').values({ ...columns(v, ['id', 'balanceWon']), kind: 'wallet', ownerUserId: null, createdAtMs: T0_MS }));
+const insertAccountReturning = prepare((db, v: { id: string; balanceWon: number }) =>
+  db.insertInto('ledgerAccounts').values({ ...columns(v, ['id', 'balanceWon']), kind: 'wallet', ownerUserId: null, createdAtMs: T0_MS }).returning(['id', 'balanceWon']));
 const accountById = prepare((db, v: { id: string }) => db.selectFrom('ledgerAccounts').select(['id', 'balanceWon', 'createdAtMs']).where('id', '=', v.id));
 
 /** A promise and the function that settles it. */
@@ -101,6 +103,13 @@ describe.each([['a database file', 'file'], ['an in-memory database', 'memory']]
     expect(runDirect(database.db, accountById.bound(database.db, { id }))?.rows).toEqual([{ id, balanceWon: 9, createdAtMs: T0_MS }]);
     // A write outside a transaction is not run here (Kysely's mutex orders it).
     expect(runDirect(database.db, insertAccount.bound(database.db, { id: randomUUID(), balanceWon: 1 }))).toBeUndefined();
+  });
+
+  it('an insert that returns rows is a write: outside a transaction it takes Kysely’s way and commits', async () => {
+    const id = randomUUID();
+    expect(runDirect(database.db, insertAccountReturning.bound(database.db, { id, balanceWon: 6 }))).toBeUndefined();
+    expect(await insertAccountReturning.first(database.db, { id, balanceWon: 6 })).toEqual({ id, balanceWon: 6 });
+    expect(await accountById.first(database.db, { id })).toMatchObject({ id, balanceWon: 6 });
   });
 
   it('runs a transaction’s prepared statements, its batch and its savepoints without Kysely’s driver', async () => {

@@ -14,7 +14,8 @@
  *   with `bindTransactionHandle`): the writer connection. The transaction holds Kysely's
  *   connection for its whole run, so nothing else can be on it in between, and a
  *   synchronous call cannot be interleaved.
- * - Outside (the database's own handle): a read runs on a second, read-only connection to
+ * - Outside (the database's own handle): a read (a statement that cannot write: not an
+ *   `insert … returning`, which returns rows too) runs on a second, read-only connection to
  *   the same file. In WAL mode it sees every committed transaction and nothing else, the
  *   same as a read that waited for the writer's connection, without waiting while a group
  *   is open. Without a file (`:memory:`) there is no second connection: a read runs on the
@@ -85,9 +86,9 @@ export function runDirect<R>(db: object, query: CompiledQuery): QueryResult<R> |
   if (binding.inTransaction) return run<R>(connections.writer.prepare(query.sql), query, connections.guard);
   if (connections.reader) {
     const statement = connections.reader.prepare(query.sql);
-    return statement.reader ? run<R>(statement, query, connections.guard) : undefined;
+    return statement.readonly ? run<R>(statement, query, connections.guard) : undefined;
   }
   if (connections.sqlite.inTransaction) return undefined;
   const statement = connections.writer.prepare(query.sql);
-  return statement.reader ? run<R>(statement, query, connections.guard) : undefined;
+  return statement.readonly ? run<R>(statement, query, connections.guard) : undefined;
 }

@@ -37,6 +37,8 @@ export class SqliteCamelCasePlugin extends CamelCasePlugin {
 /** What Kysely's SQLite driver uses of a prepared statement. */
 export interface DriverStatement {
   readonly reader: boolean;
+  /** True when the statement cannot write (an `insert … returning` is a reader but not read-only). */
+  readonly readonly: boolean;
   readonly busy: boolean;
   all(parameters: readonly unknown[]): unknown[];
   run(parameters: readonly unknown[]): SQLite.RunResult;
@@ -68,6 +70,7 @@ export function namingRows(statement: SQLite.Statement, camelCase: (name: string
   if (!statement.reader) {
     return {
       reader: false,
+      readonly: statement.readonly,
       get busy() { return statement.busy; },
       all: () => { throw new TypeError('not a statement that returns rows'); },
       run: (parameters) => statement.run(parameters),
@@ -95,6 +98,7 @@ export function namingRows(statement: SQLite.Statement, camelCase: (name: string
   nameColumns();
   return {
     reader: true,
+    readonly: statement.readonly,
     get busy() { return statement.busy; },
     all: (parameters) => {
       const rows = statement.all(parameters);
