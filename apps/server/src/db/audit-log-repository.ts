@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { AuditEntry, AuditHead } from '@coconutpay/core/audit';
 import type { CanonicalValue } from '@coconutpay/core/encoding/canonical-json';
 import type { DatabaseEngine } from '../config.js';
+import { prepare } from './prepared.js';
 import type { Database } from './schema.js';
 import { lockingRead, type Db } from './write-transaction.js';
 import { WriteBatch } from './write-batch.js';
@@ -44,11 +45,18 @@ function toEntry(row: AuditRow): AuditEntry {
 }
 
 export class AuditLogRepository {
-  constructor(private readonly db: Kysely<Database>, private readonly engine: DatabaseEngine) {}
+  /** The tip under its row lock: every batch of entries (a payment's among them) reads it, so it is built once. */
+  private readonly tipForUpdate;
+
+  constructor(private readonly db: Kysely<Database>, private readonly engine: DatabaseEngine) {
+    this.tipForUpdate = prepare((kysely, _v: Record<string, never>) =>
+      lockingRead(engine, kysely.selectFrom('auditChainTip').select(['lastSequence', 'lastHash', 'signedSequence']).where('id', '=', 1)));
+  }
 
   /** Reads the tip with a row lock: the caller holds the chain until its transaction ends. */
   async lockTip(trx: Db): Promise<ChainTip> {
-    const row = await lockingRead(this.engine, trx.selectFrom('auditChainTip').select(['lastSequence', 'lastHash', 'signedSequence']).where('id', '=', 1)).executeTakeFirstOrThrow();
+    const row = await this.tipForUpdate.first(trx, {});
+    if (!row) throw new Error('the audit chain has no tip row');
     return { lastSequence: Number(row.lastSequence), lastHash: row.lastHash.trim(), signedSequence: Number(row.signedSequence) };
   }
 
