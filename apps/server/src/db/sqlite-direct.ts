@@ -1,6 +1,6 @@
 /**
  * The statements every payment runs on SQLite — prepared queries (prepared.ts), a write
- * batch's writes (write-batch.ts), group commit's savepoints — run on better-sqlite3's own
+ * batch's writes (write-batch.ts), group commit's begin, savepoints and commit — run on better-sqlite3's own
  * statements, synchronously, instead of through Kysely's executor.
  *
  * Why: better-sqlite3 answers synchronously, and Kysely wraps every statement in its
@@ -15,12 +15,15 @@
  *   connection for its whole run, so nothing else can be on it in between, and a
  *   synchronous call cannot be interleaved.
  * - Outside (the database's own handle): a read (a statement that cannot write: not an
- *   `insert … returning`, which returns rows too) runs on a second, read-only connection to
- *   the same file. In WAL mode it sees every committed transaction and nothing else, the
- *   same as a read that waited for the writer's connection, without waiting while a group
- *   is open. Without a file (`:memory:`) there is no second connection: a read runs on the
- *   writer only while no transaction is open there; otherwise, and for every write outside
- *   a transaction, the statement takes Kysely's way (its mutex then orders it).
+ *   `insert … returning`, which returns rows too) runs on the writer while no transaction is
+ *   open there, and while one is, on a second, read-only connection to the same file, which
+ *   in WAL mode sees every committed transaction and nothing else — the same as a read that
+ *   waited for the writer — without waiting for the open group. Without a file (`:memory:`)
+ *   there is no second connection, and such a read, like every write outside a
+ *   transaction, takes Kysely's way (its mutex then orders it).
+ *   Why not every read on the reader: a connection that did not make a change itself drops
+ *   its whole page cache at its next read after any commit, so under load the reader's
+ *   reads would all start cold; the writer's cache stays warm.
  * The I/O guard sees every statement run here as it sees Kysely's (io-failure-guard.ts).
  */
 import type { CompiledQuery, QueryResult } from 'kysely';
@@ -84,11 +87,11 @@ export function runDirect<R>(db: object, query: CompiledQuery): QueryResult<R> |
   if (!binding) return undefined;
   const { connections } = binding;
   if (binding.inTransaction) return run<R>(connections.writer.prepare(query.sql), query, connections.guard);
-  if (connections.reader) {
-    const statement = connections.reader.prepare(query.sql);
-    return statement.readonly ? run<R>(statement, query, connections.guard) : undefined;
-  }
-  if (connections.sqlite.inTransaction) return undefined;
-  const statement = connections.writer.prepare(query.sql);
+  // A read outside a transaction: on the writer while no transaction is open there (its page
+  // cache stays warm: a connection that did not write itself throws its cache away whenever
+  // the file changed), on the reader while one is.
+  const source = !connections.sqlite.inTransaction ? connections.writer : connections.reader;
+  if (!source) return undefined;
+  const statement = source.prepare(query.sql);
   return statement.readonly ? run<R>(statement, query, connections.guard) : undefined;
 }
