@@ -15,7 +15,7 @@
  */
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { runDirect } from './sqlite-direct.js';
+import { runQuery } from './sqlite-direct.js';
 import type { Db } from './write-transaction.js';
 
 /**
@@ -96,7 +96,7 @@ export class PreparedQuery<V extends Values, O> {
   private async run(db: Db, values: V) {
     const query = this.bound(db, values);
     // On SQLite, the statement itself where that keeps Kysely's guarantees (sqlite-direct.ts).
-    return runDirect<O>(db, query) ?? db.executeQuery<O>(query);
+    return runQuery<O>(db, query);
   }
 
   /** The rows of a select. */

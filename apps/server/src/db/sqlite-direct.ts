@@ -95,3 +95,8 @@ export function runDirect<R>(db: object, query: CompiledQuery): QueryResult<R> |
   const statement = source.prepare(query.sql);
   return statement.readonly ? run<R>(statement, query, connections.guard) : undefined;
 }
+
+/** Runs `query` on `db` directly where {@link runDirect} may, and through Kysely's executor otherwise. */
+export async function runQuery<R>(db: { executeQuery<T>(query: CompiledQuery<T>): Promise<QueryResult<T>> }, query: CompiledQuery): Promise<QueryResult<R>> {
+  return runDirect<R>(db, query) ?? db.executeQuery<R>(query as CompiledQuery<R>);
+}

@@ -29,7 +29,7 @@
 import type { Compilable, CompiledQuery } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import { nameStatement, type PreparedQuery } from './prepared.js';
-import { runDirect } from './sqlite-direct.js';
+import { runQuery } from './sqlite-direct.js';
 import type { Db } from './write-transaction.js';
 
 /** What one write must have touched, and the error when it did not. */
@@ -77,7 +77,7 @@ export class WriteBatch {
     let affected: number[];
     if (engine === 'sqlite' || writes.length === 1) {
       affected = [];
-      for (const query of bound) affected.push(Number((runDirect(trx, query) ?? (await trx.executeQuery(query))).numAffectedRows ?? 0n));
+      for (const query of bound) affected.push(Number((await runQuery(trx, query)).numAffectedRows ?? 0n));
     } else if (engine === 'postgres') {
       affected = await runAsCommonTableExpressions(trx, bound, sameTextEveryRun);
     } else {

@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CompiledQuery, sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { DatabaseEngine } from '../config.js';
 import type { Database } from './schema.js';
-import { bindTransactionHandle, runDirect } from './sqlite-direct.js';
+import { bindTransactionHandle, runQuery } from './sqlite-direct.js';
 
 /** A database handle or an open transaction: repositories take either. */
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -168,12 +168,12 @@ export class SqliteGroupCommit {
 
   /** One `BEGIN IMMEDIATE … COMMIT` of the group; answers the units to run again when SQLite abandoned it. */
   private async runGroup(connection: Kysely<Database>, group: QueuedWork[], outcomes: { unit: QueuedWork; ok: boolean; value: unknown }[]): Promise<QueuedWork[]> {
-    runDirect(connection, BEGIN_IMMEDIATE) ?? (await connection.executeQuery(BEGIN_IMMEDIATE));
+    await runQuery(connection, BEGIN_IMMEDIATE);
     for (const [index, unit] of group.entries()) {
-      runDirect(connection, SAVEPOINT_UNIT) ?? (await connection.executeQuery(SAVEPOINT_UNIT));
+      await runQuery(connection, SAVEPOINT_UNIT);
       try {
         const value = await unit.work(connection);
-        runDirect(connection, RELEASE_UNIT) ?? (await connection.executeQuery(RELEASE_UNIT));
+        await runQuery(connection, RELEASE_UNIT);
         outcomes.push({ unit, ok: true, value });
       } catch (error) {
         if (!this.sqlite.inTransaction) {
@@ -188,7 +188,7 @@ export class SqliteGroupCommit {
       }
     }
     try {
-      runDirect(connection, COMMIT) ?? (await connection.executeQuery(COMMIT));
+      await runQuery(connection, COMMIT);
     } catch (error) {
       if (this.sqlite.inTransaction) await sql`rollback`.execute(connection).catch(() => undefined);
       throw error;
