@@ -122,20 +122,67 @@ function namingPreparedStatements(pool: pg.Pool): PostgresPool {
   };
 }
 
+/** Kysely's BEGIN, COMMIT and ROLLBACK on MariaDB, as its driver sends them. */
+const BEGIN_ALONE = /^begin$/i;
+const END_ALONE = /^(commit|rollback)$/i;
+
 /**
- * The MariaDB pool as Kysely sees it, with the SQL of prepared queries run as server-side
- * prepared statements (`execute`, kept per connection by the driver) instead of text
- * queries the server parses on every payment. Everything else passes through unchanged.
+ * The MariaDB pool as Kysely sees it, sending less:
+ * - the SQL of prepared queries runs as server-side prepared statements (`execute`, kept per
+ *   connection by the driver) instead of text queries the server parses on every payment;
+ * - a transaction's BEGIN is not sent on its own: it goes in front of the transaction's first
+ *   statement, as one text query of two statements (`multipleStatements`), so a transaction
+ *   costs one round trip less (a payment's round trips 25.8 -> 23.0, counted by the server's
+ *   general log). The first statement then runs as a text query whose values the driver
+ *   escapes into their places, as for every text query. A transaction that ends before any
+ *   statement sends nothing at all.
+ * Everything else passes through unchanged.
  */
-function executingPreparedStatements(pool: MysqlPoolOfDriver): MysqlPool {
+function executingPreparedStatements(pool: MysqlPoolOfDriver, onRoundTrip?: (sqlText: string) => void): MysqlPool {
+  type Callback = (error: unknown, result?: unknown, fields?: unknown) => void;
   const wrapped = new WeakMap<object, MysqlPoolConnection>();
   const wrap = (connection: MysqlConnectionOfDriver): MysqlPoolConnection => {
     let w = wrapped.get(connection);
     if (!w) {
+      // Set by a BEGIN not sent yet; the connection's next statement carries it.
+      let beginPending = false;
+      const query = (text: string, values: unknown[], callback?: Callback) => {
+        if (callback && BEGIN_ALONE.test(text)) {
+          beginPending = true;
+          // What the server answers a BEGIN: an OK packet (Kysely reads only its counts).
+          process.nextTick(callback, null, { affectedRows: 0, insertId: 0, changedRows: 0 });
+          return;
+        }
+        if (callback && beginPending) {
+          beginPending = false;
+          // Nothing ran in the transaction: there is nothing to commit or roll back.
+          if (END_ALONE.test(text)) {
+            process.nextTick(callback, null, { affectedRows: 0, insertId: 0, changedRows: 0 });
+            return;
+          }
+          onRoundTrip?.(`begin;\n${text}`);
+          // One result per statement: BEGIN's, then the statement's — or, for several
+          // statements (a write batch), theirs, as the driver answers several.
+          connection.query(`begin;\n${text}`, values, ((error: unknown, results: unknown[], fields: unknown[]) => {
+            if (error) return callback(error);
+            return results.length === 2 ? callback(null, results[1], fields?.[1]) : callback(null, results.slice(1), fields?.slice(1));
+          }) as never);
+          return;
+        }
+        // A streamed query (Kysely's streamQuery, which we do not use) cannot carry a BEGIN.
+        if (beginPending) throw new Error('a streamed query cannot be the first statement of a MariaDB transaction');
+        onRoundTrip?.(text);
+        if (callback && preparedStatementName(text)) connection.execute(text, values as never, callback as never);
+        else connection.query(text, values, callback as never);
+      };
       w = {
-        query: ((text: string, values: unknown[], callback?: (error: unknown, result: unknown) => void) =>
-          callback && preparedStatementName(text) ? connection.execute(text, values as never, callback) : connection.query(text, values, callback as never)) as unknown as MysqlPoolConnection['query'],
-        release: () => connection.release(),
+        query: query as unknown as MysqlPoolConnection['query'],
+        release: () => {
+          // Kysely ends every transaction before it gives the connection back; a BEGIN still
+          // pending here began nothing on the server.
+          beginPending = false;
+          connection.release();
+        },
       };
       wrapped.set(connection, w);
     }
@@ -171,6 +218,8 @@ export interface OpenDatabaseOptions {
   onFatal?: (error: unknown) => void;
   /** Makes chosen SQLite statements fail (io-failure-guard.ts); tests only. */
   sqliteFault?: StatementFault;
+  /** Hears the SQL text of every round trip to MariaDB (database.ts's pool); tests only. */
+  onMysqlRoundTrip?: (sqlText: string) => void;
   /** The WAL's frame limit and the checkpoints' interval (wal-checkpointer.ts); tests set small ones. */
   walFramesLimit?: number;
   walCheckpointIntervalMs?: number;
@@ -273,7 +322,7 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Da
       // driver escapes them into their places, as for every text query.
       multipleStatements: true,
     });
-    const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: executingPreparedStatements(pool) }), plugins });
+    const db = new Kysely<Database>({ dialect: new MysqlDialect({ pool: executingPreparedStatements(pool, options.onMysqlRoundTrip) }), plugins });
     return { db, engine: 'mysql', groupCommit: null, walCheckpointer: null, close: () => db.destroy() };
   }
   throw new Error('unsupported DATABASE_URL scheme');
