@@ -69,6 +69,14 @@ describe('perf summary', () => {
     ]);
   });
 
+  it('charges a CommonJS module’s frame, named by a plain path, to its own package', () => {
+    const [sample] = parsePerfScript(`node  5669 
+\t    7fec586834ab JS:*toPacket /work/main/node_modules/mysql2/lib/packets/execute.js:101:11 (/tmp/perf-14035.map)
+\t    7feb1646dc71 JS:*executeQuery file:///work/main/node_modules/kysely/dist/esm/dialect/mysql/mysql-driver.js:104:5 (/tmp/perf-14035.map)
+`);
+    expect(kindOf(sample!.frames)).toBe('js: mysql2');
+  });
+
   it('gives shares of all samples, the main thread apart from the others', () => {
     const summary = summarise(samples);
     expect(summary.samples).toBe(10);

@@ -59,7 +59,8 @@ export function kindOf(frames: string[]): string {
   if (GC.test(stack)) return 'garbage collection';
   if (CRYPTO.test(stack)) return 'OpenSSL';
   for (const frame of frames) {
-    const js = /^JS:\S*\s*\S*\s*(file:\/\/\S+?|node:\S+?):\d/.exec(frame);
+    // An ES module's frame names its file as a file: URL; a CommonJS module's (mysql2, pg) as a plain path.
+    const js = frame.startsWith('JS:') ? /\s((?:file:\/\/)?\/\S+|node:\S+):\d+:\d+\s/.exec(frame) : null;
     if (!js) continue;
     const where = js[1]!;
     const module = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where);
