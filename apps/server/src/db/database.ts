@@ -125,6 +125,8 @@ function namingPreparedStatements(pool: pg.Pool): PostgresPool {
 /** Kysely's BEGIN, COMMIT and ROLLBACK on MariaDB, as its driver sends them. */
 const BEGIN_ALONE = /^begin$/i;
 const END_ALONE = /^(commit|rollback)$/i;
+/** What the server answers a BEGIN, COMMIT or ROLLBACK: an OK packet (Kysely reads only its counts). */
+const OK_PACKET = Object.freeze({ affectedRows: 0, insertId: 0, changedRows: 0 });
 
 /**
  * The MariaDB pool as Kysely sees it, sending less:
@@ -149,15 +151,14 @@ function executingPreparedStatements(pool: MysqlPoolOfDriver, onRoundTrip?: (sql
       const query = (text: string, values: unknown[], callback?: Callback) => {
         if (callback && BEGIN_ALONE.test(text)) {
           beginPending = true;
-          // What the server answers a BEGIN: an OK packet (Kysely reads only its counts).
-          process.nextTick(callback, null, { affectedRows: 0, insertId: 0, changedRows: 0 });
+          process.nextTick(callback, null, OK_PACKET);
           return;
         }
         if (callback && beginPending) {
           beginPending = false;
           // Nothing ran in the transaction: there is nothing to commit or roll back.
           if (END_ALONE.test(text)) {
-            process.nextTick(callback, null, { affectedRows: 0, insertId: 0, changedRows: 0 });
+            process.nextTick(callback, null, OK_PACKET);
             return;
           }
           onRoundTrip?.(`begin;\n${text}`);

@@ -96,7 +96,11 @@ export function runDirect<R>(db: object, query: CompiledQuery): QueryResult<R> |
   return statement.readonly ? run<R>(statement, query, connections.guard) : undefined;
 }
 
-/** Runs `query` on `db` directly where {@link runDirect} may, and through Kysely's executor otherwise. */
-export async function runQuery<R>(db: { executeQuery<T>(query: CompiledQuery<T>): Promise<QueryResult<T>> }, query: CompiledQuery): Promise<QueryResult<R>> {
+/**
+ * Runs `query` on `db` directly where {@link runDirect} may, and through Kysely's executor
+ * otherwise. Not an async function: a direct result is answered as it is, without a promise
+ * made for it on every statement of a payment.
+ */
+export function runQuery<R>(db: { executeQuery<T>(query: CompiledQuery<T>): Promise<QueryResult<T>> }, query: CompiledQuery): QueryResult<R> | Promise<QueryResult<R>> {
   return runDirect<R>(db, query) ?? db.executeQuery<R>(query as CompiledQuery<R>);
 }
